@@ -1,0 +1,42 @@
+# ccmetrics: `make demo` runs the service with simulated traffic; `make test` runs every test.
+# Both start from nothing: they create .venv, download Kafka's jars and start a broker.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+
+.PHONY: venv kafka-jars lint types unit test demo bench clean
+
+venv: $(STAMP)
+$(STAMP):
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11+)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+kafka-jars: venv
+	$(BIN)/python -m tools.kafka_local fetch
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types: venv
+	$(BIN)/mypy
+
+unit: venv
+	$(BIN)/pytest -m "not kafka" -q
+
+test: venv kafka-jars lint types
+	$(BIN)/pytest -q
+
+demo: venv kafka-jars
+	$(BIN)/python -m tools.demo
+
+bench: venv kafka-jars
+	$(BIN)/python -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) .cache/kafka-run .mypy_cache .ruff_cache .pytest_cache

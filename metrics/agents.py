@@ -1,0 +1,75 @@
+"""Per-agent state: the agent's recent ``agent.state`` events, read at any instant.
+
+The state at ``now`` is the latest event at or before ``now`` (ties broken by event id), and
+the queues served are those of the latest such event that lists them ("when absent, the last
+known list stands"). An agent silent for longer than the configured age is gone. Usage::
+
+    history = AgentHistory("a1")
+    history.add(event)
+    history.at(now_us, max_age_us)      # ("available", ("sales",)) or None
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right, insort
+from typing import Any
+
+from metrics.events import Event
+
+# (time, event id, state, queues or None)
+StateChange = tuple[int, str, str, tuple[str, ...] | None]
+
+
+class AgentHistory:
+    """The state changes of one agent still needed to answer "what state at now?"."""
+
+    __slots__ = ("agent_id", "changes", "event_ids")
+
+    def __init__(self, agent_id: str) -> None:
+        self.agent_id = agent_id
+        self.changes: list[StateChange] = []
+        self.event_ids: set[str] = set()
+
+    def add(self, event: Event) -> bool:
+        """Record a state event; ``False`` for a duplicate."""
+        if event.id in self.event_ids:
+            return False
+        self.event_ids.add(event.id)
+        assert event.state is not None
+        insort(self.changes, (event.time_us, event.id, event.state, event.queues))
+        return True
+
+    def all_queues(self) -> set[str]:
+        """Every queue any retained change lists: the queues that must hear of this agent."""
+        return {q for change in self.changes for q in change[3] or ()}
+
+    def at(self, now_us: int, max_age_us: int) -> tuple[str, tuple[str, ...]] | None:
+        """The state and served queues at ``now_us``, or ``None`` if unknown or gone."""
+        index = bisect_right(self.changes, (now_us, "\U0010ffff"))
+        if index == 0 or now_us - self.changes[index - 1][0] > max_age_us:
+            return None
+        listed = (c[3] for c in reversed(self.changes[:index]) if c[3] is not None)
+        return self.changes[index - 1][2], next(listed, ())
+
+    def forget_before(self, now_us: int) -> None:
+        """Drop changes that can no longer matter to instants at or after ``now_us``."""
+        index = bisect_right(self.changes, (now_us, "\U0010ffff"))
+        keep_from = max(0, index - 1)
+        listed = [i for i in range(index) if self.changes[i][3] is not None]
+        if listed:
+            keep_from = min(keep_from, listed[-1])
+        dropped = self.changes[:keep_from]
+        del self.changes[:keep_from]
+        self.event_ids.difference_update(change[1] for change in dropped)
+
+    def to_json(self) -> list[Any]:
+        return [self.agent_id, [list(c) for c in self.changes]]
+
+    @classmethod
+    def from_json(cls, row: list[Any]) -> AgentHistory:
+        history = cls(row[0])
+        for at, event_id, state, queues in row[1]:
+            change = (at, event_id, state, tuple(queues) if queues is not None else None)
+            history.changes.append(change)
+            history.event_ids.add(event_id)
+        return history

@@ -1,0 +1,50 @@
+"""Counters of the event feed's health: accepted, rejected, ignored, duplicate events."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from metrics.snapshot import PipelineSnapshot
+
+
+class PipelineStats:
+    """Mutable counters; :meth:`snapshot` gives the frozen view the exporter reads.
+
+    >>> stats = PipelineStats()
+    >>> stats.accepted("call.queued", 917_849_362_000_000)
+    >>> stats.snapshot().events_by_type
+    {'call.queued': 1}
+    """
+
+    def __init__(self) -> None:
+        self.by_type: Counter[str] = Counter()
+        self.rejected_by_reason: Counter[str] = Counter()
+        self.ignored_by_reason: Counter[str] = Counter()
+        self.duplicates = 0
+        self.unknown_fields = 0
+        self.last_event_us: int | None = None
+
+    def accepted(self, event_type: str, time_us: int, unknown_fields: int = 0) -> None:
+        self.by_type[event_type] += 1
+        self.unknown_fields += unknown_fields
+        if self.last_event_us is None or time_us > self.last_event_us:
+            self.last_event_us = time_us
+
+    def rejected(self, reason: str) -> None:
+        self.rejected_by_reason[reason] += 1
+
+    def ignored(self, reason: str) -> None:
+        self.ignored_by_reason[reason] += 1
+
+    def duplicate(self) -> None:
+        self.duplicates += 1
+
+    def snapshot(self) -> PipelineSnapshot:
+        return PipelineSnapshot(
+            events_by_type=dict(self.by_type),
+            rejected_by_reason=dict(self.rejected_by_reason),
+            ignored_by_reason=dict(self.ignored_by_reason),
+            duplicates=self.duplicates,
+            unknown_fields=self.unknown_fields,
+            last_event_us=self.last_event_us,
+        )

@@ -1,0 +1,102 @@
+"""Per-queue state: the visits of calls, the agents serving it, and the window sums.
+
+Usage::
+
+    state = QueueState("sales", settings)
+    state.apply_visit(visit)                 # idempotent: the same visit twice is a no-op
+    state.apply_agent(history)
+    snapshot = state.snapshot(now_us)        # now must not go back between snapshots
+"""
+
+from __future__ import annotations
+
+from metrics import rules
+from metrics.agents import AgentHistory
+from metrics.events import AGENT_STATES
+from metrics.settings import Settings
+from metrics.snapshot import QueueSnapshot, WindowValues
+from metrics.timeutil import US
+from metrics.visits import Visit
+from metrics.windows import TOTAL, WindowSums
+
+
+class QueueState:
+    """All state of one queue; owned by exactly one worker at a time."""
+
+    def __init__(self, queue: str, settings: Settings) -> None:
+        self.queue = queue
+        self.settings = settings.for_queue(queue)
+        self.limits = settings.limits
+        self.wait_bounds = settings.wait_buckets_seconds()
+        self._bounds_us = tuple(round(b * US) for b in self.wait_bounds)
+        self.visits: dict[str, Visit] = {}
+        self.agents: dict[str, AgentHistory] = {}
+        self._waiting: dict[str, tuple[int, int]] = {}  # call id -> [queued, end)
+        slots = rules.slot_count(self._bounds_us)
+        self.sums = WindowSums(slots, self.settings.window_us, self.settings.zone)
+
+    def apply_visit(self, visit: Visit) -> None:
+        """Replace what is known of one call in this queue."""
+        old = self.visits.get(visit.call_id)
+        if old == visit:
+            return
+        if old is not None:
+            self._contribute(old, -1)
+        self._contribute(visit, +1)
+        self.visits[visit.call_id] = visit
+        interval = rules.waiting_interval(visit, self.limits.max_call_age_us)
+        if interval is None:
+            self._waiting.pop(visit.call_id, None)
+        else:
+            self._waiting[visit.call_id] = interval
+
+    def apply_agent(self, history: AgentHistory) -> None:
+        """Replace what is known of one agent that serves, or served, this queue."""
+        self.agents[history.agent_id] = history
+
+    def snapshot(self, now_us: int) -> QueueSnapshot:
+        """The queue's metrics at ``now_us``; also lets go of state too old to matter."""
+        self.sums.advance(now_us)
+        values = {name: WindowValues(tuple(s)) for name, s in self.sums.values().items()}
+        total = values.pop(TOTAL)
+        waiting, longest = self._waiting_at(now_us)
+        self._forget(now_us)
+        return QueueSnapshot(
+            queue=self.queue,
+            threshold_seconds=self.settings.service_level_threshold_seconds,
+            target_ratio=self.settings.service_level_target,
+            windows=values,
+            total=total,
+            wait_bounds_seconds=self.wait_bounds,
+            waiting=waiting,
+            longest_wait_seconds=longest / US,
+            agents=self._agents_at(now_us),
+        )
+
+    def _contribute(self, visit: Visit, sign: int) -> None:
+        max_age = self.limits.max_call_age_us
+        for at, slot, value in rules.contributions(visit, self.settings, self._bounds_us, max_age):
+            self.sums.add(at, slot, sign * value)
+
+    def _waiting_at(self, now_us: int) -> tuple[int, int]:
+        waits = [now_us - start for start, end in self._waiting.values() if start <= now_us < end]
+        return len(waits), max(waits, default=0)
+
+    def _agents_at(self, now_us: int) -> dict[str, int]:
+        counts = dict.fromkeys(AGENT_STATES, 0)
+        for history in self.agents.values():
+            current = history.at(now_us, self.limits.max_agent_age_us)
+            if current is not None and self.queue in current[1]:
+                counts[current[0]] += 1
+        return counts
+
+    def _forget(self, now_us: int) -> None:
+        """Let go of calls and agents past their maximum age; their sums stay counted."""
+        self._waiting = {c: w for c, w in self._waiting.items() if w[1] > now_us}
+        oldest = now_us - self.limits.max_call_age_us
+        for call_id in [c for c, v in self.visits.items() if v.last_us < oldest]:
+            del self.visits[call_id]
+        oldest_agent = now_us - self.limits.max_agent_age_us
+        gone = [a for a, h in self.agents.items() if not h.changes or h.changes[-1][0] < oldest_agent]
+        for agent_id in gone:
+            del self.agents[agent_id]

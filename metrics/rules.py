@@ -1,0 +1,146 @@
+"""The KPI definitions of docs/metrics.md, as contributions of one :class:`Visit`.
+
+A contribution ``(time_us, slot, value)`` says "add ``value`` to ``slot`` at event time
+``time_us``". Windows sum the contributions whose time falls inside them, so a visit's
+metrics are exactly its contributions, and a changed visit is handled by taking its old
+contributions back and adding the new ones. Times may lie in the future (a caller still
+waiting reaches the service-level threshold at ``queued + T``); they count once "now"
+reaches them.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Callable
+
+from metrics.settings import QueueSettings
+from metrics.visits import Visit
+
+OFFERED = 0
+ANSWERED = 1
+ABANDONED = 2
+SHORT_ABANDONED = 3
+FLOWED_OUT = 4
+SL_MET = 5
+SL_COUNTED = 6
+WAIT_US = 7  # sum of waits of answered calls
+HANDLED = 8
+HANDLE_US = 9  # sum of handle times of handled calls
+TRANSFERRED = 10
+BLOCKED = 11
+EXPIRED = 12
+HISTOGRAM = 13  # first of the answer-wait histogram buckets (non-cumulative)
+
+Contribution = tuple[int, int, int]
+_Rule = Callable[[Visit, QueueSettings], list[Contribution]]
+
+
+def slot_count(wait_bounds_us: tuple[int, ...]) -> int:
+    """How many slots a queue's sums need: the fixed ones plus one per bucket and +Inf."""
+    return HISTOGRAM + len(wait_bounds_us) + 1
+
+
+def contributions(
+    visit: Visit, settings: QueueSettings, wait_bounds_us: tuple[int, ...], max_age_us: int
+) -> list[Contribution]:
+    """Every contribution of one visit under the queue's settings."""
+    found = _handling(visit)
+    if visit.blocked_us is not None:
+        found.append((visit.blocked_us, BLOCKED, 1))
+    if visit.queued_us is None:
+        return found  # waits are unknown until the call.queued event is seen
+    found.append((visit.queued_us, OFFERED, 1))
+    found += _outcome(visit, settings, wait_bounds_us)
+    found += _SERVICE_LEVEL_RULES[settings.service_level_rule](visit, settings)
+    found += _expiry(visit, max_age_us)
+    return found
+
+
+def waiting_interval(visit: Visit, max_age_us: int) -> tuple[int, int] | None:
+    """The event-time interval ``[queued, end)`` during which the call waits in the queue."""
+    if visit.queued_us is None:
+        return None
+    end = visit.queued_us + max_age_us
+    if visit.outcome_us is not None:
+        end = min(end, visit.outcome_us)
+    return (visit.queued_us, end)
+
+
+def _handling(visit: Visit) -> list[Contribution]:
+    found: list[Contribution] = []
+    for handling in visit.handlings:
+        found.append((handling.done_us, HANDLED, 1))
+        found.append((handling.done_us, HANDLE_US, handling.handle_us))
+    found += [(at, TRANSFERRED, 1) for at in visit.transfers_us]
+    return found
+
+
+def _outcome(visit: Visit, settings: QueueSettings, bounds: tuple[int, ...]) -> list[Contribution]:
+    wait, at = visit.wait_us, visit.outcome_us
+    if wait is None or at is None:
+        return []
+    if visit.outcome == "answered":
+        bucket = HISTOGRAM + bisect_left(bounds, wait)
+        return [(at, ANSWERED, 1), (at, WAIT_US, wait), (at, bucket, 1)]
+    if visit.outcome == "abandoned":
+        return [(at, SHORT_ABANDONED if wait < settings.short_abandon_us else ABANDONED, 1)]
+    return [(at, FLOWED_OUT, 1)]
+
+
+def _expiry(visit: Visit, max_age_us: int) -> list[Contribution]:
+    assert visit.queued_us is not None
+    expires = visit.queued_us + max_age_us
+    if visit.outcome_us is not None and visit.outcome_us <= expires:
+        return []
+    return [(expires, EXPIRED, 1)]
+
+
+def _counted(at: int, met: bool) -> list[Contribution]:
+    return [(at, SL_COUNTED, 1), (at, SL_MET, 1)] if met else [(at, SL_COUNTED, 1)]
+
+
+def _sl_default(visit: Visit, s: QueueSettings) -> list[Contribution]:
+    """The contract's rule: at most one service-level event per queued call."""
+    assert visit.queued_us is not None
+    wait, at, threshold = visit.wait_us, visit.outcome_us, s.threshold_us
+    if wait is not None and at is not None and wait <= threshold:
+        if visit.outcome == "answered":
+            return _counted(at, met=True)
+        if visit.outcome == "abandoned" and wait >= s.short_abandon_us:
+            return _counted(at, met=False)
+        return []  # a short abandon, or a flow-out within T
+    return _counted(visit.queued_us + threshold, met=False)
+
+
+def _sl_answered_only(visit: Visit, s: QueueSettings) -> list[Contribution]:
+    """met / answered."""
+    wait, at = visit.wait_us, visit.outcome_us
+    if visit.outcome != "answered" or wait is None or at is None:
+        return []
+    return _counted(at, met=wait <= s.threshold_us)
+
+
+def _sl_abandons_ignored_within_threshold(visit: Visit, s: QueueSettings) -> list[Contribution]:
+    """met / (answered + abandoned after T)."""
+    wait, at = visit.wait_us, visit.outcome_us
+    if visit.outcome == "abandoned" and wait is not None and at is not None:
+        return _counted(at, met=False) if wait > s.threshold_us else []
+    return _sl_answered_only(visit, s)
+
+
+def _sl_abandons_positive(visit: Visit, s: QueueSettings) -> list[Contribution]:
+    """(answered within T + abandoned within T) / (answered + abandoned); short abandons excluded."""
+    wait, at = visit.wait_us, visit.outcome_us
+    if visit.outcome == "abandoned" and wait is not None and at is not None:
+        if wait < s.short_abandon_us:
+            return []
+        return _counted(at, met=wait <= s.threshold_us)
+    return _sl_answered_only(visit, s)
+
+
+_SERVICE_LEVEL_RULES: dict[str, _Rule] = {
+    "default": _sl_default,
+    "answered_only": _sl_answered_only,
+    "abandons_ignored_within_threshold": _sl_abandons_ignored_within_threshold,
+    "abandons_positive": _sl_abandons_positive,
+}

@@ -1,0 +1,175 @@
+"""Per-queue metric settings, read from one TOML file (see docs/configuration.md).
+
+Example::
+
+    settings = Settings.from_toml('''
+    [defaults]
+    timezone = "Asia/Jerusalem"
+    [queues.sales]
+    service_level_threshold_seconds = 30
+    ''')
+    settings.for_queue("sales").service_level_threshold_seconds   # 30
+    settings.for_queue("support").timezone                        # "Asia/Jerusalem"
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from metrics.timeutil import US, parse_duration_us
+
+SERVICE_LEVEL_RULES = (
+    "default",
+    "answered_only",
+    "abandons_ignored_within_threshold",
+    "abandons_positive",
+)
+STANDARD_WAIT_BUCKETS = (5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0)
+
+
+class SettingsError(ValueError):
+    """The configuration file is not valid; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    """How one queue's metrics are defined. Defaults follow the product contract."""
+
+    timezone: str = "UTC"
+    service_level_threshold_seconds: float = 20.0
+    service_level_target: float = 0.8
+    short_abandon_seconds: float = 5.0
+    windows: tuple[str, ...] = ("5m", "15m", "1h")
+    service_level_rule: str = "default"
+
+    def __post_init__(self) -> None:
+        _check_queue_settings(self)
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @cached_property
+    def threshold_us(self) -> int:
+        return round(self.service_level_threshold_seconds * US)
+
+    @cached_property
+    def short_abandon_us(self) -> int:
+        return round(self.short_abandon_seconds * US)
+
+    @cached_property
+    def window_us(self) -> dict[str, int]:
+        """Rolling windows by label, e.g. ``{"5m": 300_000_000}``."""
+        return {name: parse_duration_us(name) for name in self.windows}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds that keep memory flat: state older than these ages is let go (and counted)."""
+
+    max_call_age_seconds: float = 4 * 3600.0
+    max_agent_age_seconds: float = 12 * 3600.0
+
+    @property
+    def max_call_age_us(self) -> int:
+        return round(self.max_call_age_seconds * US)
+
+    @property
+    def max_agent_age_us(self) -> int:
+        return round(self.max_agent_age_seconds * US)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All metric settings: queue defaults, per-queue overrides and limits."""
+
+    defaults: QueueSettings = field(default_factory=QueueSettings)
+    queues: dict[str, QueueSettings] = field(default_factory=dict)
+    limits: Limits = field(default_factory=Limits)
+
+    def for_queue(self, queue: str) -> QueueSettings:
+        return self.queues.get(queue, self.defaults)
+
+    def wait_buckets_seconds(self) -> tuple[float, ...]:
+        """Histogram bounds: the standard ones plus every configured T and S."""
+        every = [self.defaults, *self.queues.values()]
+        configured = {s.service_level_threshold_seconds for s in every}
+        configured |= {s.short_abandon_seconds for s in every}
+        return tuple(sorted(set(STANDARD_WAIT_BUCKETS) | configured))
+
+    @classmethod
+    def from_toml(cls, text: str) -> Settings:
+        try:
+            document = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            raise SettingsError(f"not valid TOML: {error}") from error
+        return cls.from_mapping(document)
+
+    @classmethod
+    def load(cls, path: Path | None) -> Settings:
+        """Read the TOML file at ``path``; ``None`` gives the contract's defaults."""
+        if path is None:
+            return cls()
+        try:
+            return cls.from_toml(path.read_text(encoding="utf-8"))
+        except SettingsError as error:
+            raise SettingsError(f"{path}: {error}") from error
+
+    @classmethod
+    def from_mapping(cls, document: dict[str, Any]) -> Settings:
+        _reject_unknown(document, {"defaults", "queues", "limits"}, "top level")
+        defaults = _queue_settings(QueueSettings(), document.get("defaults", {}), "[defaults]")
+        overrides = document.get("queues", {})
+        queues = {
+            name: _queue_settings(defaults, table, f"[queues.{name}]")
+            for name, table in overrides.items()
+        }
+        limits = _build(Limits, document.get("limits", {}), "[limits]")
+        return cls(defaults=defaults, queues=queues, limits=limits)
+
+
+def _queue_settings(base: QueueSettings, table: dict[str, Any], where: str) -> QueueSettings:
+    _reject_unknown(table, {f.name for f in fields(QueueSettings)}, where)
+    values = dict(table)
+    if "windows" in values:
+        values["windows"] = tuple(values["windows"])
+    try:
+        return replace(base, **values)
+    except (TypeError, ValueError) as error:
+        raise SettingsError(f"{where}: {error}") from error
+
+
+def _build(kind: type[Limits], table: dict[str, Any], where: str) -> Limits:
+    _reject_unknown(table, {f.name for f in fields(kind)}, where)
+    try:
+        return kind(**table)
+    except (TypeError, ValueError) as error:
+        raise SettingsError(f"{where}: {error}") from error
+
+
+def _reject_unknown(table: dict[str, Any], known: set[str], where: str) -> None:
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise SettingsError(f"{where}: unknown setting(s) {unknown}; known: {sorted(known)}")
+
+
+def _check_queue_settings(s: QueueSettings) -> None:
+    try:
+        ZoneInfo(s.timezone)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise SettingsError(f"timezone {s.timezone!r} is not an IANA time zone") from error
+    if not 0 < s.service_level_target <= 1:
+        raise SettingsError("service_level_target must be in (0, 1]")
+    if s.service_level_threshold_seconds <= 0 or s.short_abandon_seconds < 0:
+        raise SettingsError("thresholds must be positive seconds")
+    if s.service_level_rule not in SERVICE_LEVEL_RULES:
+        raise SettingsError(f"service_level_rule must be one of {SERVICE_LEVEL_RULES}")
+    for window in s.windows:
+        parse_duration_us(window)
+    if "today" in s.windows:
+        raise SettingsError('"today" is always there; do not list it in windows')

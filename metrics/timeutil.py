@@ -1,0 +1,58 @@
+"""Event-time helpers: RFC 3339 parsing, durations, local calendar days."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+US = 1_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))
+_ONE_US = timedelta(microseconds=1)
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
+_DURATION = re.compile(r"^(\d+)(s|m|h|d)$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_rfc3339_us(text: str) -> int:
+    """Parse an RFC 3339 timestamp with offset into exact epoch microseconds.
+
+    >>> parse_rfc3339_us("1970-01-01T02:00:01.5+02:00")
+    1500000
+    """
+    upper = text.upper()
+    if not _RFC3339.match(upper):
+        raise ValueError(f"not an RFC 3339 time with offset: {text!r}")
+    moment = datetime.fromisoformat(upper)  # digits past microseconds are dropped
+    return (moment - _EPOCH) // _ONE_US
+
+
+def format_us(time_us: int) -> str:
+    """Render epoch microseconds as an RFC 3339 UTC string."""
+    return (_EPOCH + timedelta(microseconds=time_us)).isoformat().replace("+00:00", "Z")
+
+
+def parse_duration_us(text: str) -> int:
+    """Parse ``"5m"``, ``"15m"``, ``"1h"``, ``"30s"``, ``"1d"`` into microseconds."""
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise ValueError(f"not a duration like 5m, 1h or 30s: {text!r}")
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)] * US
+
+
+def local_date(time_us: int, zone: ZoneInfo) -> date:
+    """The calendar day, in ``zone``, that contains the instant."""
+    return datetime.fromtimestamp(time_us // US, zone).date()
+
+
+def day_start_us(day: date, zone: ZoneInfo) -> int:
+    """The first instant of a local calendar day, also when midnight falls in a DST gap."""
+    midnight = datetime.combine(day, time(0), tzinfo=zone)
+    # fold=0 reads a skipped midnight with the offset before the jump, which is
+    # exactly the instant the clock jumps: the day's real first instant.
+    return int(midnight.timestamp()) * US
+
+
+def next_day_start_us(day: date, zone: ZoneInfo) -> int:
+    """The first instant of the local day after ``day``."""
+    return day_start_us(day + timedelta(days=1), zone)

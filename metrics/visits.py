@@ -1,0 +1,79 @@
+"""A call's stay in one queue, reduced to the facts the KPI rules read.
+
+A :class:`Visit` is a pure function of the set of events seen for one call, so it does
+not depend on their order or on duplicates. It is also the message that crosses from
+the per-call processor to the per-queue processor in the worker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Handling:
+    """One agent's handling of the call, completed at ``done_us``.
+
+    ``handle_us`` is talk + hold + after-call work: from answer to the end of wrap-up.
+    """
+
+    done_us: int
+    handle_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """What is known of one call in one queue.
+
+    >>> Visit("c1", "sales", queued_us=0, outcome="answered", outcome_us=12_000_000,
+    ...       last_us=12_000_000).wait_us
+    12000000
+    """
+
+    call_id: str
+    queue: str
+    last_us: int
+    queued_us: int | None = None
+    outcome: str | None = None  # "answered", "abandoned" or "flowed_out"
+    outcome_us: int | None = None
+    handlings: tuple[Handling, ...] = ()
+    transfers_us: tuple[int, ...] = ()
+    blocked_us: int | None = None
+
+    @property
+    def wait_us(self) -> int | None:
+        """Time from queueing to the outcome, when both are known."""
+        if self.queued_us is None or self.outcome_us is None:
+            return None
+        return self.outcome_us - self.queued_us
+
+    def to_json(self) -> list[Any]:
+        """A compact JSON-able form for Kafka topics and table changelogs."""
+        handlings = [[h.done_us, h.handle_us] for h in self.handlings]
+        return [
+            self.call_id,
+            self.queue,
+            self.last_us,
+            self.queued_us,
+            self.outcome,
+            self.outcome_us,
+            handlings,
+            list(self.transfers_us),
+            self.blocked_us,
+        ]
+
+    @classmethod
+    def from_json(cls, row: list[Any]) -> Visit:
+        call_id, queue, last_us, queued_us, outcome, outcome_us, handlings, transfers, blocked = row
+        return cls(
+            call_id,
+            queue,
+            last_us,
+            queued_us,
+            outcome,
+            outcome_us,
+            tuple(Handling(done, handle) for done, handle in handlings),
+            tuple(transfers),
+            blocked,
+        )

@@ -1,0 +1,119 @@
+"""Event-time window sums, kept incrementally as "now" moves forward.
+
+A rolling window ``W`` at instant ``t`` covers event times in ``(t - W, t]``; ``today``
+covers ``[start of t's local day, t]``; ``total`` covers every time up to ``t``. Values
+are integers (counts and microseconds), so adding and taking back are exact. Usage::
+
+    sums = WindowSums(slots=2, rolling_us={"5m": 300_000_000}, zone=ZoneInfo("UTC"))
+    sums.add(at_us=1_000_000, slot=0, value=1)
+    sums.advance(now_us=2_000_000)
+    sums.values()["5m"][0]     # 1
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right, insort
+from collections.abc import Iterator
+from zoneinfo import ZoneInfo
+
+from metrics.timeutil import day_start_us, local_date, next_day_start_us
+
+TODAY = "today"
+TOTAL = "total"
+
+
+class WindowSums:
+    """Sums per window of contributions placed at event times."""
+
+    def __init__(self, slots: int, rolling_us: dict[str, int], zone: ZoneInfo) -> None:
+        self._rolling = dict(rolling_us)
+        self._retain_us = max(self._rolling.values(), default=0)
+        self._zone = zone
+        self._times: list[int] = []  # sorted times that have a bucket
+        self._buckets: dict[int, dict[int, int]] = {}
+        self._now: int | None = None
+        self._day = (0, 0)  # [start, end) of now's local day
+        self._sums = {name: [0] * slots for name in [*self._rolling, TODAY, TOTAL]}
+
+    @property
+    def now_us(self) -> int | None:
+        return self._now
+
+    def add(self, at_us: int, slot: int, value: int) -> None:
+        """Add ``value`` to ``slot`` at event time ``at_us`` (negative to take it back)."""
+        now = self._now
+        if now is None or at_us > now - self._retain_us:
+            bucket = self._bucket(at_us)
+            bucket[slot] = bucket.get(slot, 0) + value
+        if now is None or at_us > now:
+            return  # counted when now reaches it
+        self._sums[TOTAL][slot] += value
+        if at_us >= self._day[0]:
+            self._sums[TODAY][slot] += value
+        for name, width in self._rolling.items():
+            if at_us > now - width:
+                self._sums[name][slot] += value
+
+    def advance(self, now_us: int) -> None:
+        """Move now forward to ``now_us``; moving it back is ignored."""
+        old = self._now
+        if old is not None and now_us <= old:
+            return
+        self._now = now_us
+        if old is None:
+            self._recount(now_us)
+        else:
+            self._move(old, now_us)
+        self._prune(now_us - self._retain_us)
+
+    def values(self) -> dict[str, list[int]]:
+        """A copy of the sums per window name (rolling names, ``today``, ``total``)."""
+        return {name: list(sums) for name, sums in self._sums.items()}
+
+    def _bucket(self, at_us: int) -> dict[int, int]:
+        bucket = self._buckets.get(at_us)
+        if bucket is None:
+            bucket = self._buckets[at_us] = {}
+            insort(self._times, at_us)
+        return bucket
+
+    def _recount(self, now: int) -> None:
+        self._day = self._day_around(now)
+        self._accumulate(TOTAL, None, now, +1)
+        self._accumulate(TODAY, self._day[0] - 1, now, +1)
+        for name, width in self._rolling.items():
+            self._accumulate(name, now - width, now, +1)
+
+    def _move(self, old: int, now: int) -> None:
+        self._accumulate(TOTAL, old, now, +1)
+        for name, width in self._rolling.items():
+            self._accumulate(name, old, now, +1)
+            self._accumulate(name, old - width, now - width, -1)
+        if now >= self._day[1]:
+            self._day = self._day_around(now)
+            self._sums[TODAY] = [0] * len(self._sums[TODAY])
+            self._accumulate(TODAY, self._day[0] - 1, now, +1)
+        else:
+            self._accumulate(TODAY, old, now, +1)
+
+    def _accumulate(self, name: str, after: int | None, upto: int, sign: int) -> None:
+        sums = self._sums[name]
+        for bucket in self._range(after, upto):
+            for slot, value in bucket.items():
+                sums[slot] += sign * value
+
+    def _range(self, after: int | None, upto: int) -> Iterator[dict[int, int]]:
+        """Buckets with ``after < time <= upto`` (no lower bound for ``None``)."""
+        lo = 0 if after is None else bisect_right(self._times, after)
+        hi = bisect_right(self._times, upto)
+        return (self._buckets[t] for t in self._times[lo:hi])
+
+    def _day_around(self, now: int) -> tuple[int, int]:
+        day = local_date(now, self._zone)
+        return (day_start_us(day, self._zone), next_day_start_us(day, self._zone))
+
+    def _prune(self, cutoff: int) -> None:
+        count = bisect_right(self._times, cutoff)
+        for at in self._times[:count]:
+            del self._buckets[at]
+        del self._times[:count]

@@ -1,0 +1,101 @@
+"""The ``ccmetrics`` command: worker, replay, simulate, publish."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from metrics.settings import Settings, SettingsError
+from metrics.timeutil import parse_rfc3339_us
+from stream.sources import FORMATS
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    command: Callable[[argparse.Namespace], int] = args.run
+    try:
+        return command(args)
+    except SettingsError as error:
+        print(f"ccmetrics: configuration error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ccmetrics", description="Real-time contact-center metrics.")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    _add_replay(commands)
+    _add_worker(commands)
+    _add_simulate(commands)
+    _add_publish(commands)
+    return parser
+
+
+def _config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="TOML settings file (default: the contract's defaults)")
+
+
+def _add_replay(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    replay = commands.add_parser("replay", help="print the metrics of event files at an instant")
+    replay.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    replay.add_argument("--format", choices=FORMATS, default="cloudevents")
+    _config_option(replay)
+    replay.add_argument("--until", help="RFC 3339 instant to report at (default: the newest event)")
+    replay.set_defaults(run=_run_replay)
+
+
+def _run_replay(args: argparse.Namespace) -> int:
+    from metrics.exporter import render
+    from stream.replay import replay_files
+
+    until = _parse_until(args.until)
+    missing = [str(p) for p in args.files if not p.is_file()]
+    if missing:
+        print(f"ccmetrics replay: no such file: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    snapshot = replay_files(args.files, args.format, Settings.load(args.config), until)
+    sys.stdout.buffer.write(render(snapshot))
+    return 0
+
+
+def _parse_until(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        return parse_rfc3339_us(text)
+    except ValueError as error:
+        raise SystemExit(f"ccmetrics replay: --until: {error}") from None
+
+
+def _add_worker(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    worker = commands.add_parser("worker", help="run the stream processor and /metrics exporter")
+    _config_option(worker)
+    worker.set_defaults(run=_run_worker)
+
+
+def _run_worker(args: argparse.Namespace) -> int:
+    from stream.worker import run_worker
+
+    return run_worker(args.config)
+
+
+def _add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from stream.simulate import add_arguments
+
+    simulate = commands.add_parser("simulate", help="publish simulated call and agent traffic")
+    add_arguments(simulate)
+
+
+def _add_publish(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from stream.publish import add_arguments
+
+    publish = commands.add_parser("publish", help="send an event file to Kafka")
+    add_arguments(publish)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

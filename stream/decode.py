@@ -1,0 +1,194 @@
+"""Decoding and validating contract events (CloudEvents 1.0, structured JSON mode).
+
+Pure Python (orjson, no faust), shared by the worker and ``ccmetrics replay``. Usage::
+
+    try:
+        decoded = decode(raw_bytes)
+    except Rejection as rejection:
+        print(rejection.reason, rejection.detail)    # goes to callcenter.rejected
+    else:
+        decoded.event                                 # None for an unknown type (ignored)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from metrics.events import AGENT_STATES, EVENT_TYPES, FLOW_OUT_REASONS, Event
+from metrics.timeutil import parse_rfc3339_us
+
+MAX_EVENT_BYTES = 64 * 1024
+MAX_ID_CHARS = 256
+MAX_QUEUE_CHARS = 128
+ENVELOPE_REQUIRED = ("specversion", "id", "source", "type", "time", "data")
+ENVELOPE_OPTIONAL = frozenset({"datacontenttype", "dataschema", "subject"})
+
+# type -> (required data fields, optional data fields)
+DATA_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "call.queued": (("call_id", "queue"), ("priority", "caller")),
+    "call.answered": (("call_id", "queue", "agent_id"), ()),
+    "call.abandoned": (("call_id", "queue"), ()),
+    "call.flowed_out": (("call_id", "queue", "reason"), ()),
+    "call.held": (("call_id", "agent_id"), ()),
+    "call.resumed": (("call_id", "agent_id"), ()),
+    "call.transferred": (("call_id", "agent_id"), ("to_queue",)),
+    "call.ended": (("call_id", "agent_id"), ("wrapup",)),
+    "call.wrapup_ended": (("call_id", "agent_id"), ()),
+    "call.blocked": (("call_id", "queue"), ()),
+    "agent.state": (("agent_id", "state"), ("reason", "queues")),
+}
+assert set(DATA_FIELDS) == EVENT_TYPES
+
+
+class Rejection(ValueError):
+    """An event that is not valid. ``reason`` is a short label value, ``detail`` is for people."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """A valid envelope: the event (``None`` if its type is unknown) and unknown fields seen."""
+
+    event: Event | None
+    unknown_fields: int
+    type: str
+
+
+def decode(raw: bytes) -> Decoded:
+    """Decode one event; raise :class:`Rejection` with the reason if it is not valid."""
+    if len(raw) > MAX_EVENT_BYTES:
+        raise Rejection("too_large", f"{len(raw)} bytes; at most {MAX_EVENT_BYTES}")
+    document = _load_json(raw)
+    if not isinstance(document, dict):
+        raise Rejection("not_object", "an event is a JSON object")
+    return decode_document(document)
+
+
+def decode_document(document: dict[str, Any]) -> Decoded:
+    """Validate an already parsed JSON object as an event."""
+    for name in ENVELOPE_REQUIRED:
+        if name not in document:
+            raise Rejection("missing_field", f"envelope field {name!r} is missing")
+    if document["specversion"] != "1.0":
+        raise Rejection("bad_specversion", f"specversion must be \"1.0\", not {document['specversion']!r}")
+    event_id, source, event_type = (_text(document, n, MAX_ID_CHARS) for n in ("id", "source", "type"))
+    time_us = _time(document["time"])
+    data = document["data"]
+    if not isinstance(data, dict):
+        raise Rejection("bad_field", "data must be a JSON object")
+    unknown = len(set(document) - set(ENVELOPE_REQUIRED) - ENVELOPE_OPTIONAL)
+    if event_type not in DATA_FIELDS:
+        return Decoded(None, unknown, event_type)
+    fields, unknown_data = _data_fields(event_type, data)
+    event = Event(id=event_id, type=event_type, time_us=time_us, source=source, **fields)
+    return Decoded(event, unknown + unknown_data, event_type)
+
+
+def _load_json(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Rejection("bad_encoding", "not UTF-8") from None
+        raise Rejection("bad_json", str(error)) from None
+
+
+def _text(document: dict[str, Any], name: str, limit: int) -> str:
+    value = document.get(name)
+    if not isinstance(value, str) or not value:
+        raise Rejection("bad_field", f"{name!r} must be a non-empty string")
+    if len(value) > limit:
+        raise Rejection("bad_field", f"{name!r} is longer than {limit} characters")
+    return value
+
+
+def _time(value: Any) -> int:
+    if not isinstance(value, str):
+        raise Rejection("bad_time", "time must be an RFC 3339 string")
+    try:
+        return parse_rfc3339_us(value)
+    except ValueError:
+        raise Rejection("bad_time", f"time {value[:64]!r} is not RFC 3339 with an offset") from None
+
+
+def _data_fields(event_type: str, data: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    required, optional = DATA_FIELDS[event_type]
+    fields: dict[str, Any] = {}
+    for name in required:
+        if name not in data:
+            raise Rejection("missing_field", f"{event_type} needs data.{name}")
+    for name in (*required, *optional):
+        if name in data:
+            fields[name] = _FIELD_CHECKS[name](event_type, data, name)
+    fields.pop("caller", None)  # personal data: never kept
+    fields.pop("priority", None)
+    unknown = len(set(data) - set(required) - set(optional))
+    return fields, unknown
+
+
+def _id(event_type: str, data: dict[str, Any], name: str) -> str:
+    limit = MAX_QUEUE_CHARS if name in ("queue", "to_queue") else MAX_ID_CHARS
+    return _text(data, name, limit)
+
+
+def _any_text(event_type: str, data: dict[str, Any], name: str) -> str:
+    return _text(data, name, MAX_ID_CHARS)
+
+
+def _reason(event_type: str, data: dict[str, Any], name: str) -> str:
+    value = _text(data, name, MAX_ID_CHARS)
+    if event_type == "call.flowed_out" and value not in FLOW_OUT_REASONS:
+        raise Rejection("bad_field", f"data.reason must be one of {sorted(FLOW_OUT_REASONS)}")
+    return value
+
+
+def _wrapup(event_type: str, data: dict[str, Any], name: str) -> bool:
+    value = data[name]
+    if not isinstance(value, bool):
+        raise Rejection("bad_field", "data.wrapup must be true or false")
+    return value
+
+
+def _state(event_type: str, data: dict[str, Any], name: str) -> str:
+    value = data[name]
+    if value not in AGENT_STATES:
+        raise Rejection("bad_field", f"data.state must be one of {list(AGENT_STATES)}")
+    return str(value)
+
+
+def _queues(event_type: str, data: dict[str, Any], name: str) -> tuple[str, ...]:
+    value = data[name]
+    if not isinstance(value, list):
+        raise Rejection("bad_field", "data.queues must be a list of queue ids")
+    return tuple(sorted({_text({"queue": q}, "queue", MAX_QUEUE_CHARS) for q in value}))
+
+
+def _priority(event_type: str, data: dict[str, Any], name: str) -> int:
+    value = data[name]
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise Rejection("bad_field", "data.priority must be an integer")
+    return value
+
+
+_FIELD_CHECKS: dict[str, Callable[[str, dict[str, Any], str], Any]] = {
+    "call_id": _id,
+    "queue": _id,
+    "agent_id": _id,
+    "to_queue": _id,
+    "caller": _any_text,
+    "reason": _reason,
+    "wrapup": _wrapup,
+    "state": _state,
+    "queues": _queues,
+    "priority": _priority,
+}

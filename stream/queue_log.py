@@ -1,0 +1,172 @@
+"""Asterisk's stock ``queue_log`` mapped onto contract events (see docs/asterisk.md).
+
+Lines read ``epoch|uniqueid|queue|agent|EVENT|data1|data2|...``. Agent states are derived
+from membership (ADDMEMBER, REMOVEMEMBER), pauses and the agent's calls, so the mapper
+keeps a little state per agent and must see a log's lines in order. Usage::
+
+    mapper = QueueLogMapper()
+    for line in open("/var/log/asterisk/queue_log"):
+        events = mapper.map_line(line)       # [] for a verb with no event, None if ignored
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from metrics.events import Event
+from stream.decode import Rejection
+
+SOURCE = "asterisk"
+_FLOW_OUT = {"EXITWITHTIMEOUT": "timeout", "EXITWITHKEY": "exit_key", "EXITEMPTY": "empty"}
+_TRANSFERS = ("TRANSFER", "BLINDTRANSFER", "ATTENDEDTRANSFER")
+_SILENT = ("RINGNOANSWER", "RINGCANCELED", "QUEUESTART", "CONFIGRELOAD", "DID", "INFO", "SYSCOMPAT")
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One parsed queue_log line."""
+
+    time_us: int
+    call_id: str
+    queue: str
+    agent: str
+    verb: str
+    data: tuple[str, ...]
+
+
+@dataclass
+class _Agent:
+    queues: set[str] = field(default_factory=set)
+    paused: bool = False
+    busy: bool = False
+    reason: str | None = None
+
+    def state(self) -> str:
+        if not self.queues:
+            return "offline"
+        if self.busy:
+            return "on_call"
+        return "away" if self.paused else "available"
+
+
+def parse_line(text: str) -> Line:
+    """Split one line; raise :class:`Rejection` if it is not a queue_log line."""
+    parts = text.rstrip("\r\n").split("|")
+    if len(parts) < 5 or not parts[4]:
+        raise Rejection("bad_queue_log_line", "expected epoch|uniqueid|queue|agent|EVENT|...")
+    return Line(_epoch_us(parts[0]), parts[1], parts[2], parts[3], parts[4], tuple(parts[5:]))
+
+
+def _epoch_us(text: str) -> int:
+    whole, _, fraction = text.strip().partition(".")
+    if not whole.isdigit() or (fraction and not fraction.isdigit()):
+        raise Rejection("bad_time", f"queue_log epoch {text[:32]!r} is not a number")
+    return int(whole) * 1_000_000 + int((fraction + "000000")[:6])
+
+
+class QueueLogMapper:
+    """Turns queue_log lines into contract events, one log at a time, in order."""
+
+    def __init__(self, source: str = SOURCE) -> None:
+        self.source = source
+        self._agents: dict[str, _Agent] = {}
+
+    def map_line(self, text: str) -> list[Event] | None:
+        """The events of one line; ``None`` when the verb carries nothing for the metrics."""
+        line = parse_line(text)
+        handler = _HANDLERS.get(line.verb)
+        if handler is None:
+            return None
+        if line.verb not in _AGENT_VERBS and line.call_id in ("", "NONE"):
+            raise Rejection("missing_field", f"{line.verb} without a call uniqueid")
+        return handler(self, line)
+
+    def _call(self, line: Line, kind: str, suffix: str = "", **fields: object) -> Event:
+        event_id = f"{line.call_id}:{line.verb}{suffix}:{line.time_us}:{line.agent}"
+        return Event(event_id, kind, line.time_us, self.source, call_id=line.call_id, **fields)  # type: ignore[arg-type]
+
+    def _agent_event(self, line: Line, agent_id: str, change: Callable[[_Agent], None]) -> Event:
+        if agent_id in ("", "NONE"):
+            raise Rejection("missing_field", f"{line.verb} without an agent")
+        agent = self._agents.setdefault(agent_id, _Agent())
+        change(agent)
+        return Event(
+            f"{agent_id}:{line.verb}:{line.time_us}:{line.queue}:{line.call_id}",
+            "agent.state",
+            line.time_us,
+            self.source,
+            agent_id=agent_id,
+            state=agent.state(),
+            reason=agent.reason if agent.paused else None,
+            queues=tuple(sorted(agent.queues)),
+        )
+
+    def _queued(self, line: Line) -> list[Event]:
+        return [self._call(line, "call.queued", queue=line.queue)]
+
+    def _connect(self, line: Line) -> list[Event]:
+        answered = self._call(line, "call.answered", queue=line.queue, agent_id=line.agent)
+        return [answered, self._agent_event(line, line.agent, _set_busy(True))]
+
+    def _complete(self, line: Line) -> list[Event]:
+        ended = self._call(line, "call.ended", agent_id=line.agent)
+        return [ended, self._agent_event(line, line.agent, _set_busy(False))]
+
+    def _transfer(self, line: Line) -> list[Event]:
+        transferred = self._call(line, "call.transferred", agent_id=line.agent)
+        ended = self._call(line, "call.ended", ":ended", agent_id=line.agent)
+        return [transferred, ended, self._agent_event(line, line.agent, _set_busy(False))]
+
+    def _abandon(self, line: Line) -> list[Event]:
+        return [self._call(line, "call.abandoned", queue=line.queue)]
+
+    def _flow_out(self, line: Line) -> list[Event]:
+        return [self._call(line, "call.flowed_out", queue=line.queue, reason=_FLOW_OUT[line.verb])]
+
+    def _membership(self, line: Line) -> list[Event]:
+        adding = line.verb in ("ADDMEMBER", "AGENTLOGIN", "AGENTCALLBACKLOGIN")
+
+        def change(agent: _Agent) -> None:
+            (agent.queues.add if adding else agent.queues.discard)(line.queue)
+
+        return [self._agent_event(line, line.agent, change)]
+
+    def _pause(self, line: Line) -> list[Event]:
+        paused = line.verb in ("PAUSE", "PAUSEALL")
+        reason = line.data[0] if paused and line.data and line.data[0] else None
+
+        def change(agent: _Agent) -> None:
+            agent.paused, agent.reason = paused, reason
+
+        return [self._agent_event(line, line.agent, change)]
+
+    def _silent(self, line: Line) -> list[Event]:
+        return []
+
+
+def _set_busy(busy: bool) -> Callable[[_Agent], None]:
+    def change(agent: _Agent) -> None:
+        agent.busy = busy
+
+    return change
+
+
+_HANDLERS: dict[str, Callable[[QueueLogMapper, Line], list[Event]]] = {
+    "ENTERQUEUE": QueueLogMapper._queued,
+    "CONNECT": QueueLogMapper._connect,
+    "COMPLETECALLER": QueueLogMapper._complete,
+    "COMPLETEAGENT": QueueLogMapper._complete,
+    "ABANDON": QueueLogMapper._abandon,
+    **dict.fromkeys(_FLOW_OUT, QueueLogMapper._flow_out),
+    **dict.fromkeys(_TRANSFERS, QueueLogMapper._transfer),
+    **dict.fromkeys(
+        ("ADDMEMBER", "REMOVEMEMBER", "AGENTLOGIN", "AGENTLOGOFF", "AGENTCALLBACKLOGIN", "AGENTCALLBACKLOGOFF"),
+        QueueLogMapper._membership,
+    ),
+    **dict.fromkeys(("PAUSE", "UNPAUSE", "PAUSEALL", "UNPAUSEALL"), QueueLogMapper._pause),
+    **dict.fromkeys(_SILENT, QueueLogMapper._silent),
+}
+_AGENT_VERBS = frozenset(
+    v for v, h in _HANDLERS.items() if h in (QueueLogMapper._membership, QueueLogMapper._pause, QueueLogMapper._silent)
+)
