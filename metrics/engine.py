@@ -30,11 +30,19 @@ class Engine:
         self.calls: dict[str, CallRecord] = {}
         self.agents: dict[str, AgentHistory] = {}
         self.queues: dict[str, QueueState] = {}
+        self.now_us: int | None = None  # the latest instant a snapshot was taken at
 
     def apply(self, event: Event, unknown_fields: int = 0) -> None:
-        """Fold one valid event in (a duplicate is counted and changes nothing)."""
+        """Fold one valid event in (a duplicate is counted and changes nothing).
+
+        A call event older than ``now - max_call_age`` is rejected as ``too_late``: its call
+        may already have been let go, and joining it to a fresh record would count it twice.
+        """
         if event.type == "agent.state":
             fresh = self._apply_agent(event)
+        elif self._too_late(event):
+            self.stats.rejected("too_late")
+            return
         else:
             fresh = self._apply_call(event)
         if fresh:
@@ -53,8 +61,13 @@ class Engine:
         for state in self.queues.values():
             state.sums.advance(now_us)
 
+    def _too_late(self, event: Event) -> bool:
+        limit = self.settings.limits.max_call_age_us
+        return self.now_us is not None and event.time_us < self.now_us - limit
+
     def snapshot(self, now_us: int) -> Snapshot:
         """Every queue's metrics at ``now_us``."""
+        self.now_us = now_us if self.now_us is None else max(self.now_us, now_us)
         queues = tuple(self.queues[name].snapshot(now_us) for name in sorted(self.queues))
         self._forget(now_us)
         return Snapshot(now_us, queues, self.stats.snapshot())
@@ -82,7 +95,7 @@ class Engine:
 
     def _forget(self, now_us: int) -> None:
         limits = self.settings.limits
-        oldest = now_us - limits.max_call_age_us
+        oldest = now_us - limits.forget_call_after_us
         for call_id in [c for c, r in self.calls.items() if r.last_us < oldest]:
             del self.calls[call_id]
         for history in self.agents.values():

@@ -93,7 +93,7 @@ class QueueState:
     def _forget(self, now_us: int) -> None:
         """Let go of calls and agents past their maximum age; their sums stay counted."""
         self._waiting = {c: w for c, w in self._waiting.items() if w[1] > now_us}
-        oldest = now_us - self.limits.max_call_age_us
+        oldest = now_us - self.limits.forget_call_after_us
         for call_id in [c for c, v in self.visits.items() if v.last_us < oldest]:
             del self.visits[call_id]
         oldest_agent = now_us - self.limits.max_agent_age_us

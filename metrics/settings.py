@@ -80,6 +80,12 @@ class Limits:
         return round(self.max_call_age_seconds * US)
 
     @property
+    def forget_call_after_us(self) -> int:
+        """Calls are kept this long after their newest event: twice the maximum age, so that
+        no event young enough to be accepted can reach a call already let go."""
+        return 2 * self.max_call_age_us
+
+    @property
     def max_agent_age_us(self) -> int:
         return round(self.max_agent_age_seconds * US)
 
