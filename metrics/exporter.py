@@ -29,7 +29,11 @@ QW = ["queue", "window"]
 COUNTS = (
     ("offered_calls", rules.OFFERED, "Calls that entered the queue"),
     ("answered_calls", rules.ANSWERED, "Calls answered"),
-    ("abandoned_calls", rules.ABANDONED, "Calls abandoned after waiting at least the short-abandon threshold"),
+    (
+        "abandoned_calls",
+        rules.ABANDONED,
+        "Calls abandoned after waiting at least the short-abandon threshold",
+    ),
     ("short_abandoned_calls", rules.SHORT_ABANDONED, "Calls abandoned before the short-abandon threshold"),
     ("flowed_out_calls", rules.FLOWED_OUT, "Calls that left the queue unanswered for another reason"),
     ("service_level_met_calls", rules.SL_MET, "Service-level events that met the threshold"),
@@ -117,10 +121,16 @@ def _per_queue(name: str, text: str, values: dict[str, float]) -> GaugeMetricFam
 
 
 def _current(queues: tuple[QueueSnapshot, ...]) -> Iterator[Metric]:
-    yield _per_queue("callcenter_waiting_calls", "Calls waiting in the queue now", {q.queue: q.waiting for q in queues})
+    yield _per_queue(
+        "callcenter_waiting_calls", "Calls waiting in the queue now", {q.queue: q.waiting for q in queues}
+    )
     longest = {q.queue: q.longest_wait_seconds for q in queues}
-    yield _per_queue("callcenter_longest_wait_seconds", "Wait of the oldest waiting call (0 if none)", longest)
-    agents = GaugeMetricFamily("callcenter_agents", "Agents serving the queue, by state", labels=["queue", "state"])
+    yield _per_queue(
+        "callcenter_longest_wait_seconds", "Wait of the oldest waiting call (0 if none)", longest
+    )
+    agents = GaugeMetricFamily(
+        "callcenter_agents", "Agents serving the queue, by state", labels=["queue", "state"]
+    )
     for q in queues:
         for state, count in q.agents.items():
             agents.add_metric([q.queue, state], count)
@@ -160,10 +170,18 @@ def _bound(seconds: float) -> str:
 
 def _pipeline(p: PipelineSnapshot) -> Iterator[Metric]:
     yield _counter_by("callcenter_events", "Valid events accepted, by type", "type", p.events_by_type)
-    yield _counter_by("callcenter_events_rejected", "Invalid events, by reason", "reason", p.rejected_by_reason)
-    yield _counter_by("callcenter_events_ignored", "Events ignored (unknown type), by reason", "reason", p.ignored_by_reason)
-    yield CounterMetricFamily("callcenter_events_duplicate", "Events seen before (same id)", value=p.duplicates)
-    yield CounterMetricFamily("callcenter_event_unknown_fields", "Unknown fields ignored", value=p.unknown_fields)
+    yield _counter_by(
+        "callcenter_events_rejected", "Invalid events, by reason", "reason", p.rejected_by_reason
+    )
+    yield _counter_by(
+        "callcenter_events_ignored", "Events ignored (unknown type), by reason", "reason", p.ignored_by_reason
+    )
+    yield CounterMetricFamily(
+        "callcenter_events_duplicate", "Events seen before (same id)", value=p.duplicates
+    )
+    yield CounterMetricFamily(
+        "callcenter_event_unknown_fields", "Unknown fields ignored", value=p.unknown_fields
+    )
     if p.last_event_us is not None:
         yield GaugeMetricFamily(
             "callcenter_last_event_timestamp_seconds",

@@ -132,8 +132,7 @@ class Settings:
         defaults = _queue_settings(QueueSettings(), document.get("defaults", {}), "[defaults]")
         overrides = document.get("queues", {})
         queues = {
-            name: _queue_settings(defaults, table, f"[queues.{name}]")
-            for name, table in overrides.items()
+            name: _queue_settings(defaults, table, f"[queues.{name}]") for name, table in overrides.items()
         }
         limits = _build(Limits, document.get("limits", {}), "[limits]")
         return cls(defaults=defaults, queues=queues, limits=limits)

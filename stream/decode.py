@@ -78,7 +78,7 @@ def decode_document(document: dict[str, Any]) -> Decoded:
         if name not in document:
             raise Rejection("missing_field", f"envelope field {name!r} is missing")
     if document["specversion"] != "1.0":
-        raise Rejection("bad_specversion", f"specversion must be \"1.0\", not {document['specversion']!r}")
+        raise Rejection("bad_specversion", f'specversion must be "1.0", not {document["specversion"]!r}')
     event_id, source, event_type = (_text(document, n, MAX_ID_CHARS) for n in ("id", "source", "type"))
     time_us = _time(document["time"])
     data = document["data"]

@@ -19,7 +19,9 @@ class Progress:
         progress.done()
     """
 
-    def __init__(self, total_bytes: int, label: str = "replay", out: TextIO | None = None, every: float = 0.5) -> None:
+    def __init__(
+        self, total_bytes: int, label: str = "replay", out: TextIO | None = None, every: float = 0.5
+    ) -> None:
         self.total = max(total_bytes, 1)
         self.label = label
         self.out = out or sys.stderr

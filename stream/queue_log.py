@@ -161,12 +161,21 @@ _HANDLERS: dict[str, Callable[[QueueLogMapper, Line], list[Event]]] = {
     **dict.fromkeys(_FLOW_OUT, QueueLogMapper._flow_out),
     **dict.fromkeys(_TRANSFERS, QueueLogMapper._transfer),
     **dict.fromkeys(
-        ("ADDMEMBER", "REMOVEMEMBER", "AGENTLOGIN", "AGENTLOGOFF", "AGENTCALLBACKLOGIN", "AGENTCALLBACKLOGOFF"),
+        (
+            "ADDMEMBER",
+            "REMOVEMEMBER",
+            "AGENTLOGIN",
+            "AGENTLOGOFF",
+            "AGENTCALLBACKLOGIN",
+            "AGENTCALLBACKLOGOFF",
+        ),
         QueueLogMapper._membership,
     ),
     **dict.fromkeys(("PAUSE", "UNPAUSE", "PAUSEALL", "UNPAUSEALL"), QueueLogMapper._pause),
     **dict.fromkeys(_SILENT, QueueLogMapper._silent),
 }
 _AGENT_VERBS = frozenset(
-    v for v, h in _HANDLERS.items() if h in (QueueLogMapper._membership, QueueLogMapper._pause, QueueLogMapper._silent)
+    v
+    for v, h in _HANDLERS.items()
+    if h in (QueueLogMapper._membership, QueueLogMapper._pause, QueueLogMapper._silent)
 )

@@ -42,7 +42,9 @@ class ReplayReport:
             print(f"ignored {self.after_until} events after --until", file=out)
 
 
-def replay_items(items: Iterable[Item], settings: Settings, until_us: int | None = None) -> tuple[Snapshot, ReplayReport]:
+def replay_items(
+    items: Iterable[Item], settings: Settings, until_us: int | None = None
+) -> tuple[Snapshot, ReplayReport]:
     """Fold decoded items into a fresh engine and take the snapshot at ``until_us``."""
     engine, report = Engine(settings), ReplayReport()
     newest: int | None = None

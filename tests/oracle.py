@@ -71,6 +71,7 @@ def _stays(calls: list[Event]) -> list[Stay]:
 
 def _handlings(calls: list[Event]) -> list[tuple[str, int, int]]:
     """(queue, done time, handle time) for every completed handling."""
+
     def first(kind: str, call: str, agent: str) -> Event | None:
         found = [e for e in calls if e.type == kind and e.call_id == call and e.agent_id == agent]
         return min(found, key=lambda e: (e.time_us, e.id), default=None)
@@ -132,12 +133,17 @@ def _sl_event(s: Stay, qs: QueueSettings) -> tuple[int, bool] | None:
 
 
 def _queue_metrics(
-    stays: list[Stay], done: list[tuple[str, int, int]], blocked: list[int],
-    qs: QueueSettings, settings: Settings, now: int,
+    stays: list[Stay],
+    done: list[tuple[str, int, int]],
+    blocked: list[int],
+    qs: QueueSettings,
+    settings: Settings,
+    now: int,
 ) -> dict[str, object]:
     out: dict[str, object] = {}
     max_age = settings.limits.max_call_age_us
     for name, (lo, hi) in _windows(qs, now).items():
+
         def inside(at: int | None, lo: int = lo, hi: int = hi) -> bool:
             return at is not None and lo <= at <= hi
 
@@ -150,8 +156,14 @@ def _queue_metrics(
         flowed = [s for s in stays if s.outcome == "flowed_out" and inside(s.out_at)]
         sl = [e for e in (_sl_event(s, qs) for s in stays) if e is not None and inside(e[0])]
         handled = [h for h in done if inside(h[1])]
-        expired = [s for s in stays if inside(s.queued + max_age) and not (  # type: ignore[operator]
-            s.out_at is not None and s.out_at <= s.queued + max_age)]  # type: ignore[operator]
+        expired = [
+            s
+            for s in stays
+            if inside(s.queued + max_age)
+            and not (  # type: ignore[operator]
+                s.out_at is not None and s.out_at <= s.queued + max_age
+            )
+        ]  # type: ignore[operator]
         counts = {
             "offered": sum(inside(s.queued) for s in stays),
             "answered": len(answered),
@@ -167,8 +179,13 @@ def _queue_metrics(
             "handle_us": sum(h[2] for h in handled),
         }
         out.update({f"{k}/{name}": v for k, v in counts.items()})
-    waits = [now - s.queued for s in stays if s.queued is not None and s.queued <= now
-             and now < min(s.out_at if s.out_at is not None else 2**62, s.queued + max_age)]
+    waits = [
+        now - s.queued
+        for s in stays
+        if s.queued is not None
+        and s.queued <= now
+        and now < min(s.out_at if s.out_at is not None else 2**62, s.queued + max_age)
+    ]
     out["waiting"] = len(waits)
     out["longest_wait_us"] = max(waits, default=0)
     return out

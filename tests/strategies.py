@@ -80,7 +80,9 @@ def _handled(draw: st.DrawFn, call: str, queue: str, answered: int) -> list[Even
     wrapup = draw(st.booleans())
     events.append(_event("call.ended", ended, call_id=call, agent_id=agent, wrapup=wrapup))
     if wrapup and draw(st.integers(0, 4)):
-        events.append(_event("call.wrapup_ended", ended + draw(st.integers(0, 120)) * US, call_id=call, agent_id=agent))
+        events.append(
+            _event("call.wrapup_ended", ended + draw(st.integers(0, 120)) * US, call_id=call, agent_id=agent)
+        )
     return events
 
 
@@ -88,7 +90,9 @@ def _handled(draw: st.DrawFn, call: str, queue: str, answered: int) -> list[Even
 def agent_events(draw: st.DrawFn, base_us: int) -> list[Event]:
     agent = draw(st.sampled_from(AGENTS))
     at = base_us + draw(st.integers(0, SPAN_S)) * US
-    queues = draw(st.one_of(st.none(), st.lists(st.sampled_from(QUEUES), unique=True).map(lambda q: tuple(sorted(q)))))
+    queues = draw(
+        st.one_of(st.none(), st.lists(st.sampled_from(QUEUES), unique=True).map(lambda q: tuple(sorted(q))))
+    )
     state = draw(st.sampled_from(AGENT_STATES))
     return [_event("agent.state", at, agent_id=agent, state=state, queues=queues)]
 

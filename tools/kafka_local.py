@@ -100,9 +100,7 @@ class LocalKafka:
         return f"127.0.0.1:{self.port}"
 
     @classmethod
-    def start(
-        cls, run_dir: Path, port: int | None = None, cache: Path = DEFAULT_CACHE
-    ) -> LocalKafka:
+    def start(cls, run_dir: Path, port: int | None = None, cache: Path = DEFAULT_CACHE) -> LocalKafka:
         """Format a fresh log folder in ``run_dir``, start the broker, wait until it answers."""
         libs = ensure_jars(cache)
         port = port or free_port()

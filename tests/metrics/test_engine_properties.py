@@ -50,7 +50,9 @@ def test_events_arriving_between_snapshots_equal_batch_recount(data: st.DataObje
     """Live mode with late arrivals: events trickle in, out of order, between snapshots."""
     history: History = data.draw(histories())
     moments = data.draw(instants(history))
-    cuts = sorted(data.draw(st.lists(st.integers(0, len(history.events)), min_size=len(moments), max_size=len(moments))))
+    cuts = sorted(
+        data.draw(st.lists(st.integers(0, len(history.events)), min_size=len(moments), max_size=len(moments)))
+    )
     engine, applied, known = Engine(history.settings), 0, []
     max_age, last_now = history.settings.limits.max_call_age_us, None
     for now, cut in zip(moments, cuts, strict=True):
