@@ -23,12 +23,13 @@ StateChange = tuple[int, str, str, tuple[str, ...] | None]
 class AgentHistory:
     """The state changes of one agent still needed to answer "what state at now?"."""
 
-    __slots__ = ("agent_id", "changes", "event_ids")
+    __slots__ = ("agent_id", "changes", "event_ids", "served")
 
     def __init__(self, agent_id: str) -> None:
         self.agent_id = agent_id
         self.changes: list[StateChange] = []
         self.event_ids: set[str] = set()
+        self.served: set[str] = set()  # every queue ever listed, even in changes let go
 
     def add(self, event: Event) -> bool:
         """Record a state event; ``False`` for a duplicate."""
@@ -37,11 +38,12 @@ class AgentHistory:
         self.event_ids.add(event.id)
         assert event.state is not None
         insort(self.changes, (event.time_us, event.id, event.state, event.queues))
+        self.served.update(event.queues or ())
         return True
 
     def all_queues(self) -> set[str]:
-        """Every queue any retained change lists: the queues that must hear of this agent."""
-        return {q for change in self.changes for q in change[3] or ()}
+        """Every queue the agent ever served: the queues that must hear of any change."""
+        return self.served
 
     def at(self, now_us: int, max_age_us: int) -> tuple[str, tuple[str, ...]] | None:
         """The state and served queues at ``now_us``, or ``None`` if unknown or gone."""
@@ -63,7 +65,7 @@ class AgentHistory:
         self.event_ids.difference_update(change[1] for change in dropped)
 
     def to_json(self) -> list[Any]:
-        return [self.agent_id, [list(c) for c in self.changes]]
+        return [self.agent_id, [list(c) for c in self.changes], sorted(self.served)]
 
     @classmethod
     def from_json(cls, row: list[Any]) -> AgentHistory:
@@ -72,4 +74,5 @@ class AgentHistory:
             change = (at, event_id, state, tuple(queues) if queues is not None else None)
             history.changes.append(change)
             history.event_ids.add(event_id)
+        history.served = set(row[2])
         return history

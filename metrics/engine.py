@@ -69,6 +69,8 @@ class Engine:
         """Every queue's metrics at ``now_us``."""
         self.now_us = now_us if self.now_us is None else max(self.now_us, now_us)
         queues = tuple(self.queues[name].snapshot(now_us) for name in sorted(self.queues))
+        for state in self.queues.values():
+            state.forget(now_us)
         self._forget(now_us)
         return Snapshot(now_us, queues, self.stats.snapshot())
 

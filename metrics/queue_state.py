@@ -15,7 +15,7 @@ from metrics.agents import AgentHistory
 from metrics.events import AGENT_STATES
 from metrics.settings import Settings
 from metrics.snapshot import QueueSnapshot, WindowValues
-from metrics.timeutil import US
+from metrics.timeutil import US, day_start_us, local_date
 from metrics.visits import Visit
 from metrics.windows import TOTAL, WindowSums
 
@@ -60,7 +60,6 @@ class QueueState:
         values = {name: WindowValues(tuple(s)) for name, s in self.sums.values().items()}
         total = values.pop(TOTAL)
         waiting, longest = self._waiting_at(now_us)
-        self._forget(now_us)
         return QueueSnapshot(
             queue=self.queue,
             threshold_seconds=self.settings.service_level_threshold_seconds,
@@ -90,13 +89,20 @@ class QueueState:
                 counts[current[0]] += 1
         return counts
 
-    def _forget(self, now_us: int) -> None:
-        """Let go of calls and agents past their maximum age; their sums stay counted."""
+    def forget(self, now_us: int) -> tuple[list[str], list[str]]:
+        """Let go of state too old to matter; return the call ids and agent ids let go.
+
+        A visit is kept ``forget_call_after`` past its newest fact, and at least until its
+        local day is over, so that a restart rebuilds ``today`` exactly. Sums stay counted.
+        """
         self._waiting = {c: w for c, w in self._waiting.items() if w[1] > now_us}
-        oldest = now_us - self.limits.forget_call_after_us
-        for call_id in [c for c, v in self.visits.items() if v.last_us < oldest]:
+        today = day_start_us(local_date(now_us, self.settings.zone), self.settings.zone)
+        oldest = min(now_us - self.limits.forget_call_after_us, today)
+        calls = [c for c, v in self.visits.items() if v.last_us < oldest]
+        for call_id in calls:
             del self.visits[call_id]
         oldest_agent = now_us - self.limits.max_agent_age_us
-        gone = [a for a, h in self.agents.items() if not h.changes or h.changes[-1][0] < oldest_agent]
-        for agent_id in gone:
+        agents = [a for a, h in self.agents.items() if not h.changes or h.changes[-1][0] < oldest_agent]
+        for agent_id in agents:
             del self.agents[agent_id]
+        return calls, agents

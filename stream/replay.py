@@ -69,9 +69,10 @@ def replay_items(
 
 
 def replay_files(
-    paths: list[Path], fmt: str, settings: Settings, until_us: int | None = None, err: TextIO = sys.stderr
+    paths: list[Path], fmt: str, settings: Settings, until_us: int | None = None, err: TextIO | None = None
 ) -> Snapshot:
-    """Replay files, with progress and a summary of rejected lines on ``err``."""
+    """Replay files, with progress and a summary of rejected lines on ``err`` (standard error)."""
+    err = err or sys.stderr
     progress = Progress(sum(p.stat().st_size for p in paths), out=err)
     snapshot, report = replay_items(read_files(paths, fmt, progress), settings, until_us)
     progress.done()

@@ -25,6 +25,7 @@ FORMATS = ("cloudevents", "asterisk-queue-log")
 class Accepted:
     event: Event
     unknown_fields: int = 0
+    raw: bytes = b""  # the original line, for CloudEvents input
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,10 +44,15 @@ class Rejected:
 Item = Accepted | Ignored | Rejected
 
 
-def read_lines(lines: Iterable[bytes], fmt: str, name: str) -> Iterator[Item]:
-    """Decode the lines of one file (``name`` is used in rejection messages)."""
-    mapper = QueueLogMapper()
-    for number, raw in enumerate(lines, start=1):
+def read_lines(
+    lines: Iterable[bytes], fmt: str, name: str, mapper: QueueLogMapper | None = None, first_line: int = 1
+) -> Iterator[Item]:
+    """Decode lines of one file (``name`` and line numbers are used in rejection messages).
+
+    Pass the same ``mapper`` to read one queue_log in several pieces.
+    """
+    mapper = mapper or QueueLogMapper()
+    for number, raw in enumerate(lines, start=first_line):
         line = raw.strip()
         if not line:
             continue
@@ -70,7 +76,7 @@ def _decode_line(line: bytes, fmt: str, mapper: QueueLogMapper) -> Iterator[Item
         if decoded.event is None:
             yield Ignored(decoded.type)
         else:
-            yield Accepted(decoded.event, decoded.unknown_fields)
+            yield Accepted(decoded.event, decoded.unknown_fields, line)
         return
     try:
         text = line.decode("utf-8")

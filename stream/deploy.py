@@ -1,0 +1,96 @@
+"""Deployment settings, from environment variables (all documented in docs/configuration.md).
+
+Metric definitions live in the TOML file (:mod:`metrics.settings`); where to find Kafka,
+which ports to serve and where to keep data live here::
+
+    deployment = Deployment.from_env(os.environ)
+    deployment.kafka_servers          # "localhost:9092"
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+CALLS_TOPIC = "callcenter.calls"
+AGENTS_TOPIC = "callcenter.agents"
+REJECTED_TOPIC = "callcenter.rejected"
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Where the worker runs and how it reaches Kafka. Field ``x`` is ``CCMETRICS_X``."""
+
+    kafka_servers: str = "localhost:9092"
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str = "PLAIN"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: str = ""
+    kafka_ssl_cafile: str = ""
+    kafka_ssl_certfile: str = ""
+    kafka_ssl_keyfile: str = ""
+    partitions: int = 4
+    app_id: str = "ccmetrics"
+    metrics_host: str = "0.0.0.0"
+    metrics_port: int = 6066
+    data_dir: Path = Path("data")
+    config: Path | None = None
+    snapshot_interval_seconds: float = 1.0
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Deployment:
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            raw = environ.get(f"CCMETRICS_{field.name.upper()}")
+            if raw is not None and raw != "":
+                values[field.name] = _convert(field.name, str(field.type), raw)
+        deployment = cls(**values)
+        deployment.check()
+        return deployment
+
+    def check(self) -> None:
+        if self.kafka_security_protocol not in PROTOCOLS:
+            raise ValueError(f"CCMETRICS_KAFKA_SECURITY_PROTOCOL must be one of {PROTOCOLS}")
+        if self.kafka_sasl_mechanism not in SASL_MECHANISMS:
+            raise ValueError(f"CCMETRICS_KAFKA_SASL_MECHANISM must be one of {SASL_MECHANISMS}")
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        if "SSL" not in self.kafka_security_protocol:
+            return None
+        context = ssl.create_default_context(cafile=self.kafka_ssl_cafile or None)
+        if self.kafka_ssl_certfile:
+            context.load_cert_chain(self.kafka_ssl_certfile, self.kafka_ssl_keyfile or None)
+        return context
+
+    def aiokafka_options(self) -> dict[str, Any]:
+        """Keyword arguments for aiokafka producers, consumers and admin clients."""
+        options: dict[str, Any] = {
+            "bootstrap_servers": self.kafka_servers,
+            "security_protocol": self.kafka_security_protocol,
+        }
+        if "SSL" in self.kafka_security_protocol:
+            options["ssl_context"] = self.ssl_context()
+        if "SASL" in self.kafka_security_protocol:
+            options["sasl_mechanism"] = self.kafka_sasl_mechanism
+            options["sasl_plain_username"] = self.kafka_sasl_username
+            options["sasl_plain_password"] = self.kafka_sasl_password
+        return options
+
+
+def _convert(name: str, kind: str, raw: str) -> Any:
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if "Path" in kind:
+            return Path(raw)
+        return raw
+    except ValueError:
+        raise ValueError(f"CCMETRICS_{name.upper()}={raw!r} is not a valid {kind}") from None

@@ -1,0 +1,309 @@
+"""``ccmetrics simulate``: realistic call and agent traffic, to Kafka or to a file.
+
+A discrete-event simulation in event time: calls arrive by a time-of-day profile, wait for
+a free agent who serves their queue, abandon when their patience runs out or flow out at
+a timeout; agents talk, hold, transfer, wrap up, take breaks and send heartbeats. The same
+seed gives the same events. Usage::
+
+    ccmetrics simulate --rate 30 --seed 7                       # live, to Kafka
+    ccmetrics simulate --output day.jsonl --start 2026-01-05T00:00:00Z --duration 86400
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import heapq
+import itertools
+import math
+import os
+import random
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+from metrics.events import Event
+from metrics.timeutil import US, parse_rfc3339_us
+from stream.encode import to_json_line
+
+Action = Callable[[], list[Event]]
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """What to simulate. Rates are per minute at the daily peak."""
+
+    queues: tuple[str, ...] = ("sales", "support", "billing")
+    agents: int = 12
+    rate_per_minute: float = 20.0
+    talk_seconds: float = 180.0
+    wrapup_seconds: float = 30.0
+    patience_seconds: float = 90.0
+    timeout_seconds: float = 600.0
+    seed: int = 1
+    flat: bool = False  # same rate all day (benchmarks) instead of the daily profile
+
+
+@dataclass
+class _Call:
+    call_id: str
+    queue: str
+    queued_us: int
+    done: bool = False
+
+
+@dataclass
+class _Agent:
+    agent_id: str
+    queues: tuple[str, ...]
+    state: str = "offline"
+    calls: int = 0
+
+
+def daily_profile(local_hour: float) -> float:
+    """Share of the peak arrival rate at a local hour: quiet nights, peaks at 10:00 and 15:00."""
+    morning = math.exp(-(((local_hour - 10.0) / 2.2) ** 2))
+    afternoon = 0.8 * math.exp(-(((local_hour - 15.0) / 2.5) ** 2))
+    return max(0.05, morning + afternoon)
+
+
+@dataclass
+class Simulation:
+    """The event-time simulation; :meth:`run` yields events in time order."""
+
+    traffic: Traffic
+    start_us: int
+    random: random.Random = field(init=False)
+    agents: list[_Agent] = field(init=False)
+    waiting: list[_Call] = field(default_factory=list)
+    _heap: list[tuple[int, int, Action]] = field(default_factory=list)
+    _seq: Iterator[int] = field(default_factory=itertools.count)
+    now_us: int = 0
+
+    def __post_init__(self) -> None:
+        self.random = random.Random(self.traffic.seed)
+        self.now_us = self.start_us
+        self.agents = [self._new_agent(i) for i in range(self.traffic.agents)]
+        for agent in self.agents:
+            self._at(self.start_us + self._seconds(0, 30), partial(self._log_in, agent))
+            self._at(self.start_us + self._seconds(1800, 5400), partial(self._break, agent))
+            self._at(self.start_us + 60 * US, partial(self._heartbeat, agent))
+        self._at(self.start_us + self._next_arrival_gap(), self._arrive)
+
+    def run(self, until_us: int) -> Iterator[Event]:
+        while self._heap and self._heap[0][0] <= until_us:
+            self.now_us, _, action = heapq.heappop(self._heap)
+            yield from action()
+
+    def _new_agent(self, index: int) -> _Agent:
+        queues = self.traffic.queues
+        count = self.random.randint(1, min(3, len(queues)))
+        return _Agent(f"agent-{index:03d}", tuple(sorted(self.random.sample(queues, count))))
+
+    def _at(self, when_us: int, action: Action) -> None:
+        heapq.heappush(self._heap, (when_us, next(self._seq), action))
+
+    def _seconds(self, low: float, high: float) -> int:
+        return round(self.random.uniform(low, high) * US)
+
+    def _exp(self, mean_seconds: float) -> int:
+        return max(1, round(self.random.expovariate(1.0 / mean_seconds) * US))
+
+    def _event(self, kind: str, **fields: object) -> Event:
+        return Event(f"sim-{self.traffic.seed}-{next(self._seq)}", kind, self.now_us, "simulator", **fields)  # type: ignore[arg-type]
+
+    def _next_arrival_gap(self) -> int:
+        hour = (self.now_us / US / 3600.0) % 24
+        rate = self.traffic.rate_per_minute * (1.0 if self.traffic.flat else daily_profile(hour)) / 60.0
+        return max(1, round(self.random.expovariate(rate) * US))
+
+    def _arrive(self) -> list[Event]:
+        self._at(self.now_us + self._next_arrival_gap(), self._arrive)
+        call = _Call(
+            f"call-{self.traffic.seed}-{next(self._seq)}",
+            self.random.choice(self.traffic.queues),
+            self.now_us,
+        )
+        return self._enqueue(call)
+
+    def _enqueue(self, call: _Call) -> list[Event]:
+        call.queued_us, call.done = self.now_us, False
+        self.waiting.append(call)
+        self._at(
+            self.now_us + self._exp(self.traffic.patience_seconds), lambda: self._give_up(call, "abandon")
+        )
+        self._at(
+            self.now_us + round(self.traffic.timeout_seconds * US), lambda: self._give_up(call, "timeout")
+        )
+        events = [self._event("call.queued", call_id=call.call_id, queue=call.queue)]
+        return events + self._dispatch()
+
+    def _give_up(self, call: _Call, why: str) -> list[Event]:
+        if call.done or call not in self.waiting:
+            return []
+        self.waiting.remove(call)
+        call.done = True
+        if why == "abandon":
+            return [self._event("call.abandoned", call_id=call.call_id, queue=call.queue)]
+        return [self._event("call.flowed_out", call_id=call.call_id, queue=call.queue, reason="timeout")]
+
+    def _dispatch(self) -> list[Event]:
+        events: list[Event] = []
+        for call in list(self.waiting):
+            agent = self._free_agent(call.queue)
+            if agent is not None:
+                self.waiting.remove(call)
+                events += self._answer(call, agent)
+        return events
+
+    def _free_agent(self, queue: str) -> _Agent | None:
+        free = [a for a in self.agents if a.state == "available" and queue in a.queues]
+        return min(free, key=lambda a: a.calls) if free else None
+
+    def _answer(self, call: _Call, agent: _Agent) -> list[Event]:
+        call.done = True
+        agent.calls += 1
+        events = [
+            self._event("call.answered", call_id=call.call_id, queue=call.queue, agent_id=agent.agent_id),
+            *self._set_state(agent, "on_call"),
+        ]
+        talk = self._exp(self.traffic.talk_seconds)
+        if self.random.random() < 0.2:
+            hold_at = self.now_us + talk // 3
+            self._at(
+                hold_at, lambda: [self._event("call.held", call_id=call.call_id, agent_id=agent.agent_id)]
+            )
+            resume = lambda: [self._event("call.resumed", call_id=call.call_id, agent_id=agent.agent_id)]  # noqa: E731
+            self._at(hold_at + self._seconds(10, 60), resume)
+        self._at(self.now_us + talk, lambda: self._hang_up(call, agent))
+        return events
+
+    def _hang_up(self, call: _Call, agent: _Agent) -> list[Event]:
+        events: list[Event] = []
+        others = [q for q in self.traffic.queues if q != call.queue]
+        if others and self.random.random() < 0.05:
+            target = self.random.choice(others)
+            events.append(
+                self._event(
+                    "call.transferred", call_id=call.call_id, agent_id=agent.agent_id, to_queue=target
+                )
+            )
+            moved = _Call(call.call_id, target, self.now_us)
+            self._at(self.now_us, lambda: self._enqueue(moved))
+        wrapup = self.random.random() < 0.6
+        events.append(self._event("call.ended", call_id=call.call_id, agent_id=agent.agent_id, wrapup=wrapup))
+        if not wrapup:
+            return events + self._set_state(agent, "available") + self._dispatch()
+        self._at(self.now_us + self._exp(self.traffic.wrapup_seconds), lambda: self._wrapped(call, agent))
+        return events + self._set_state(agent, "wrap_up")
+
+    def _wrapped(self, call: _Call, agent: _Agent) -> list[Event]:
+        done = self._event("call.wrapup_ended", call_id=call.call_id, agent_id=agent.agent_id)
+        return [done, *self._set_state(agent, "available"), *self._dispatch()]
+
+    def _log_in(self, agent: _Agent) -> list[Event]:
+        return self._set_state(agent, "available", queues=True) + self._dispatch()
+
+    def _break(self, agent: _Agent) -> list[Event]:
+        self._at(self.now_us + self._seconds(3600, 7200), lambda: self._break(agent))
+        if agent.state != "available":
+            return []
+        self._at(self.now_us + self._seconds(300, 900), lambda: self._back(agent))
+        return self._set_state(agent, "away", reason="Break")
+
+    def _back(self, agent: _Agent) -> list[Event]:
+        return self._set_state(agent, "available") + self._dispatch() if agent.state == "away" else []
+
+    def _heartbeat(self, agent: _Agent) -> list[Event]:
+        self._at(self.now_us + 60 * US, lambda: self._heartbeat(agent))
+        return [self._event("agent.state", agent_id=agent.agent_id, state=agent.state, queues=agent.queues)]
+
+    def _set_state(
+        self, agent: _Agent, state: str, reason: str | None = None, queues: bool = False
+    ) -> list[Event]:
+        agent.state = state
+        listed = agent.queues if queues else None
+        return [
+            self._event("agent.state", agent_id=agent.agent_id, state=state, reason=reason, queues=listed)
+        ]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = Traffic()
+    parser.add_argument("--queues", default=",".join(defaults.queues), help="comma-separated queue ids")
+    parser.add_argument("--agents", type=int, default=defaults.agents)
+    parser.add_argument(
+        "--rate", type=float, default=defaults.rate_per_minute, help="calls per minute at the daily peak"
+    )
+    parser.add_argument("--talk", type=float, default=defaults.talk_seconds, help="mean talk seconds")
+    parser.add_argument(
+        "--patience", type=float, default=defaults.patience_seconds, help="mean caller patience, seconds"
+    )
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--flat", action="store_true", help="the peak rate all day, no daily profile")
+    parser.add_argument(
+        "--output", type=Path, help="write JSON lines here, as fast as possible, instead of Kafka"
+    )
+    parser.add_argument("--start", help="event time to start at (file mode; default: now)")
+    parser.add_argument(
+        "--duration", type=float, help="seconds of event time to simulate (default: forever live)"
+    )
+    parser.set_defaults(run=run_simulate)
+
+
+def traffic_from(args: argparse.Namespace) -> Traffic:
+    queues = tuple(q.strip() for q in args.queues.split(",") if q.strip())
+    return Traffic(
+        queues,
+        args.agents,
+        args.rate,
+        args.talk,
+        patience_seconds=args.patience,
+        seed=args.seed,
+        flat=args.flat,
+    )
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    traffic = traffic_from(args)
+    start = parse_rfc3339_us(args.start) if args.start else time.time_ns() // 1000
+    simulation = Simulation(traffic, start)
+    if args.output:
+        until = start + round((args.duration or 3600) * US)
+        count = write_events(simulation.run(until), args.output)
+        print(f"wrote {count} events to {args.output}", file=sys.stderr)
+        return 0
+    until = start + round(args.duration * US) if args.duration else 2**62
+    return asyncio.run(_publish_live(simulation, until))
+
+
+def write_events(events: Iterator[Event], path: Path) -> int:
+    count = 0
+    with path.open("wb") as out:
+        for event in events:
+            out.write(to_json_line(event) + b"\n")
+            count += 1
+    return count
+
+
+async def _publish_live(simulation: Simulation, until_us: int) -> int:
+    from stream.deploy import Deployment
+    from stream.kafka_out import EventProducer
+
+    async with EventProducer(Deployment.from_env(os.environ)) as producer:
+        last_report = time.monotonic()
+        for sent, event in enumerate(simulation.run(until_us), start=1):
+            delay = (event.time_us - time.time_ns() // 1000) / US
+            if delay > 0:
+                await producer.flush()
+                await asyncio.sleep(delay)
+            await producer.send_event(event)
+            if time.monotonic() - last_report > 10:
+                print(
+                    f"simulate: {sent} events sent, {len(simulation.waiting)} calls waiting", file=sys.stderr
+                )
+                last_report = time.monotonic()
+    return 0

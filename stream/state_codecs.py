@@ -1,0 +1,43 @@
+"""faust codecs for the worker's table values: compact orjson, no pickling."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from faust.serializers import codecs
+
+from metrics.agents import AgentHistory
+from metrics.calls import CallRecord
+from metrics.visits import Visit
+
+
+class _JsonState(codecs.Codec):
+    """Turns a state object into orjson bytes with ``to_json`` and back with ``from_json``."""
+
+    def __init__(self, load: Callable[[Any], Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._load = load
+
+    def _dumps(self, value: Any) -> bytes:
+        return orjson.dumps(value.to_json())
+
+    def _loads(self, data: bytes) -> Any:
+        return self._load(orjson.loads(data))
+
+
+class _Text(codecs.Codec):
+    def _dumps(self, value: Any) -> bytes:
+        return str(value).encode()
+
+    def _loads(self, data: bytes) -> str:
+        return data.decode()
+
+
+def register_codecs() -> None:
+    """Make the codec names used by the worker's tables known to faust."""
+    codecs.register("ccm-str", _Text())
+    codecs.register("ccm-call", _JsonState(CallRecord.from_json))
+    codecs.register("ccm-visit", _JsonState(Visit.from_json))
+    codecs.register("ccm-agent", _JsonState(AgentHistory.from_json))

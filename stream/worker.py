@@ -1,0 +1,250 @@
+"""``ccmetrics worker``: the faust app. Topics, tables and partitions around the processors.
+
+Flow (docs/architecture.md has the diagram)::
+
+    callcenter.calls  (key call id)  -> calls agent  [table ccmetrics-calls]  --+
+    callcenter.agents (key agent id) -> agents agent [table ccmetrics-agents] --+-> ccmetrics-queue-updates
+    ccmetrics-queue-updates (key queue) -> queues agent [tables ccmetrics-queue-visits, -queue-agents]
+    invalid events -> callcenter.rejected
+    a timer takes a snapshot every second; GET /metrics renders the latest one.
+
+Every table is written only with the key its source topic is partitioned by, so
+changelog partitions line up with source partitions and recovery restores each
+partition's state where its events are processed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import faust
+from faust.types import EventT, StreamT
+from faust.web import Request, Response, View
+
+from metrics.exporter import render
+from metrics.pipeline import PipelineStats
+from metrics.settings import Settings
+from metrics.snapshot import Snapshot
+from metrics.visits import Visit
+from stream.deploy import AGENTS_TOPIC, CALLS_TOPIC, REJECTED_TOPIC, Deployment
+from stream.processors import AgentProcessor, CallProcessor, Outgoing, QueueRegistry
+from stream.state_codecs import register_codecs
+
+log = logging.getLogger("ccmetrics.worker")
+QUEUE_TOPIC = "ccmetrics-queue-updates"
+PRUNE_EVERY_SECONDS = 10.0
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+class LatestSnapshot:
+    """The snapshot ``/metrics`` serves, rendered at most once per snapshot."""
+
+    def __init__(self) -> None:
+        self.snapshot: Snapshot | None = None
+        self._rendered: bytes | None = None
+
+    def replace(self, snapshot: Snapshot) -> None:
+        self.snapshot, self._rendered = snapshot, None
+
+    def text(self) -> bytes:
+        if self.snapshot is None:
+            return b""
+        if self._rendered is None:
+            self._rendered = render(self.snapshot)
+        return self._rendered
+
+
+class Pruner:
+    """Lets go of old table entries now and then, from inside the partition's own stream."""
+
+    def __init__(self) -> None:
+        self._last: dict[int, float] = defaultdict(float)
+
+    def due(self, partition: int) -> bool:
+        moment = time.monotonic()
+        if moment - self._last[partition] < PRUNE_EVERY_SECONDS:
+            return False
+        self._last[partition] = moment
+        return True
+
+
+def create_app(deployment: Deployment, settings: Settings) -> faust.App:
+    """Build the faust app with its topics, tables, agents, timer and web page."""
+    register_codecs()
+    app = faust.App(
+        deployment.app_id,
+        broker=[f"kafka://{server}" for server in deployment.kafka_servers.split(",")],
+        broker_credentials=_credentials(deployment),
+        store="memory://",
+        topic_partitions=deployment.partitions,
+        topic_replication_factor=1,
+        datadir=str(deployment.data_dir),
+        web_port=deployment.metrics_port,
+        web_bind=deployment.metrics_host,
+        web_in_thread=False,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        table_standby_replicas=0,
+    )
+    _wire(app, deployment, settings)
+    return app
+
+
+def _credentials(deployment: Deployment) -> Any:
+    protocol = deployment.kafka_security_protocol
+    if protocol.startswith("SASL"):
+        return faust.SASLCredentials(
+            username=deployment.kafka_sasl_username,
+            password=deployment.kafka_sasl_password,
+            ssl_context=deployment.ssl_context(),
+            mechanism=deployment.kafka_sasl_mechanism,
+        )
+    if protocol == "SSL":
+        return faust.SSLCredentials(deployment.ssl_context())
+    return None
+
+
+def _wire(app: faust.App, deployment: Deployment, settings: Settings) -> None:
+    calls_topic, agents_topic = _raw_topic(app, CALLS_TOPIC), _raw_topic(app, AGENTS_TOPIC)
+    rejected_topic = _raw_topic(app, REJECTED_TOPIC)
+    queue_topic = app.topic(
+        QUEUE_TOPIC,
+        internal=True,
+        partitions=deployment.partitions,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    calls_table = _table(app, "ccmetrics-calls", "ccm-call", deployment)
+    agents_table = _table(app, "ccmetrics-agents", "ccm-agent", deployment)
+    visits_table = _table(app, "ccmetrics-queue-visits", "ccm-visit", deployment)
+    queue_agents_table = _table(app, "ccmetrics-queue-agents", "ccm-agent", deployment)
+
+    stats = PipelineStats()
+    calls, agents = CallProcessor(settings, stats), AgentProcessor(settings, stats)
+    registry, latest, pruner = QueueRegistry(settings), LatestSnapshot(), Pruner()
+    call_index: dict[int, set[str]] = defaultdict(set)  # partition -> call ids, for pruning
+
+    async def deliver(outgoing: list[Outgoing]) -> None:
+        for message in outgoing:
+            topic = rejected_topic if message.destination == "rejected" else queue_topic
+            await topic.send(key=message.key, value=message.value)
+
+    @app.agent(calls_topic, concurrency=1)
+    async def process_calls(stream: StreamT[bytes]) -> AsyncIterator[None]:
+        async for event in stream.events():
+            partition = event.message.partition
+            await deliver(calls.handle(event.key, event.value, calls_table, now_us(), _origin(event)))
+            if event.key is not None:
+                call_index[partition].add(event.key.decode("utf-8", "replace"))
+            if pruner.due(partition):
+                _prune_calls(calls, calls_table, call_index[partition], partition)
+            yield None
+
+    @app.agent(agents_topic, concurrency=1)
+    async def process_agents(stream: StreamT[bytes]) -> AsyncIterator[None]:
+        async for event in stream.events():
+            await deliver(agents.handle(event.key, event.value, agents_table, now_us(), _origin(event)))
+            yield None
+
+    @app.agent(queue_topic, concurrency=1)
+    async def process_queues(stream: StreamT[bytes]) -> AsyncIterator[None]:
+        async for event in stream.events():
+            partition = event.message.partition
+            key, value = registry.apply(event.key.decode(), partition, event.value)
+            (visits_table if isinstance(value, Visit) else queue_agents_table)[key] = value
+            if pruner.due(-1 - partition):
+                for stale in registry.forget(partition, now_us()):
+                    visits_table.pop(stale, None)
+                    queue_agents_table.pop(stale, None)
+            yield None
+
+    def owned_queue_partitions() -> set[int]:
+        return {
+            tp.partition for tp in app.assignor.assigned_actives() if tp.topic == queue_topic.get_topic_name()
+        }
+
+    async def rebuild_queues() -> None:
+        owned = owned_queue_partitions()
+        registry.keep_partitions(set())
+        partition_of = {
+            key.split("\x1f", 1)[0]: _partition_for(app, queue_topic, key.split("\x1f", 1)[0])
+            for table in (visits_table, queue_agents_table)
+            for key in table
+        }
+        partition_of = {q: p for q, p in partition_of.items() if p in owned}
+        registry.rebuild(list(visits_table.items()) + list(queue_agents_table.items()), partition_of)
+        _index_calls(calls_table, call_index)
+        log.info("recovered %d queues on partitions %s", len(registry.states), sorted(owned))
+
+    visits_table.on_recover(rebuild_queues)
+
+    @app.timer(deployment.snapshot_interval_seconds)  # type: ignore[untyped-decorator]
+    async def take_snapshot() -> None:
+        registry.keep_partitions(owned_queue_partitions())
+        moment = now_us()
+        latest.replace(Snapshot(moment, registry.snapshot(moment), stats.snapshot()))
+
+    @app.page("/metrics")
+    class Metrics(View):
+        async def get(self, request: Request) -> Response:
+            return self.bytes(latest.text(), content_type="text/plain; version=0.0.4; charset=utf-8")
+
+    @app.page("/healthz")
+    class Health(View):
+        async def get(self, request: Request) -> Response:
+            ready = latest.snapshot is not None
+            return self.json({"ready": ready, "queues": len(registry.states)}, status=200 if ready else 503)
+
+
+def _raw_topic(app: faust.App, name: str) -> Any:
+    return app.topic(name, key_serializer="raw", value_serializer="raw")
+
+
+def _table(app: faust.App, name: str, codec: str, deployment: Deployment) -> Any:
+    return app.Table(name, key_serializer="ccm-str", value_serializer=codec, partitions=deployment.partitions)
+
+
+def _origin(event: EventT[bytes]) -> dict[str, Any]:
+    message = event.message
+    return {"topic": message.topic, "partition": message.partition, "offset": message.offset}
+
+
+def _prune_calls(processor: CallProcessor, table: Any, index: set[str], partition: int) -> None:
+    for call_id in processor.forget(table, index, now_us()):
+        table.pop(call_id, None)
+        index.discard(call_id)
+
+
+def _index_calls(table: Any, index: dict[int, set[str]]) -> None:
+    index.clear()
+    partitions: dict[str, int] = getattr(table.data, "_key_partition", {})
+    for call_id in table:
+        index[partitions.get(call_id, -1)].add(call_id)
+
+
+def _partition_for(app: faust.App, topic: Any, queue: str) -> int:
+    """The partition our own producer sends a queue's messages to (aiokafka's murmur2)."""
+    from aiokafka.partitioner import DefaultPartitioner
+
+    count = app.consumer.topic_partitions(topic.get_topic_name()) or app.conf.topic_partitions
+    partitioner: Callable[[bytes, list[int], list[int]], int] = DefaultPartitioner()
+    return partitioner(queue.encode(), list(range(count)), list(range(count)))
+
+
+def run_worker(config: Path | None) -> int:
+    """Run until interrupted (Ctrl-C or SIGTERM)."""
+    deployment = Deployment.from_env(os.environ)
+    settings = Settings.load(config or deployment.config)
+    app = create_app(deployment, settings)
+    worker = faust.Worker(app, loglevel=deployment.log_level, redirect_stdouts=False)
+    worker.execute_from_commandline()
+    return 0

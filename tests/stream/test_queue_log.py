@@ -1,0 +1,79 @@
+"""Asterisk queue_log mapping: line by line, and a whole log through replay."""
+
+from __future__ import annotations
+
+import pytest
+
+from metrics.settings import Settings
+from metrics.timeutil import parse_rfc3339_us
+from stream.decode import Rejection
+from stream.queue_log import QueueLogMapper
+from stream.replay import replay_items
+from stream.sources import Accepted, Ignored, Rejected, read_lines
+
+LOG = """\
+1767607200|NONE|sales|SIP/1001|ADDMEMBER|
+1767607200|NONE|sales|SIP/1002|ADDMEMBER|
+1767607201|NONE|support|SIP/1002|ADDMEMBER|
+1767607300|1767607300.10|sales|NONE|ENTERQUEUE||5551234|1
+1767607300|1767607300.11|sales|NONE|ENTERQUEUE||5559876|2
+1767607308|1767607300.10|sales|SIP/1001|RINGNOANSWER|3000
+1767607310|1767607300.10|sales|SIP/1002|CONNECT|10|1767607310.12|2
+1767607335|1767607300.11|sales|NONE|ABANDON|1|2|35
+1767607400|1767607400.20|sales|NONE|ENTERQUEUE||5550000|1
+1767607403|1767607400.20|sales|NONE|EXITWITHKEY|5|1
+1767607430|1767607300.10|sales|SIP/1002|COMPLETECALLER|10|120|1
+1767607440|NONE|sales|SIP/1001|PAUSE|Lunch
+1767607450|1767607450.30|sales|NONE|ENTERQUEUE||5551111|1
+1767607451|1767607450.30|sales|SIP/1002|CONNECT|1|1767607451.31|1
+1767607500|1767607450.30|sales|SIP/1002|TRANSFER|200|default|1|49
+1767607501|NONE|NONE|NONE|QUEUESTART|
+1767607502|NONE|sales|NONE|SOMETHINGNEW|x
+not a queue_log line
+"""
+
+
+def items(text: str = LOG) -> list[Accepted | Ignored | Rejected]:
+    return list(read_lines(text.encode().splitlines(), "asterisk-queue-log", "queue_log"))
+
+
+def test_lines_map_onto_contract_events() -> None:
+    events = [i.event for i in items() if isinstance(i, Accepted)]
+    kinds = [e.type for e in events if e.type != "agent.state"]
+    assert kinds == [
+        "call.queued", "call.queued", "call.answered", "call.abandoned", "call.queued",
+        "call.flowed_out", "call.ended", "call.queued", "call.answered", "call.transferred", "call.ended",
+    ]  # fmt: skip
+    flowed = next(e for e in events if e.type == "call.flowed_out")
+    assert (flowed.reason, flowed.call_id, flowed.queue) == ("exit_key", "1767607400.20", "sales")
+
+
+def test_agent_states_follow_membership_pauses_and_calls() -> None:
+    states = [(e.agent_id, e.state, e.queues) for i in items() if isinstance(i, Accepted) for e in [i.event]
+              if e.type == "agent.state"]  # fmt: skip
+    assert ("SIP/1002", "available", ("sales", "support")) in states
+    assert ("SIP/1002", "on_call", ("sales", "support")) in states
+    assert ("SIP/1001", "away", ("sales",)) in states
+
+
+def test_unknown_verbs_are_ignored_and_bad_lines_rejected() -> None:
+    found = items()
+    assert [i.type for i in found if isinstance(i, Ignored)] == ["SOMETHINGNEW"]
+    rejected = [i for i in found if isinstance(i, Rejected)]
+    assert [(r.reason, r.where) for r in rejected] == [("bad_queue_log_line", "queue_log:18")]
+
+
+@pytest.mark.parametrize("line", ["abc|x|q|NONE|ENTERQUEUE", "1|NONE|q|NONE|ENTERQUEUE", "1|u|q|NONE|PAUSE"])
+def test_malformed_lines_raise_rejection(line: str) -> None:
+    with pytest.raises(Rejection):
+        QueueLogMapper().map_line(line)
+
+
+def test_a_queue_log_replays_to_known_metrics() -> None:
+    now = parse_rfc3339_us("2026-01-05T10:05:00Z")  # 1767607500
+    snapshot, report = replay_items(items(), Settings(), now)
+    sales = next(q for q in snapshot.queues if q.queue == "sales").windows["15m"]
+    assert report.accepted > 0 and len(report.rejected) == 1
+    assert (sales.sums[0], sales.sums[1], sales.sums[2], sales.sums[4]) == (4, 2, 1, 1)  # offered ans ab flow
+    assert sales.answer_speed_seconds == 5.5  # (10 + 1) / 2
+    assert sales.handle_time_seconds == 84.5  # (120 + 49) / 2
