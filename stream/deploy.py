@@ -35,12 +35,14 @@ class Deployment:
     kafka_ssl_certfile: str = ""
     kafka_ssl_keyfile: str = ""
     partitions: int = 4
+    topic_prefix: str = ""  # e.g. "site1." to share one Kafka; the contract's names need none
     app_id: str = "ccmetrics"
     metrics_host: str = "0.0.0.0"
     metrics_port: int = 6066
     data_dir: Path = Path("data")
     config: Path | None = None
     snapshot_interval_seconds: float = 1.0
+    kafka_session_timeout_seconds: float = 10.0  # how soon a crashed worker's partitions move
     log_level: str = "info"
 
     @classmethod
@@ -59,6 +61,18 @@ class Deployment:
             raise ValueError(f"CCMETRICS_KAFKA_SECURITY_PROTOCOL must be one of {PROTOCOLS}")
         if self.kafka_sasl_mechanism not in SASL_MECHANISMS:
             raise ValueError(f"CCMETRICS_KAFKA_SASL_MECHANISM must be one of {SASL_MECHANISMS}")
+
+    @property
+    def calls_topic(self) -> str:
+        return self.topic_prefix + CALLS_TOPIC
+
+    @property
+    def agents_topic(self) -> str:
+        return self.topic_prefix + AGENTS_TOPIC
+
+    @property
+    def rejected_topic(self) -> str:
+        return self.topic_prefix + REJECTED_TOPIC
 
     def ssl_context(self) -> ssl.SSLContext | None:
         if "SSL" not in self.kafka_security_protocol:

@@ -17,12 +17,12 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from metrics.events import Event
-from stream.deploy import AGENTS_TOPIC, CALLS_TOPIC, REJECTED_TOPIC, Deployment
+from stream.deploy import Deployment
 from stream.encode import kafka_key, to_json_line
 
 
-def topic_for(event: Event) -> str:
-    return AGENTS_TOPIC if event.type == "agent.state" else CALLS_TOPIC
+def topic_for(event: Event, deployment: Deployment) -> str:
+    return deployment.agents_topic if event.type == "agent.state" else deployment.calls_topic
 
 
 async def ensure_topics(deployment: Deployment) -> None:
@@ -31,7 +31,8 @@ async def ensure_topics(deployment: Deployment) -> None:
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        wanted = [t for t in (CALLS_TOPIC, AGENTS_TOPIC, REJECTED_TOPIC) if t not in existing]
+        topics = (deployment.calls_topic, deployment.agents_topic, deployment.rejected_topic)
+        wanted = [t for t in topics if t not in existing]
         if wanted:
             with contextlib.suppress(TopicAlreadyExistsError):  # another process made them first
                 await admin.create_topics([NewTopic(t, deployment.partitions, 1) for t in wanted])
@@ -59,10 +60,14 @@ class EventProducer:
         await self.producer.stop()  # flushes what is buffered
 
     async def send_event(self, event: Event) -> None:
-        await self.send_raw(topic_for(event), kafka_key(event), to_json_line(event))
+        await self.send_raw(topic_for(event, self.deployment), kafka_key(event), to_json_line(event))
 
     async def send_raw(self, topic: str, key: bytes, value: bytes) -> None:
         await self.producer.send(topic, value=value, key=key)
+
+    async def send_routed(self, event: Event, value: bytes) -> None:
+        """Send ``value`` (the event's original JSON) to the event's topic, keyed by the contract."""
+        await self.send_raw(topic_for(event, self.deployment), kafka_key(event), value)
 
     async def flush(self) -> None:
         await self.producer.flush()

@@ -17,8 +17,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from stream.deploy import Deployment
-from stream.encode import kafka_key, to_json_line
-from stream.kafka_out import EventProducer, topic_for
+from stream.encode import to_json_line
+from stream.kafka_out import EventProducer
 from stream.queue_log import QueueLogMapper
 from stream.sources import FORMATS, Accepted, Ignored, read_lines
 
@@ -48,7 +48,7 @@ async def publish(path: Path, fmt: str, follow: bool, deployment: Deployment) ->
             for item in read_lines(lines, fmt, str(path), mapper, next_line):
                 if isinstance(item, Accepted):
                     value = item.raw or to_json_line(item.event)
-                    await producer.send_raw(topic_for(item.event), kafka_key(item.event), value)
+                    await producer.send_routed(item.event, value)
                     sent += 1
                 elif not isinstance(item, Ignored):
                     bad += 1

@@ -3,8 +3,8 @@
 Flow (docs/architecture.md has the diagram)::
 
     callcenter.calls  (key call id)  -> calls agent  [table ccmetrics-calls]  --+
-    callcenter.agents (key agent id) -> agents agent [table ccmetrics-agents] --+-> ccmetrics-queue-updates
-    ccmetrics-queue-updates (key queue) -> queues agent [tables ccmetrics-queue-visits, -queue-agents]
+    callcenter.agents (key agent id) -> agents agent [table ccmetrics-agents] --+-> <app id>-queue-updates
+    <app id>-queue-updates (key queue) -> queues agent [tables ccmetrics-queue-visits, -queue-agents]
     invalid events -> callcenter.rejected
     a timer takes a snapshot every second; GET /metrics renders the latest one.
 
@@ -15,6 +15,7 @@ partition's state where its events are processed.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -32,12 +33,13 @@ from metrics.pipeline import PipelineStats
 from metrics.settings import Settings
 from metrics.snapshot import Snapshot
 from metrics.visits import Visit
-from stream.deploy import AGENTS_TOPIC, CALLS_TOPIC, REJECTED_TOPIC, Deployment
+from stream.deploy import Deployment
+from stream.kafka_out import ensure_topics
 from stream.processors import AgentProcessor, CallProcessor, Outgoing, QueueRegistry
 from stream.state_codecs import register_codecs
 
 log = logging.getLogger("ccmetrics.worker")
-QUEUE_TOPIC = "ccmetrics-queue-updates"
+QUEUE_TOPIC = "{app_id}-queue-updates"  # internal; named after the app so deployments never share it
 PRUNE_EVERY_SECONDS = 10.0
 
 
@@ -93,6 +95,8 @@ def create_app(deployment: Deployment, settings: Settings) -> faust.App:
         web_in_thread=False,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        broker_session_timeout=deployment.kafka_session_timeout_seconds,
+        broker_heartbeat_interval=min(3.0, deployment.kafka_session_timeout_seconds / 4),
         table_standby_replicas=0,
     )
     _wire(app, deployment, settings)
@@ -114,10 +118,13 @@ def _credentials(deployment: Deployment) -> Any:
 
 
 def _wire(app: faust.App, deployment: Deployment, settings: Settings) -> None:
-    calls_topic, agents_topic = _raw_topic(app, CALLS_TOPIC), _raw_topic(app, AGENTS_TOPIC)
-    rejected_topic = _raw_topic(app, REJECTED_TOPIC)
+    calls_topic, agents_topic = (
+        _raw_topic(app, deployment.calls_topic),
+        _raw_topic(app, deployment.agents_topic),
+    )
+    rejected_topic = _raw_topic(app, deployment.rejected_topic)
     queue_topic = app.topic(
-        QUEUE_TOPIC,
+        QUEUE_TOPIC.format(app_id=deployment.app_id),
         internal=True,
         partitions=deployment.partitions,
         key_serializer="raw",
@@ -196,7 +203,7 @@ def _wire(app: faust.App, deployment: Deployment, settings: Settings) -> None:
     @app.page("/metrics")
     class Metrics(View):
         async def get(self, request: Request) -> Response:
-            return self.bytes(latest.text(), content_type="text/plain; version=0.0.4; charset=utf-8")
+            return self.bytes(latest.text(), content_type="text/plain; version=0.0.4")
 
     @app.page("/healthz")
     class Health(View):
@@ -210,7 +217,12 @@ def _raw_topic(app: faust.App, name: str) -> Any:
 
 
 def _table(app: faust.App, name: str, codec: str, deployment: Deployment) -> Any:
-    return app.Table(name, key_serializer="ccm-str", value_serializer=codec, partitions=deployment.partitions)
+    table: Any = app.Table(name, partitions=deployment.partitions)
+    # faust takes changelog serializers from these attributes, and made the changelog topic
+    # (used to decode during recovery) when the table was registered: make it again.
+    table.key_serializer, table.value_serializer = "ccm-str", codec
+    table.changelog_topic = table._new_changelog_topic()
+    return table
 
 
 def _origin(event: EventT[bytes]) -> dict[str, Any]:
@@ -244,6 +256,7 @@ def run_worker(config: Path | None) -> int:
     """Run until interrupted (Ctrl-C or SIGTERM)."""
     deployment = Deployment.from_env(os.environ)
     settings = Settings.load(config or deployment.config)
+    asyncio.run(ensure_topics(deployment))  # faust ignores source topics that do not exist yet
     app = create_app(deployment, settings)
     worker = faust.Worker(app, loglevel=deployment.log_level, redirect_stdouts=False)
     worker.execute_from_commandline()

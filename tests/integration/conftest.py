@@ -1,0 +1,162 @@
+"""Real-broker fixtures: one Kafka per test session, workers as real processes.
+
+If the broker cannot start, every integration test errors (it is never skipped).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tools.kafka_local import LocalKafka, free_port
+
+REPO = Path(__file__).resolve().parents[2]
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+_names = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
+    broker = LocalKafka.start(tmp_path_factory.mktemp("kafka"))
+    yield broker
+    broker.stop()
+
+
+def parse_samples(text: str) -> Samples:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def wait_for(check: Callable[[], bool], timeout: float, what: str, every: float = 0.5) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@dataclass
+class Tenant:
+    """One isolated set of topics and one consumer group on the shared broker."""
+
+    kafka: LocalKafka
+    workdir: Path
+    prefix: str
+    app_id: str
+    workers: list[Worker] = field(default_factory=list)
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return {
+            **os.environ,
+            "CCMETRICS_KAFKA_SERVERS": self.kafka.bootstrap,
+            "CCMETRICS_TOPIC_PREFIX": self.prefix,
+            "CCMETRICS_APP_ID": self.app_id,
+            "CCMETRICS_LOG_LEVEL": "warning",
+            **extra,
+        }
+
+    def ccmetrics(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "stream.cli", *args]
+        return subprocess.run(
+            command, env=self.env(), cwd=REPO, capture_output=True, text=True, timeout=timeout
+        )
+
+    def start_worker(self, name: str = "w1") -> Worker:
+        worker = Worker(self, name, free_port())
+        worker.start()
+        self.workers.append(worker)
+        return worker
+
+
+@dataclass
+class Worker:
+    """A ``ccmetrics worker`` process with its own data folder and port."""
+
+    tenant: Tenant
+    name: str
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        folder = self.tenant.workdir / self.name
+        folder.mkdir(exist_ok=True)
+        env = self.tenant.env(CCMETRICS_METRICS_PORT=str(self.port), CCMETRICS_DATA_DIR=str(folder / "data"))
+        log = (folder / "worker.log").open("ab")
+        command = [sys.executable, "-m", "stream.cli", "worker"]
+        self.process = subprocess.Popen(command, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        wait_for(self._ready, 90, f"worker {self.name} to serve /metrics")
+
+    def _ready(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError(f"worker exited: {self.log_tail()}")
+        try:
+            return "callcenter_snapshot_timestamp_seconds" in self.scrape_text()
+        except OSError:
+            return False
+
+    def scrape_text(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as response:
+            return str(response.read().decode())
+
+    def scrape(self) -> Samples:
+        return parse_samples(self.scrape_text())
+
+    def log_tail(self) -> str:
+        return "\n".join((self.tenant.workdir / self.name / "worker.log").read_text().splitlines()[-40:])
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@pytest.fixture
+def tenant(kafka: LocalKafka, tmp_path: Path) -> Iterator[Tenant]:
+    n = next(_names)
+    made = Tenant(kafka, tmp_path, prefix=f"t{n}-{os.getpid()}.", app_id=f"ccmetrics-t{n}-{os.getpid()}")
+    yield made
+    for worker in made.workers:
+        worker.stop(signal.SIGKILL)
+
+
+def consume(
+    kafka: LocalKafka, topic: str, count: int, timeout: float = 30
+) -> list[tuple[bytes | None, bytes]]:
+    """Read ``count`` messages from the start of ``topic``."""
+    from aiokafka import AIOKafkaConsumer
+
+    async def run() -> list[tuple[bytes | None, bytes]]:
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=kafka.bootstrap, auto_offset_reset="earliest")
+        await consumer.start()
+        found: list[tuple[bytes | None, bytes]] = []
+        try:
+            deadline = time.monotonic() + timeout
+            while len(found) < count and time.monotonic() < deadline:
+                batches = await consumer.getmany(timeout_ms=500)
+                found += [(m.key, m.value) for msgs in batches.values() for m in msgs if m.value is not None]
+        finally:
+            await consumer.stop()
+        return found
+
+    return asyncio.run(run())
