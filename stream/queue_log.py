@@ -107,7 +107,12 @@ class QueueLogMapper:
 
     def _connect(self, line: Line) -> list[Event]:
         answered = self._call(line, "call.answered", queue=line.queue, agent_id=line.agent)
-        return [answered, self._agent_event(line, line.agent, _set_busy(True))]
+
+        def change(agent: _Agent) -> None:
+            agent.busy = True
+            agent.queues.add(line.queue)  # static members (queues.conf) never log ADDMEMBER
+
+        return [answered, self._agent_event(line, line.agent, change)]
 
     def _complete(self, line: Line) -> list[Event]:
         ended = self._call(line, "call.ended", agent_id=line.agent)

@@ -56,6 +56,14 @@ def test_agent_states_follow_membership_pauses_and_calls() -> None:
     assert ("SIP/1001", "away", ("sales",)) in states
 
 
+def test_a_static_member_is_known_from_its_first_call() -> None:
+    mapper = QueueLogMapper()
+    events = mapper.map_line("1767607310|1767607300.10|sales|SIP/2000|CONNECT|10|1767607310.12|2")
+    assert events is not None
+    agent = next(e for e in events if e.type == "agent.state")
+    assert (agent.state, agent.queues) == ("on_call", ("sales",))
+
+
 def test_unknown_verbs_are_ignored_and_bad_lines_rejected() -> None:
     found = items()
     assert [i.type for i in found if isinstance(i, Ignored)] == ["SOMETHINGNEW"]
