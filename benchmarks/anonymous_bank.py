@@ -8,9 +8,9 @@ Not needed by the tests; the data stays outside the project (../shared/data). Us
 Mapping (queue = service type): a row that queued (q_start set) is ``call.queued`` at
 q_start, then ``call.answered`` at q_exit by ``server`` (AGENT) or ``call.abandoned`` at
 q_exit (HANG), and ``call.ended`` at ser_exit. Exits are q_start + q_time and ser_start +
-ser_time: in a few rows the exit clock reads earlier than the start. A row routed straight to an agent (no queue)
-is queued and answered at ser_start (a wait of 0). PHANTOM rows and rows that hung up in
-the voice menu are left out. Times are Israel local time, UTC+02:00 in February.
+ser_time: in a few rows the exit clock reads earlier than the start. A row routed straight
+to an agent (no queue) is queued and answered at ser_start (a wait of 0). PHANTOM rows
+and rows that hung up in the voice menu are left out. Times are Israel local time, UTC+02:00 in February.
 
 ``validate`` recounts each day's KPIs straight from the table rows, without the engine,
 and compares them with the engine's ``today`` window at 23:59:59 of that day.
