@@ -33,7 +33,7 @@ test: venv kafka-jars lint types
 	$(BIN)/pytest -q
 
 demo: venv kafka-jars
-	$(BIN)/python -m tools.demo
+	exec $(BIN)/python -m tools.demo
 
 bench: venv kafka-jars
 	$(BIN)/python -m benchmarks.run
