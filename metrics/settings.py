@@ -174,7 +174,7 @@ def _check_queue_settings(s: QueueSettings) -> None:
         raise SettingsError("thresholds must be positive seconds")
     if s.service_level_rule not in SERVICE_LEVEL_RULES:
         raise SettingsError(f"service_level_rule must be one of {SERVICE_LEVEL_RULES}")
-    for window in s.windows:
-        parse_duration_us(window)
     if "today" in s.windows:
         raise SettingsError('"today" is always there; do not list it in windows')
+    for window in s.windows:
+        parse_duration_us(window)

@@ -2,9 +2,9 @@
 
 Flow (docs/architecture.md has the diagram)::
 
-    callcenter.calls  (key call id)  -> calls agent  [table ccmetrics-calls]  --+
-    callcenter.agents (key agent id) -> agents agent [table ccmetrics-agents] --+-> <app id>-queue-updates
-    <app id>-queue-updates (key queue) -> queues agent [tables ccmetrics-queue-visits, -queue-agents]
+    callcenter.calls  (key call id)  -> calls agent  [table <app id>-calls]  --+
+    callcenter.agents (key agent id) -> agents agent [table <app id>-agents] --+-> <app id>-queue-updates
+    <app id>-queue-updates (key queue) -> queues agent [tables <app id>-queue-visits, -queue-agents]
     invalid events -> callcenter.rejected
     a timer takes a snapshot every second; GET /metrics renders the latest one.
 
@@ -130,10 +130,10 @@ def _wire(app: faust.App, deployment: Deployment, settings: Settings) -> None:
         key_serializer="raw",
         value_serializer="raw",
     )
-    calls_table = _table(app, "ccmetrics-calls", "ccm-call", deployment)
-    agents_table = _table(app, "ccmetrics-agents", "ccm-agent", deployment)
-    visits_table = _table(app, "ccmetrics-queue-visits", "ccm-visit", deployment)
-    queue_agents_table = _table(app, "ccmetrics-queue-agents", "ccm-agent", deployment)
+    calls_table = _table(app, "calls", "ccm-call", deployment)
+    agents_table = _table(app, "agents", "ccm-agent", deployment)
+    visits_table = _table(app, "queue-visits", "ccm-visit", deployment)
+    queue_agents_table = _table(app, "queue-agents", "ccm-agent", deployment)
 
     stats = PipelineStats()
     calls, agents = CallProcessor(settings, stats), AgentProcessor(settings, stats)
