@@ -10,7 +10,7 @@ the event loop. The worker and ``ccmetrics replay`` render through the same code
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -113,7 +113,7 @@ def _windowed(queues: tuple[QueueSnapshot, ...]) -> Iterator[Metric]:
         yield family
 
 
-def _per_queue(name: str, text: str, values: dict[str, float]) -> GaugeMetricFamily:
+def _per_queue(name: str, text: str, values: Mapping[str, float]) -> GaugeMetricFamily:
     family = GaugeMetricFamily(name, text, labels=["queue"])
     for queue, value in values.items():
         family.add_metric([queue], value)
@@ -139,6 +139,18 @@ def _current(queues: tuple[QueueSnapshot, ...]) -> Iterator[Metric]:
     yield _per_queue("callcenter_service_level_threshold_seconds", "Service-level threshold T", threshold)
     target = {q.queue: q.target_ratio for q in queues}
     yield _per_queue("callcenter_service_level_target_ratio", "Service-level target", target)
+    yield from _alert_settings(queues)
+
+
+def _alert_settings(queues: tuple[QueueSnapshot, ...]) -> Iterator[Metric]:
+    minimum = {q.queue: q.alert_min_counted_calls for q in queues}
+    yield _per_queue(
+        "callcenter_alert_min_counted_calls", "Service-level alerts need this many calls in 15m", minimum
+    )
+    longest = {q.queue: q.alert_longest_wait_seconds for q in queues}
+    yield _per_queue("callcenter_alert_longest_wait_seconds", "Longest-wait alert threshold", longest)
+    abandon = {q.queue: q.alert_abandon_ratio for q in queues}
+    yield _per_queue("callcenter_alert_abandon_ratio", "Abandon-ratio alert threshold", abandon)
 
 
 def _totals(queues: tuple[QueueSnapshot, ...]) -> Iterator[Metric]:
@@ -182,6 +194,12 @@ def _pipeline(p: PipelineSnapshot) -> Iterator[Metric]:
     yield CounterMetricFamily(
         "callcenter_event_unknown_fields", "Unknown fields ignored", value=p.unknown_fields
     )
+    lag = GaugeMetricFamily(
+        "callcenter_consumer_lag_messages", "Messages not yet read, by topic", labels=["topic"]
+    )
+    for topic in sorted(p.lag_by_topic):
+        lag.add_metric([topic], p.lag_by_topic[topic])
+    yield lag
     if p.last_event_us is not None:
         yield GaugeMetricFamily(
             "callcenter_last_event_timestamp_seconds",

@@ -70,6 +70,9 @@ class QueueState:
             waiting=waiting,
             longest_wait_seconds=longest / US,
             agents=self._agents_at(now_us),
+            alert_min_counted_calls=self.settings.alert_min_counted_calls,
+            alert_longest_wait_seconds=self.settings.alert_longest_wait_seconds,
+            alert_abandon_ratio=self.settings.alert_abandon_ratio,
         )
 
     def _contribute(self, visit: Visit, sign: int) -> None:

@@ -46,6 +46,10 @@ class QueueSettings:
     short_abandon_seconds: float = 5.0
     windows: tuple[str, ...] = ("5m", "15m", "1h")
     service_level_rule: str = "default"
+    # Alert thresholds, exported so that one Prometheus rule serves every queue:
+    alert_min_counted_calls: int = 10  # fewer service-level calls in 15m than this is noise
+    alert_longest_wait_seconds: float = 120.0
+    alert_abandon_ratio: float = 0.1
 
     def __post_init__(self) -> None:
         _check_queue_settings(self)

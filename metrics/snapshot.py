@@ -55,6 +55,9 @@ class QueueSnapshot:
     waiting: int
     longest_wait_seconds: float
     agents: dict[str, int]  # state -> agents serving this queue in it
+    alert_min_counted_calls: int = 10
+    alert_longest_wait_seconds: float = 120.0
+    alert_abandon_ratio: float = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +70,7 @@ class PipelineSnapshot:
     duplicates: int = 0
     unknown_fields: int = 0
     last_event_us: int | None = None
+    lag_by_topic: dict[str, int] = field(default_factory=dict)  # messages not yet read (worker only)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ import os
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -198,7 +199,8 @@ def _wire(app: faust.App, deployment: Deployment, settings: Settings) -> None:
     async def take_snapshot() -> None:
         registry.keep_partitions(owned_queue_partitions())
         moment = now_us()
-        latest.replace(Snapshot(moment, registry.snapshot(moment), stats.snapshot()))
+        pipeline = replace(stats.snapshot(), lag_by_topic=_lag(app))
+        latest.replace(Snapshot(moment, registry.snapshot(moment), pipeline))
 
     @app.page("/metrics")
     class Metrics(View):
@@ -223,6 +225,18 @@ def _table(app: faust.App, name: str, codec: str, deployment: Deployment) -> Any
     table.key_serializer, table.value_serializer = "ccm-str", codec
     table.changelog_topic = table._new_changelog_topic()
     return table
+
+
+def _lag(app: faust.App) -> dict[str, int]:
+    """Messages between each assigned partition's read position and its end, summed by topic."""
+    consumer: Any = app.consumer
+    lag: dict[str, int] = defaultdict(int)
+    for tp in app.assignor.assigned_actives():
+        read = consumer._read_offset.get(tp)  # faust keeps the last offset it read per partition
+        end = consumer.highwater(tp)
+        if end is not None:
+            lag[tp.topic] += max(0, end - (read + 1 if read is not None else 0))
+    return dict(lag)
 
 
 def _origin(event: EventT[bytes]) -> dict[str, Any]:
