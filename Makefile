@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: venv kafka-jars lint types unit test demo bench clean
+.PHONY: venv kafka-jars prometheus-tools rules lint types unit test demo bench clean
 
 venv: $(STAMP)
 $(STAMP):
@@ -19,6 +19,19 @@ $(STAMP):
 kafka-jars: venv
 	$(BIN)/python -m tools.kafka_local fetch
 
+# promtool, prometheus and amtool from Debian's packages (installed once, as root).
+prometheus-tools:
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null && command -v amtool >/dev/null || { \
+	  echo "installing Debian's prometheus and prometheus-alertmanager ..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus prometheus-alertmanager; }
+
+rules: prometheus-tools
+	promtool check config prometheus/prometheus.yml
+	cd prometheus && promtool test rules tests/*.yml
+	amtool check-config prometheus/alertmanager.yml
+	amtool config routes test --config.file=prometheus/alertmanager.yml --verify.receivers=on-call-pager severity=page
+	amtool config routes test --config.file=prometheus/alertmanager.yml --verify.receivers=supervisors-chat severity=warning
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -29,7 +42,7 @@ types: venv
 unit: venv
 	$(BIN)/pytest -m "not kafka" -q
 
-test: venv kafka-jars lint types
+test: venv kafka-jars prometheus-tools lint types rules
 	$(BIN)/pytest -q
 
 demo: venv kafka-jars

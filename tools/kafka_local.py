@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import logging
 import os
 import shutil
 import signal
@@ -172,6 +173,7 @@ def _spawn_broker(classpath: str, run_dir: Path, properties: Path) -> subprocess
 async def _answers(bootstrap: str) -> bool:
     from aiokafka.admin import AIOKafkaAdminClient
 
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # "connection refused" is expected here
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
     try:
         await admin.start()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import subprocess
 import sys
@@ -12,12 +11,10 @@ from pathlib import Path
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from metrics.timeutil import US, format_us
-from stream.encode import to_json_line
-from stream.simulate import Simulation, Traffic
 from tests.integration.conftest import REPO, Samples, Tenant, consume, parse_samples, wait_for
+from tests.integration.histories import BAD_LINES, produce_raw, simulated_lines, write
 
 pytestmark = pytest.mark.kafka
 PIPELINE_ONLY = {
@@ -28,20 +25,6 @@ PIPELINE_ONLY = {
     "callcenter_event_unknown_fields_total",
     "callcenter_last_event_timestamp_seconds",
 }
-BAD_LINES = [b"{not json", b'{"specversion": "1.0", "id": "x"}', b"\xff\xfe not utf-8"]
-
-
-def simulated_lines(minutes: float, seed: int) -> list[bytes]:
-    """Events of a simulated call center for the last ``minutes``, with every 7th event sent twice."""
-    now = time.time_ns() // 1000
-    traffic = Traffic(agents=6, rate_per_minute=25, seed=seed, flat=True)
-    lines = [to_json_line(e) for e in Simulation(traffic, now - round(minutes * 60 * US)).run(now)]
-    return lines + lines[::7]
-
-
-def write(path: Path, lines: list[bytes]) -> Path:
-    path.write_bytes(b"\n".join(lines) + b"\n")
-    return path
 
 
 def replay(files: list[Path], until_seconds: float) -> Samples:
@@ -49,17 +32,6 @@ def replay(files: list[Path], until_seconds: float) -> Samples:
     command = [sys.executable, "-m", "stream.cli", "replay", *map(str, files), "--until", until]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True)
     return parse_samples(result.stdout)
-
-
-def produce_raw(tenant: Tenant, lines: list[bytes]) -> None:
-    async def run() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=tenant.kafka.bootstrap)
-        await producer.start()
-        for line in lines:
-            await producer.send_and_wait(f"{tenant.prefix}callcenter.calls", line, key=b"junk")
-        await producer.stop()
-
-    asyncio.run(run())
 
 
 # The live worker lets superseded agent changes go as it runs (heartbeats would pile up);
