@@ -173,7 +173,9 @@ def _spawn_broker(classpath: str, run_dir: Path, properties: Path) -> subprocess
 async def _answers(bootstrap: str) -> bool:
     from aiokafka.admin import AIOKafkaAdminClient
 
-    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # "connection refused" is expected here
+    quiet = logging.getLogger("aiokafka")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)  # "connection refused" is expected while the broker starts
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
     try:
         await admin.start()
@@ -183,6 +185,7 @@ async def _answers(bootstrap: str) -> bool:
         return False
     finally:
         await admin.close()
+        quiet.setLevel(level)
 
 
 def main(argv: list[str] | None = None) -> int:
