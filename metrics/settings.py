@@ -78,6 +78,7 @@ class Limits:
 
     max_call_age_seconds: float = 4 * 3600.0
     max_agent_age_seconds: float = 12 * 3600.0
+    max_clock_skew_seconds: float = 300.0  # live: events timed further ahead of now are too_early
 
     @property
     def max_call_age_us(self) -> int:
@@ -88,6 +89,10 @@ class Limits:
         """Calls are kept this long after their newest event: twice the maximum age, so that
         no event young enough to be accepted can reach a call already let go."""
         return 2 * self.max_call_age_us
+
+    @property
+    def max_clock_skew_us(self) -> int:
+        return round(self.max_clock_skew_seconds * US)
 
     @property
     def max_agent_age_us(self) -> int:

@@ -86,7 +86,8 @@ class _Decoding:
         return event, decoded.unknown_fields
 
     def _check_time(self, event: Event, now_us: int) -> None:
-        return None
+        if event.time_us > now_us + self.settings.limits.max_clock_skew_us:
+            raise Rejection("too_early", "timed further ahead of now than max_clock_skew allows")
 
     def _reject(
         self, rejection: Rejection, key: bytes | None, raw: bytes, origin: dict[str, Any]
@@ -127,6 +128,7 @@ class CallProcessor(_Decoding):
         return [Outgoing("queues", q.encode(), visit_message(record.visit(q))) for q in sorted(touched)]
 
     def _check_time(self, event: Event, now_us: int) -> None:
+        super()._check_time(event, now_us)
         if event.time_us < now_us - self.settings.limits.max_call_age_us:
             raise Rejection("too_late", "older than max_call_age: its call may already be let go")
 

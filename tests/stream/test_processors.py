@@ -1,0 +1,90 @@
+"""The per-message steps of the worker, without faust or Kafka."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from metrics.calls import CallRecord
+from metrics.pipeline import PipelineStats
+from metrics.settings import Settings
+from metrics.timeutil import US, parse_rfc3339_us
+from stream.encode import to_json_line
+from stream.processors import AgentProcessor, CallProcessor, QueueRegistry
+from tests.helpers import ev
+
+NOW = parse_rfc3339_us("2026-01-05T10:00:00Z")
+ORIGIN = {"topic": "callcenter.calls", "partition": 0, "offset": 7}
+
+
+@pytest.fixture
+def calls() -> CallProcessor:
+    return CallProcessor(Settings(), PipelineStats())
+
+
+def test_a_call_event_updates_the_record_and_sends_the_visit(calls: CallProcessor) -> None:
+    records: dict[str, CallRecord] = {}
+    event = ev("call.queued", "2026-01-05T09:59:00Z", call_id="c1", queue="sales")
+    out = calls.handle(b"c1", to_json_line(event), records, NOW, ORIGIN)
+    assert [(o.destination, o.key) for o in out] == [("queues", b"sales")]
+    assert orjson.loads(out[0].value)[0] == "visit" and "c1" in records
+
+
+def test_a_duplicate_is_counted_and_its_visits_sent_again(calls: CallProcessor) -> None:
+    records: dict[str, CallRecord] = {}
+    line = to_json_line(ev("call.queued", "2026-01-05T09:59:00Z", call_id="c1", queue="sales"))
+    first = calls.handle(b"c1", line, records, NOW, ORIGIN)
+    again = calls.handle(b"c1", line, records, NOW, ORIGIN)
+    assert again == first  # a crash may have lost the first send; sending again is harmless
+    assert calls.stats.duplicates == 1
+
+
+@pytest.mark.parametrize(
+    ("key", "event", "reason"),
+    [
+        (b"other", ev("call.queued", "2026-01-05T09:59:00Z", call_id="c1", queue="q"), "key_mismatch"),
+        (b"a1", ev("agent.state", "2026-01-05T09:59:00Z", agent_id="a1", state="away"), "wrong_topic"),
+        (b"c1", ev("call.queued", "2026-01-05T05:59:59Z", call_id="c1", queue="q"), "too_late"),
+        (b"c1", ev("call.queued", "2026-01-05T10:05:01Z", call_id="c1", queue="q"), "too_early"),
+    ],
+)
+def test_misrouted_and_mistimed_events_are_rejected(
+    calls: CallProcessor, key: bytes, event: object, reason: str
+) -> None:
+    out = calls.handle(key, to_json_line(event), {}, NOW, ORIGIN)  # type: ignore[arg-type]
+    assert [o.destination for o in out] == ["rejected"]
+    rejected = orjson.loads(out[0].value)
+    assert (rejected["reason"], rejected["offset"]) == (reason, 7)
+    assert calls.stats.rejected_by_reason == {reason: 1}
+
+
+def test_a_huge_or_binary_payload_is_rejected_and_kept(calls: CallProcessor) -> None:
+    huge = calls.handle(b"c1", b"{" + b" " * 1_000_000 + b"}", {}, NOW, ORIGIN)
+    binary = calls.handle(b"c1", b"\xff\x00\xfe", {}, NOW, ORIGIN)
+    assert orjson.loads(huge[0].value)["reason"] == "too_large"
+    assert orjson.loads(binary[0].value)["payload_base64"] == "/wD+"
+
+
+def test_an_agent_is_sent_to_every_queue_it_served() -> None:
+    agents = AgentProcessor(Settings(), PipelineStats())
+    histories: dict[str, object] = {}
+    first = ev(
+        "agent.state", "2026-01-05T09:00:00Z", agent_id="a1", state="available", queues=("sales", "vip")
+    )
+    moved = ev("agent.state", "2026-01-05T09:30:00Z", agent_id="a1", state="available", queues=("support",))
+    agents.handle(b"a1", to_json_line(first), histories, NOW, ORIGIN)  # type: ignore[arg-type]
+    out = agents.handle(b"a1", to_json_line(moved), histories, NOW, ORIGIN)  # type: ignore[arg-type]
+    assert [o.key for o in out] == [b"sales", b"support", b"vip"]  # old queues must hear it left
+
+
+def test_queue_updates_are_idempotent_and_revoked_partitions_dropped(calls: CallProcessor) -> None:
+    records: dict[str, CallRecord] = {}
+    queued = ev("call.queued", "2026-01-05T09:59:00Z", call_id="c1", queue="sales")
+    message = calls.handle(b"c1", to_json_line(queued), records, NOW, ORIGIN)[0]
+    registry = QueueRegistry(Settings())
+    registry.apply("sales", 2, message.value)
+    once = registry.snapshot(NOW)
+    registry.apply("sales", 2, message.value)
+    assert registry.snapshot(NOW + US)[0].windows == once[0].windows
+    registry.keep_partitions({0, 1})
+    assert registry.snapshot(NOW + 2 * US) == ()
