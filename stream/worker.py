@@ -175,6 +175,8 @@ def _wire(app: faust.App, deployment: Deployment, settings: Settings) -> None:
                     queue_agents_table.pop(stale, None)
             yield None
 
+    consumed = {t.get_topic_name() for t in (calls_topic, agents_topic, queue_topic)}
+
     def owned_queue_partitions() -> set[int]:
         return {
             tp.partition for tp in app.assignor.assigned_actives() if tp.topic == queue_topic.get_topic_name()
@@ -199,7 +201,7 @@ def _wire(app: faust.App, deployment: Deployment, settings: Settings) -> None:
     async def take_snapshot() -> None:
         registry.keep_partitions(owned_queue_partitions())
         moment = now_us()
-        pipeline = replace(stats.snapshot(), lag_by_topic=_lag(app))
+        pipeline = replace(stats.snapshot(), lag_by_topic=_lag(app, consumed))
         latest.replace(Snapshot(moment, registry.snapshot(moment), pipeline))
 
     @app.page("/metrics")
@@ -227,11 +229,13 @@ def _table(app: faust.App, name: str, codec: str, deployment: Deployment) -> Any
     return table
 
 
-def _lag(app: faust.App) -> dict[str, int]:
+def _lag(app: faust.App, topics: set[str]) -> dict[str, int]:
     """Messages between each assigned partition's read position and its end, summed by topic."""
     consumer: Any = app.consumer
     lag: dict[str, int] = defaultdict(int)
     for tp in app.assignor.assigned_actives():
+        if tp.topic not in topics:
+            continue  # changelogs are read by recovery, not by the streams
         read = consumer._read_offset.get(tp)  # faust keeps the last offset it read per partition
         end = consumer.highwater(tp)
         if end is not None:

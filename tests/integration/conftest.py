@@ -77,6 +77,12 @@ class Tenant:
             command, env=self.env(), cwd=REPO, capture_output=True, text=True, timeout=timeout
         )
 
+    def ccmetrics_background(self, *args: str) -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-m", "stream.cli", *args]
+        return subprocess.Popen(
+            command, env=self.env(), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+
     def start_worker(self, name: str = "w1") -> Worker:
         worker = Worker(self, name, free_port())
         worker.start()

@@ -6,66 +6,23 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import orjson
 import pytest
 
-from metrics.timeutil import US, format_us
-from tests.integration.conftest import REPO, Samples, Tenant, consume, parse_samples, wait_for
-from tests.integration.histories import BAD_LINES, produce_raw, simulated_lines, write
+from tests.integration.conftest import REPO, Tenant, consume
+from tests.integration.histories import (
+    BAD_LINES,
+    PIPELINE_ONLY,
+    WORKER_ONLY,
+    converges_to_replay,
+    produce_raw,
+    simulated_lines,
+    write,
+)
 
 pytestmark = pytest.mark.kafka
-PIPELINE_ONLY = {
-    "callcenter_events_total",
-    "callcenter_events_rejected_total",
-    "callcenter_events_ignored_total",
-    "callcenter_events_duplicate_total",
-    "callcenter_event_unknown_fields_total",
-    "callcenter_last_event_timestamp_seconds",
-}
-
-
-def replay(files: list[Path], until_seconds: float) -> Samples:
-    until = format_us(round(until_seconds * US))
-    command = [sys.executable, "-m", "stream.cli", "replay", *map(str, files), "--until", until]
-    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True)
-    return parse_samples(result.stdout)
-
-
-# The live worker lets superseded agent changes go as it runs (heartbeats would pile up);
-# a re-send of one is then applied again, changing nothing, instead of counting as a
-# duplicate. Replay keeps every change until its one snapshot. Agent metrics are equal.
-AGENT_DEDUP_COUNTERS = {
-    ("callcenter_events_total", (("type", "agent.state"),)),
-    ("callcenter_events_duplicate_total", ()),
-}
-
-
-def differences(live: Samples, replayed: Samples, ignore: set[str]) -> list[str]:
-    keys = {k for k in live.keys() | replayed.keys() if k[0] not in ignore and k not in AGENT_DEDUP_COUNTERS}
-    return sorted(
-        f"{k}: live {live.get(k)} replay {replayed.get(k)}" for k in keys if live.get(k) != replayed.get(k)
-    )
-
-
-def converges_to_replay(
-    worker_scrape: Callable[[], Samples], files: list[Path], ignore: set[str], timeout: float = 90
-) -> None:
-    last: list[str] = []
-
-    def equal() -> bool:
-        nonlocal last
-        live = worker_scrape()
-        instant = live[("callcenter_snapshot_timestamp_seconds", ())]
-        last = differences(live, replay(files, instant), ignore)
-        return not last
-
-    try:
-        wait_for(equal, timeout, "live metrics to equal the replay", every=1.0)
-    except AssertionError:
-        raise AssertionError("\n".join(last[:40])) from None
 
 
 def test_live_metrics_equal_replay_of_the_same_events(tenant: Tenant, tmp_path: Path) -> None:
@@ -75,7 +32,7 @@ def test_live_metrics_equal_replay_of_the_same_events(tenant: Tenant, tmp_path: 
     published = tenant.ccmetrics("publish", str(history))
     assert published.returncode == 0, published.stderr
     produce_raw(tenant, BAD_LINES)
-    converges_to_replay(worker.scrape, [history, bad], ignore=set())
+    converges_to_replay(worker.scrape, [history, bad], ignore=WORKER_ONLY)
     live = worker.scrape()
     assert live[("callcenter_events_duplicate_total", ())] > 0
     assert sum(v for k, v in live.items() if k[0] == "callcenter_offered_calls") > 0
