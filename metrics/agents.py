@@ -2,7 +2,8 @@
 
 The state at ``now`` is the latest event at or before ``now`` (ties broken by event id), and
 the queues served are those of the latest such event that lists them ("when absent, the last
-known list stands"). An agent silent for longer than the configured age is gone. Usage::
+known list stands"). An agent silent for longer than the maximum age is gone, and one that
+comes back after such a silence starts afresh: its queue list must be sent again. Usage::
 
     history = AgentHistory("a1")
     history.add(event)
@@ -50,8 +51,17 @@ class AgentHistory:
         index = bisect_right(self.changes, (now_us, "\U0010ffff"))
         if index == 0 or now_us - self.changes[index - 1][0] > max_age_us:
             return None
-        listed = (c[3] for c in reversed(self.changes[:index]) if c[3] is not None)
-        return self.changes[index - 1][2], next(listed, ())
+        return self.changes[index - 1][2], self._listed(index - 1, max_age_us)
+
+    def _listed(self, index: int, max_age_us: int) -> tuple[str, ...]:
+        """The latest queue list at or before change ``index``, back to the last long silence."""
+        while True:
+            queues = self.changes[index][3]
+            if queues is not None:
+                return queues
+            if index == 0 or self.changes[index][0] - self.changes[index - 1][0] > max_age_us:
+                return ()
+            index -= 1
 
     def forget_before(self, now_us: int) -> None:
         """Drop changes that can no longer matter to instants at or after ``now_us``."""

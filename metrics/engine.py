@@ -35,14 +35,15 @@ class Engine:
     def apply(self, event: Event, unknown_fields: int = 0) -> None:
         """Fold one valid event in (a duplicate is counted and changes nothing).
 
-        A call event older than ``now - max_call_age`` is rejected as ``too_late``: its call
-        may already have been let go, and joining it to a fresh record would count it twice.
+        A call event older than ``now - max_call_age`` (an agent event: ``max_agent_age``) is
+        rejected as ``too_late``: its call or agent may already have been let go, and a fresh
+        record would count the call twice or lose the agent's queues.
         """
-        if event.type == "agent.state":
-            fresh = self._apply_agent(event)
-        elif self._too_late(event):
+        if self._too_late(event):
             self.stats.rejected("too_late")
             return
+        elif event.type == "agent.state":
+            fresh = self._apply_agent(event)
         else:
             fresh = self._apply_call(event)
         if fresh:
@@ -62,7 +63,8 @@ class Engine:
             state.sums.advance(now_us)
 
     def _too_late(self, event: Event) -> bool:
-        limit = self.settings.limits.max_call_age_us
+        limits = self.settings.limits
+        limit = limits.max_agent_age_us if event.type == "agent.state" else limits.max_call_age_us
         return self.now_us is not None and event.time_us < self.now_us - limit
 
     def snapshot(self, now_us: int) -> Snapshot:
@@ -102,6 +104,6 @@ class Engine:
             del self.calls[call_id]
         for history in self.agents.values():
             history.forget_before(now_us)
-        oldest = now_us - limits.max_agent_age_us
+        oldest = now_us - limits.forget_agent_after_us
         for agent_id in [a for a, h in self.agents.items() if h.changes[-1][0] < oldest]:
             del self.agents[agent_id]

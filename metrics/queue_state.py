@@ -104,7 +104,7 @@ class QueueState:
         calls = [c for c, v in self.visits.items() if v.last_us < oldest]
         for call_id in calls:
             del self.visits[call_id]
-        oldest_agent = now_us - self.limits.max_agent_age_us
+        oldest_agent = now_us - self.limits.forget_agent_after_us
         agents = [a for a, h in self.agents.items() if not h.changes or h.changes[-1][0] < oldest_agent]
         for agent_id in agents:
             del self.agents[agent_id]

@@ -91,6 +91,11 @@ class Limits:
         return 2 * self.max_call_age_us
 
     @property
+    def forget_agent_after_us(self) -> int:
+        """Agents are kept this long after their newest change (see ``forget_call_after_us``)."""
+        return 2 * self.max_agent_age_us
+
+    @property
     def max_clock_skew_us(self) -> int:
         return round(self.max_clock_skew_seconds * US)
 

@@ -39,6 +39,10 @@ class Deployment:
     app_id: str = "ccmetrics"
     metrics_host: str = "0.0.0.0"
     metrics_port: int = 6066
+    metrics_username: str = ""  # set both to require HTTP basic auth on /metrics
+    metrics_password: str = ""
+    metrics_tls_certfile: str = ""  # set to serve /metrics over HTTPS
+    metrics_tls_keyfile: str = ""
     data_dir: Path = Path("data")
     config: Path | None = None
     snapshot_interval_seconds: float = 1.0
@@ -61,6 +65,8 @@ class Deployment:
             raise ValueError(f"CCMETRICS_KAFKA_SECURITY_PROTOCOL must be one of {PROTOCOLS}")
         if self.kafka_sasl_mechanism not in SASL_MECHANISMS:
             raise ValueError(f"CCMETRICS_KAFKA_SASL_MECHANISM must be one of {SASL_MECHANISMS}")
+        if bool(self.metrics_username) != bool(self.metrics_password):
+            raise ValueError("set both CCMETRICS_METRICS_USERNAME and CCMETRICS_METRICS_PASSWORD, or neither")
 
     @property
     def calls_topic(self) -> str:
@@ -73,6 +79,13 @@ class Deployment:
     @property
     def rejected_topic(self) -> str:
         return self.topic_prefix + REJECTED_TOPIC
+
+    def metrics_ssl_context(self) -> ssl.SSLContext | None:
+        if not self.metrics_tls_certfile:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.metrics_tls_certfile, self.metrics_tls_keyfile or None)
+        return context
 
     def ssl_context(self) -> ssl.SSLContext | None:
         if "SSL" not in self.kafka_security_protocol:

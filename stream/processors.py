@@ -145,6 +145,11 @@ class AgentProcessor(_Decoding):
 
     kinds = AGENT_TYPES
 
+    def _check_time(self, event: Event, now_us: int) -> None:
+        super()._check_time(event, now_us)
+        if event.time_us < now_us - self.settings.limits.max_agent_age_us:
+            raise Rejection("too_late", "older than max_agent_age: the agent may already be let go")
+
     def handle(
         self,
         key: bytes | None,

@@ -34,6 +34,7 @@ from metrics.pipeline import PipelineStats
 from metrics.settings import Settings
 from metrics.snapshot import Snapshot
 from metrics.visits import Visit
+from stream.basic_auth import BasicAuth
 from stream.deploy import Deployment
 from stream.kafka_out import ensure_topics
 from stream.processors import AgentProcessor, CallProcessor, Outgoing, QueueRegistry
@@ -94,6 +95,7 @@ def create_app(deployment: Deployment, settings: Settings) -> faust.App:
         web_port=deployment.metrics_port,
         web_bind=deployment.metrics_host,
         web_in_thread=False,
+        web_ssl_context=deployment.metrics_ssl_context(),
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         broker_session_timeout=deployment.kafka_session_timeout_seconds,
@@ -204,9 +206,19 @@ def _wire(app: faust.App, deployment: Deployment, settings: Settings) -> None:
         pipeline = replace(stats.snapshot(), lag_by_topic=_lag(app, consumed))
         latest.replace(Snapshot(moment, registry.snapshot(moment), pipeline))
 
+    auth = (
+        BasicAuth(deployment.metrics_username, deployment.metrics_password)
+        if deployment.metrics_username
+        else None
+    )
+
     @app.page("/metrics")
     class Metrics(View):
         async def get(self, request: Request) -> Response:
+            if auth is not None and not auth.allows(request.headers.get("Authorization")):
+                return self.text(
+                    "authentication required\n", status=401, headers={"WWW-Authenticate": auth.challenge}
+                )
             return self.bytes(latest.text(), content_type="text/plain; version=0.0.4")
 
     @app.page("/healthz")

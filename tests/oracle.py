@@ -197,7 +197,11 @@ def _agents(agents: list[Event], queue: str, max_age: int, now: int) -> dict[str
         mine = sorted((e for e in agents if e.agent_id == agent), key=lambda e: (e.time_us, e.id))
         if not mine or now - mine[-1].time_us > max_age:
             continue
-        listed = [e.queues for e in mine if e.queues is not None]
+        # a silence longer than max_age starts afresh: only changes since then can list queues
+        since = max(
+            (i for i in range(1, len(mine)) if mine[i].time_us - mine[i - 1].time_us > max_age), default=0
+        )
+        listed = [e.queues for e in mine[since:] if e.queues is not None]
         if queue in (listed[-1] if listed else ()):
             counts[mine[-1].state or ""] += 1
     return {f"agents/{state}": n for state, n in counts.items()}

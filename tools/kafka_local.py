@@ -35,10 +35,10 @@ SERVER_PROPERTIES = """\
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:{controller_port}
-listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
-advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}{secure_listener}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port}{secure_listener}
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL
 inter.broker.listener.name=PLAINTEXT
 log.dirs={log_dir}
 num.partitions=4
@@ -49,6 +49,15 @@ transaction.state.log.min.isr=1
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=true
 log.retention.hours=-1
+"""
+
+# A TLS listener with SASL/PLAIN users, for testing Kafka security from configuration.
+SECURE_PROPERTIES = """\
+sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_ssl.plain.sasl.jaas.config=\
+org.apache.kafka.common.security.plain.PlainLoginModule required user_{username}="{password}";
+ssl.keystore.type=PEM
+ssl.keystore.location={keystore}
 """
 
 LOG4J_PROPERTIES = """\
@@ -88,6 +97,20 @@ def _cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
+@dataclass(frozen=True)
+class SecureListener:
+    """A ``SASL_SSL`` listener: TLS with the server key and certificate, and one PLAIN user."""
+
+    port: int
+    keystore: Path
+    username: str
+    password: str
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
 @dataclass
 class LocalKafka:
     """A running broker process and where to reach it."""
@@ -95,23 +118,30 @@ class LocalKafka:
     process: subprocess.Popen[bytes]
     port: int
     run_dir: Path
+    secure: SecureListener | None = None
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
     @classmethod
-    def start(cls, run_dir: Path, port: int | None = None, cache: Path = DEFAULT_CACHE) -> LocalKafka:
+    def start(
+        cls,
+        run_dir: Path,
+        port: int | None = None,
+        cache: Path = DEFAULT_CACHE,
+        secure: SecureListener | None = None,
+    ) -> LocalKafka:
         """Format a fresh log folder in ``run_dir``, start the broker, wait until it answers."""
         libs = ensure_jars(cache)
         port = port or free_port()
-        properties = _write_config(run_dir, port)
+        properties = _write_config(run_dir, port, secure)
         classpath = f"{libs}/*"
         storage = "kafka.tools.StorageTool"
         format_cmd = ["java", "-cp", classpath, storage, "format", "-t", _cluster_id()]
         subprocess.run([*format_cmd, "-c", str(properties)], check=True, capture_output=True)
         process = _spawn_broker(classpath, run_dir, properties)
-        broker = cls(process, port, run_dir)
+        broker = cls(process, port, run_dir, secure)
         broker.wait_ready()
         return broker
 
@@ -149,11 +179,18 @@ class LocalKafka:
         self.wait_ready()
 
 
-def _write_config(run_dir: Path, port: int) -> Path:
+def _write_config(run_dir: Path, port: int, secure: SecureListener | None) -> Path:
     run_dir.mkdir(parents=True, exist_ok=True)
     log_dir = run_dir / "kafka-logs"
     shutil.rmtree(log_dir, ignore_errors=True)
-    text = SERVER_PROPERTIES.format(port=port, controller_port=free_port(), log_dir=log_dir)
+    listener = f",SASL_SSL://127.0.0.1:{secure.port}" if secure else ""
+    text = SERVER_PROPERTIES.format(
+        port=port, controller_port=free_port(), log_dir=log_dir, secure_listener=listener
+    )
+    if secure:
+        text += SECURE_PROPERTIES.format(
+            username=secure.username, password=secure.password, keystore=secure.keystore
+        )
     properties = run_dir / "server.properties"
     properties.write_text(text)
     log4j = LOG4J_PROPERTIES.format(log_file=run_dir / "broker.log")

@@ -6,9 +6,11 @@ If the broker cannot start, every integration test errors (it is never skipped).
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -20,7 +22,8 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tools.kafka_local import LocalKafka, free_port
+from tools.certs import Pki, make_pki
+from tools.kafka_local import LocalKafka, SecureListener, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -28,8 +31,14 @@ _names = itertools.count()
 
 
 @pytest.fixture(scope="session")
-def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
-    broker = LocalKafka.start(tmp_path_factory.mktemp("kafka"))
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="session")
+def kafka(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Iterator[LocalKafka]:
+    secure = SecureListener(free_port(), pki.keystore, "ccmetrics", "test-secret")
+    broker = LocalKafka.start(tmp_path_factory.mktemp("kafka"), secure=secure)
     yield broker
     broker.stop()
 
@@ -60,6 +69,9 @@ class Tenant:
     prefix: str
     app_id: str
     workers: list[Worker] = field(default_factory=list)
+    settings: dict[str, str] = field(default_factory=dict)  # more CCMETRICS_* for every process
+    metrics_ca: Path | None = None  # scrape /metrics over HTTPS, trusting this CA
+    metrics_auth: tuple[str, str] | None = None
 
     def env(self, **extra: str) -> dict[str, str]:
         return {
@@ -68,6 +80,7 @@ class Tenant:
             "CCMETRICS_TOPIC_PREFIX": self.prefix,
             "CCMETRICS_APP_ID": self.app_id,
             "CCMETRICS_LOG_LEVEL": "warning",
+            **self.settings,
             **extra,
         }
 
@@ -117,8 +130,16 @@ class Worker:
         except OSError:
             return False
 
-    def scrape_text(self) -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as response:
+    def scrape_text(self, auth: bool = True) -> str:
+        scheme = "https" if self.tenant.metrics_ca else "http"
+        request = urllib.request.Request(f"{scheme}://127.0.0.1:{self.port}/metrics")
+        if self.tenant.metrics_auth and auth:
+            token = base64.b64encode(":".join(self.tenant.metrics_auth).encode()).decode()
+            request.add_header("Authorization", f"Basic {token}")
+        context = (
+            ssl.create_default_context(cafile=str(self.tenant.metrics_ca)) if self.tenant.metrics_ca else None
+        )
+        with urllib.request.urlopen(request, timeout=5, context=context) as response:
             return str(response.read().decode())
 
     def scrape(self) -> Samples:

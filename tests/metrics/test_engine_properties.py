@@ -54,11 +54,12 @@ def test_events_arriving_between_snapshots_equal_batch_recount(data: st.DataObje
         data.draw(st.lists(st.integers(0, len(history.events)), min_size=len(moments), max_size=len(moments)))
     )
     engine, applied, known = Engine(history.settings), 0, []
-    max_age, last_now = history.settings.limits.max_call_age_us, None
+    limits, last_now = history.settings.limits, None
     for now, cut in zip(moments, cuts, strict=True):
         for event in history.events[applied:cut]:
             engine.apply(event)
-            late = last_now is not None and event.type != "agent.state" and event.time_us < last_now - max_age
+            max_age = limits.max_agent_age_us if event.type == "agent.state" else limits.max_call_age_us
+            late = last_now is not None and event.time_us < last_now - max_age
             known += [] if late else [event]
         applied, last_now = cut, now
         got, want = observed(engine.snapshot(now)), expected(known, history.settings, now)

@@ -1,0 +1,71 @@
+"""Kafka over TLS with SASL, /metrics behind TLS and basic auth, and no caller anywhere."""
+
+from __future__ import annotations
+
+import urllib.error
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tests.integration.conftest import Tenant
+from tests.integration.histories import PIPELINE_ONLY, converges_to_replay, simulated_lines, write
+from tools.certs import Pki
+
+pytestmark = pytest.mark.kafka
+CALLER = "+972501234567"
+
+
+def with_caller(lines: list[bytes]) -> list[bytes]:
+    """The same events, with the personal ``caller`` field on every call.queued."""
+    result = []
+    for line in lines:
+        event = orjson.loads(line)
+        if event["type"] == "call.queued":
+            event["data"]["caller"] = CALLER
+        result.append(orjson.dumps(event))
+    return result
+
+
+def test_tls_sasl_to_kafka_and_a_protected_metrics_endpoint(tenant: Tenant, pki: Pki, tmp_path: Path) -> None:
+    secure = tenant.kafka.secure
+    assert secure is not None
+    tenant.settings = {
+        "CCMETRICS_KAFKA_SERVERS": secure.bootstrap,
+        "CCMETRICS_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "CCMETRICS_KAFKA_SASL_MECHANISM": "PLAIN",
+        "CCMETRICS_KAFKA_SASL_USERNAME": secure.username,
+        "CCMETRICS_KAFKA_SASL_PASSWORD": secure.password,
+        "CCMETRICS_KAFKA_SSL_CAFILE": str(pki.ca),
+        "CCMETRICS_METRICS_TLS_CERTFILE": str(pki.cert),
+        "CCMETRICS_METRICS_TLS_KEYFILE": str(pki.key),
+        "CCMETRICS_METRICS_USERNAME": "prometheus",
+        "CCMETRICS_METRICS_PASSWORD": "scrape-secret",
+    }
+    tenant.metrics_ca, tenant.metrics_auth = pki.ca, ("prometheus", "scrape-secret")
+    history = write(tmp_path / "history.jsonl", with_caller(simulated_lines(minutes=15, seed=51)))
+    worker = tenant.start_worker()
+    published = tenant.ccmetrics("publish", str(history))
+    assert published.returncode == 0, published.stderr
+    converges_to_replay(worker.scrape, [history], ignore=PIPELINE_ONLY)
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        worker.scrape_text(auth=False)
+    assert refused.value.code == 401
+    assert CALLER not in worker.scrape_text()
+    assert CALLER not in (tenant.workdir / worker.name / "worker.log").read_text()
+
+
+def test_a_wrong_kafka_password_is_refused(tenant: Tenant, pki: Pki, tmp_path: Path) -> None:
+    secure = tenant.kafka.secure
+    assert secure is not None
+    tenant.settings = {
+        "CCMETRICS_KAFKA_SERVERS": secure.bootstrap,
+        "CCMETRICS_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "CCMETRICS_KAFKA_SASL_USERNAME": secure.username,
+        "CCMETRICS_KAFKA_SASL_PASSWORD": "not-the-password",
+        "CCMETRICS_KAFKA_SSL_CAFILE": str(pki.ca),
+    }
+    history = write(tmp_path / "one.jsonl", simulated_lines(minutes=1, seed=52)[:1])
+    refused = tenant.ccmetrics("publish", str(history), timeout=120)
+    assert refused.returncode != 0
+    assert "Authentication failed" in refused.stderr or "SASL" in refused.stderr
