@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: venv kafka-jars prometheus-tools rules lint types unit test demo bench clean
+.PHONY: venv kafka-jars prometheus-tools rules lint types unit test soak demo bench clean
 
 venv: $(STAMP)
 $(STAMP):
@@ -40,16 +40,19 @@ types: venv
 	$(BIN)/mypy
 
 unit: venv
-	$(BIN)/pytest -m "not kafka" -q
+	$(BIN)/pytest -m "not kafka and not soak" -q
 
 test: venv kafka-jars prometheus-tools lint types rules
 	$(BIN)/pytest -q
+
+soak: venv kafka-jars
+	$(BIN)/pytest -q -m soak
 
 demo: venv kafka-jars
 	exec $(BIN)/python -m tools.demo
 
 bench: venv kafka-jars
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.replay_throughput
 
 clean:
 	rm -rf $(VENV) .cache/kafka-run .mypy_cache .ruff_cache .pytest_cache

@@ -80,11 +80,24 @@ def by_window(title: str, metric: str, unit: str) -> bargauge.Panel:
     )
 
 
+def timezone_variable() -> QueryVariable:
+    """Pick a site by its time zone: the queues whose 'today' is that zone's day."""
+    return (
+        QueryVariable("timezone")
+        .label("Time zone")
+        .query("label_values(callcenter_queue_info, timezone)")
+        .datasource(DATASOURCE)
+        .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .multi(True)
+        .include_all(True)
+    )
+
+
 def queue_variable(multi: bool) -> QueryVariable:
     variable = (
         QueryVariable("queue")
         .label("Queue")
-        .query("label_values(callcenter_waiting_calls, queue)")
+        .query('label_values(callcenter_queue_info{timezone=~"$timezone"}, queue)')
         .datasource(DATASOURCE)
         .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
     )
@@ -102,6 +115,7 @@ def wallboard() -> Dashboard:
     return (
         _base("ccmetrics-wallboard", "Contact center wallboard", "5s", "now-15m")
         .description("For a screen across the room (open with ?kiosk). Windows are the service's own.")
+        .with_variable(timezone_variable())
         .with_variable(queue_variable(multi=True))
         .with_panel(
             big_number(
@@ -183,6 +197,7 @@ def queue_detail() -> Dashboard:
     return (
         _base("ccmetrics-queue", "Queue detail", "30s", "now/d")
         .description("One queue through the day; 'today' panels use the service's own local day.")
+        .with_variable(timezone_variable())
         .with_variable(queue_variable(multi=False))
         .with_row(Row("Windows side by side"))
         .with_panel(by_window("Service level", "service_level_ratio", "percentunit"))
@@ -244,6 +259,7 @@ def queue_detail() -> Dashboard:
 def agents() -> Dashboard:
     return (
         _base("ccmetrics-agents", "Agents", "10s", "now-6h")
+        .with_variable(timezone_variable())
         .with_variable(queue_variable(multi=True))
         .with_panel(
             bargauge.Panel()

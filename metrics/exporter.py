@@ -140,6 +140,12 @@ def _current(queues: tuple[QueueSnapshot, ...]) -> Iterator[Metric]:
     target = {q.queue: q.target_ratio for q in queues}
     yield _per_queue("callcenter_service_level_target_ratio", "Service-level target", target)
     yield from _alert_settings(queues)
+    info = GaugeMetricFamily(
+        "callcenter_queue_info", "Each queue's time zone (of its 'today')", labels=["queue", "timezone"]
+    )
+    for q in queues:
+        info.add_metric([q.queue, q.timezone], 1)
+    yield info
 
 
 def _alert_settings(queues: tuple[QueueSnapshot, ...]) -> Iterator[Metric]:

@@ -73,6 +73,7 @@ class QueueState:
             alert_min_counted_calls=self.settings.alert_min_counted_calls,
             alert_longest_wait_seconds=self.settings.alert_longest_wait_seconds,
             alert_abandon_ratio=self.settings.alert_abandon_ratio,
+            timezone=self.settings.timezone,
         )
 
     def _contribute(self, visit: Visit, sign: int) -> None:

@@ -58,6 +58,7 @@ class QueueSnapshot:
     alert_min_counted_calls: int = 10
     alert_longest_wait_seconds: float = 120.0
     alert_abandon_ratio: float = 0.1
+    timezone: str = "UTC"
 
 
 @dataclass(frozen=True, slots=True)

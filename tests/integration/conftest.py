@@ -79,7 +79,7 @@ class Tenant:
             "CCMETRICS_KAFKA_SERVERS": self.kafka.bootstrap,
             "CCMETRICS_TOPIC_PREFIX": self.prefix,
             "CCMETRICS_APP_ID": self.app_id,
-            "CCMETRICS_LOG_LEVEL": "warning",
+            "CCMETRICS_LOG_LEVEL": os.environ.get("TEST_WORKER_LOG_LEVEL", "warning"),
             **self.settings,
             **extra,
         }

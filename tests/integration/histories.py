@@ -16,6 +16,11 @@ from stream.encode import to_json_line
 from stream.simulate import Simulation, Traffic
 from tests.integration.conftest import REPO, Samples, Tenant, parse_samples, wait_for
 
+WORKER_HEALTH = {
+    "callcenter_consumer_lag_messages",
+    "callcenter_events_total",
+    "callcenter_events_rejected_total",
+}
 WORKER_ONLY = {"callcenter_consumer_lag_messages"}  # replay reads no Kafka
 PIPELINE_ONLY = WORKER_ONLY | {
     "callcenter_events_total",
@@ -85,6 +90,8 @@ def converges_to_replay(
         live = worker_scrape()
         instant = live[("callcenter_snapshot_timestamp_seconds", ())]
         last = differences(live, replay(files, instant), ignore)
+        health = [f"worker: {k[0]}{dict(k[1])} = {v}" for k, v in live.items() if k[0] in WORKER_HEALTH]
+        last = last and [*health, *last]
         return not last
 
     try:

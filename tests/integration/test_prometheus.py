@@ -95,6 +95,16 @@ def panel_queries() -> Iterator[tuple[str, str]]:
                 yield f"{name}: {panel['title']}", target["expr"]
 
 
+def variable_selectors() -> Iterator[tuple[str, str]]:
+    """The series selector inside each ``label_values(selector, label)`` variable query."""
+    for name in dashboards.BOARDS:
+        board = json.loads((dashboards.FOLDER / f"{name}.json").read_text())
+        for variable in board.get("templating", {}).get("list", []):
+            selector = re.fullmatch(r"label_values\((.+), \w+\)", variable["query"])
+            assert selector, variable["query"]
+            yield f"{name}: ${variable['name']}", selector.group(1).replace('=~"$timezone"', '=~".+"')
+
+
 def concrete(expr: str, queue: str) -> str:
     """A panel query with Grafana's variables filled in."""
     return (
@@ -120,5 +130,8 @@ def test_every_rule_and_dashboard_query_has_data(prometheus: Prometheus) -> None
         missing += [f"{title}: {m}" for m in sorted(set(METRIC.findall(expr)) - names - recorded)]
         if not prometheus.query(concrete(expr, queue)):
             empty.append(f"{title}: {expr}")
+    for title, selector in variable_selectors():
+        if not prometheus.query(selector):
+            empty.append(f"{title}: {selector}")
     assert missing == [], "queries name metrics that do not exist"
     assert empty == [], "queries that return no data"
