@@ -18,7 +18,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
 
@@ -32,7 +32,10 @@ from metrics.snapshot import QueueSnapshot
 from metrics.visits import Visit
 from stream.decode import Rejection, decode
 
-SEPARATOR = "\x1f"  # between queue and call or agent id in queue-side table keys
+SEPARATOR = "\x1f"
+State = TypeVar(
+    "State", CallRecord, AgentHistory
+)  # between queue and call or agent id in queue-side table keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,14 +64,41 @@ def agent_message(history: AgentHistory) -> bytes:
     return orjson.dumps(["agent", history.to_json()])
 
 
-class _Decoding:
-    """Shared first step: decode, check the topic and key, count what was seen."""
+class _Step(Generic[State]):
+    """Shared by both steps: decode, check topic, key and time, count; then fold."""
 
     kinds: frozenset[str]
+    what: str  # "call" or "agent", for messages
 
     def __init__(self, settings: Settings, stats: PipelineStats) -> None:
         self.settings = settings
         self.stats = stats
+
+    def handle(
+        self,
+        key: bytes | None,
+        raw: bytes,
+        table: MutableMapping[str, State],
+        now_us: int,
+        origin: dict[str, Any],
+    ) -> list[Outgoing]:
+        """Process one message; return what to send (to ``queues`` or ``rejected``)."""
+        try:
+            decoded = self._decode(key, raw, now_us)
+        except Rejection as rejection:
+            self.stats.rejected(rejection.reason)
+            return [Outgoing("rejected", key, rejection_message(rejection, raw, origin))]
+        if decoded is None:
+            return []
+        return self._fold(*decoded, table, now_us)
+
+    def _fold(
+        self, event: Event, unknown_fields: int, table: MutableMapping[str, State], now_us: int
+    ) -> list[Outgoing]:
+        raise NotImplementedError
+
+    def _max_age_us(self) -> int:
+        raise NotImplementedError
 
     def _decode(self, key: bytes | None, raw: bytes, now_us: int) -> tuple[Event, int] | None:
         """The event and its count of unknown fields; ``None`` for an unknown type."""
@@ -82,40 +112,27 @@ class _Decoding:
         entity = event.agent_id if event.type == "agent.state" else event.call_id
         if key is not None and key.decode("utf-8", "replace") != entity:
             raise Rejection("key_mismatch", "the Kafka key must be the call id (calls) or agent id (agents)")
-        self._check_time(event, now_us)
-        return event, decoded.unknown_fields
-
-    def _check_time(self, event: Event, now_us: int) -> None:
         if event.time_us > now_us + self.settings.limits.max_clock_skew_us:
             raise Rejection("too_early", "timed further ahead of now than max_clock_skew allows")
+        if event.time_us < now_us - self._max_age_us():
+            raise Rejection(
+                "too_late", f"older than max_{self.what}_age: the {self.what} may already be let go"
+            )
+        return event, decoded.unknown_fields
 
-    def _reject(
-        self, rejection: Rejection, key: bytes | None, raw: bytes, origin: dict[str, Any]
-    ) -> list[Outgoing]:
-        self.stats.rejected(rejection.reason)
-        return [Outgoing("rejected", key, rejection_message(rejection, raw, origin))]
 
-
-class CallProcessor(_Decoding):
-    """Per-call step. ``records`` is the call table (call id -> :class:`CallRecord`)."""
+class CallProcessor(_Step[CallRecord]):
+    """Per-call step. The table is the call table (call id -> :class:`CallRecord`)."""
 
     kinds = CALL_TYPES
+    what = "call"
 
-    def handle(
-        self,
-        key: bytes | None,
-        raw: bytes,
-        records: MutableMapping[str, CallRecord],
-        now_us: int,
-        origin: dict[str, Any],
+    def _max_age_us(self) -> int:
+        return self.settings.limits.max_call_age_us
+
+    def _fold(
+        self, event: Event, unknown_fields: int, records: MutableMapping[str, CallRecord], now_us: int
     ) -> list[Outgoing]:
-        try:
-            decoded = self._decode(key, raw, now_us)
-        except Rejection as rejection:
-            return self._reject(rejection, key, raw, origin)
-        if decoded is None:
-            return []
-        event, unknown_fields = decoded
         assert event.call_id is not None
         record = records.get(event.call_id) or CallRecord(event.call_id)
         touched = record.apply(event)
@@ -127,11 +144,6 @@ class CallProcessor(_Decoding):
             records[event.call_id] = record
         return [Outgoing("queues", q.encode(), visit_message(record.visit(q))) for q in sorted(touched)]
 
-    def _check_time(self, event: Event, now_us: int) -> None:
-        super()._check_time(event, now_us)
-        if event.time_us < now_us - self.settings.limits.max_call_age_us:
-            raise Rejection("too_late", "older than max_call_age: its call may already be let go")
-
     def forget(
         self, records: MutableMapping[str, CallRecord], candidates: Iterable[str], now_us: int
     ) -> list[str]:
@@ -140,31 +152,18 @@ class CallProcessor(_Decoding):
         return [c for c in candidates if (r := records.get(c)) is not None and r.last_us < oldest]
 
 
-class AgentProcessor(_Decoding):
-    """Per-agent step. ``histories`` is the agent table (agent id -> :class:`AgentHistory`)."""
+class AgentProcessor(_Step[AgentHistory]):
+    """Per-agent step. The table is the agent table (agent id -> :class:`AgentHistory`)."""
 
     kinds = AGENT_TYPES
+    what = "agent"
 
-    def _check_time(self, event: Event, now_us: int) -> None:
-        super()._check_time(event, now_us)
-        if event.time_us < now_us - self.settings.limits.max_agent_age_us:
-            raise Rejection("too_late", "older than max_agent_age: the agent may already be let go")
+    def _max_age_us(self) -> int:
+        return self.settings.limits.max_agent_age_us
 
-    def handle(
-        self,
-        key: bytes | None,
-        raw: bytes,
-        histories: MutableMapping[str, AgentHistory],
-        now_us: int,
-        origin: dict[str, Any],
+    def _fold(
+        self, event: Event, unknown_fields: int, histories: MutableMapping[str, AgentHistory], now_us: int
     ) -> list[Outgoing]:
-        try:
-            decoded = self._decode(key, raw, now_us)
-        except Rejection as rejection:
-            return self._reject(rejection, key, raw, origin)
-        if decoded is None:
-            return []
-        event, unknown_fields = decoded
         assert event.agent_id is not None
         history = histories.get(event.agent_id) or AgentHistory(event.agent_id)
         if history.add(event):
