@@ -21,7 +21,6 @@ from tests.integration.histories import (
 )
 
 pytestmark = pytest.mark.kafka
-QUEUE_LABELLED = "queue"
 
 
 def shuffled_within_calls(lines: list[bytes], seed: int) -> list[bytes]:
