@@ -199,6 +199,20 @@ def _wire(app: faust.App, deployment: Deployment, settings: Settings) -> None:
 
     visits_table.on_recover(rebuild_queues)
 
+    @app.on_partitions_revoked.connect
+    async def forget_changelog_read_offsets(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        """Work around a faust recovery hang after a rebalance.
+
+        Recovery re-reads a changelog from its start with ``seek_wait``, which, unlike
+        ``Consumer.seek``, keeps the last read offset; the fetch loop then drops every re-read
+        message as already seen and recovery waits forever ("No event received for active
+        tp ..."). Forgetting changelog read offsets before the next assignment avoids that.
+        """
+        consumer: Any = app.consumer
+        read_offsets = consumer._read_offset
+        for tp in [tp for tp in read_offsets if tp.topic.endswith("-changelog")]:
+            read_offsets[tp] = None
+
     @app.timer(deployment.snapshot_interval_seconds)  # type: ignore[untyped-decorator]
     async def take_snapshot() -> None:
         registry.keep_partitions(owned_queue_partitions())
