@@ -90,7 +90,7 @@ def settle(workers: list[Worker], files: list[Path], what: str) -> None:
         raise AssertionError("\n".join(last[:30])) from None
 
 
-@pytest.mark.soak  # make soak: now and then a worker stops consuming after the rebalance (open bug, issue 5)
+@pytest.mark.soak  # slow; showed the faust recovery hang (docs/architecture.md), passing since the workaround
 def test_scale_out_and_in_keeps_each_queue_on_exactly_one_worker(tenant: Tenant, tmp_path: Path) -> None:
     lines = simulated_lines(minutes=20, seed=32)
     first, rest = write(tmp_path / "first.jsonl", lines[:500]), write(tmp_path / "rest.jsonl", lines[500:])
@@ -116,7 +116,7 @@ def test_the_worker_rides_out_a_broker_restart(tenant: Tenant, tmp_path: Path) -
     assert worker.process is not None and worker.process.poll() is None
 
 
-@pytest.mark.soak  # make soak: now and then the restarted worker does not consume (same open bug)
+@pytest.mark.soak  # slow; showed the same hang, passing since the workaround
 @pytest.mark.parametrize("seed", [41, 42, 43, 44, 45])
 def test_kill_9_at_a_random_point_loses_and_doubles_nothing(
     tenant: Tenant, tmp_path: Path, seed: int
