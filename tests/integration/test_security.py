@@ -27,16 +27,23 @@ def with_caller(lines: list[bytes]) -> list[bytes]:
     return result
 
 
-def test_tls_sasl_to_kafka_and_a_protected_metrics_endpoint(tenant: Tenant, pki: Pki, tmp_path: Path) -> None:
+def sasl_ssl(tenant: Tenant, pki: Pki, password: str | None = None) -> dict[str, str]:
+    """Settings that reach the test broker's SASL_SSL listener (its password unless given)."""
     secure = tenant.kafka.secure
     assert secure is not None
-    tenant.settings = {
+    return {
         "CCMETRICS_KAFKA_SERVERS": secure.bootstrap,
         "CCMETRICS_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
         "CCMETRICS_KAFKA_SASL_MECHANISM": "PLAIN",
         "CCMETRICS_KAFKA_SASL_USERNAME": secure.username,
-        "CCMETRICS_KAFKA_SASL_PASSWORD": secure.password,
+        "CCMETRICS_KAFKA_SASL_PASSWORD": secure.password if password is None else password,
         "CCMETRICS_KAFKA_SSL_CAFILE": str(pki.ca),
+    }
+
+
+def test_tls_sasl_to_kafka_and_a_protected_metrics_endpoint(tenant: Tenant, pki: Pki, tmp_path: Path) -> None:
+    tenant.settings = {
+        **sasl_ssl(tenant, pki),
         "CCMETRICS_METRICS_TLS_CERTFILE": str(pki.cert),
         "CCMETRICS_METRICS_TLS_KEYFILE": str(pki.key),
         "CCMETRICS_METRICS_USERNAME": "prometheus",
@@ -56,15 +63,7 @@ def test_tls_sasl_to_kafka_and_a_protected_metrics_endpoint(tenant: Tenant, pki:
 
 
 def test_a_wrong_kafka_password_is_refused(tenant: Tenant, pki: Pki, tmp_path: Path) -> None:
-    secure = tenant.kafka.secure
-    assert secure is not None
-    tenant.settings = {
-        "CCMETRICS_KAFKA_SERVERS": secure.bootstrap,
-        "CCMETRICS_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
-        "CCMETRICS_KAFKA_SASL_USERNAME": secure.username,
-        "CCMETRICS_KAFKA_SASL_PASSWORD": "not-the-password",
-        "CCMETRICS_KAFKA_SSL_CAFILE": str(pki.ca),
-    }
+    tenant.settings = sasl_ssl(tenant, pki, password="not-the-password")
     history = write(tmp_path / "one.jsonl", simulated_lines(minutes=1, seed=52)[:1])
     refused = tenant.ccmetrics("publish", str(history), timeout=120)
     assert refused.returncode != 0
