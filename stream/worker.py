@@ -37,7 +37,7 @@ from metrics.visits import Visit
 from stream.basic_auth import BasicAuth
 from stream.deploy import Deployment
 from stream.kafka_out import ensure_topics
-from stream.processors import AgentProcessor, CallProcessor, Outgoing, QueueRegistry
+from stream.processors import SEPARATOR, AgentProcessor, CallProcessor, Outgoing, QueueRegistry
 from stream.state_codecs import register_codecs
 
 log = logging.getLogger("ccmetrics.worker")
@@ -156,7 +156,7 @@ def _wire(app: faust.App, deployment: Deployment, settings: Settings) -> None:
             if event.key is not None:
                 call_index[partition].add(event.key.decode("utf-8", "replace"))
             if pruner.due(partition):
-                _prune_calls(calls, calls_table, call_index[partition], partition)
+                _prune_calls(calls, calls_table, call_index[partition])
             yield None
 
     @app.agent(agents_topic, concurrency=1)
@@ -187,12 +187,8 @@ def _wire(app: faust.App, deployment: Deployment, settings: Settings) -> None:
     async def rebuild_queues() -> None:
         owned = owned_queue_partitions()
         registry.keep_partitions(set())
-        partition_of = {
-            key.split("\x1f", 1)[0]: _partition_for(app, queue_topic, key.split("\x1f", 1)[0])
-            for table in (visits_table, queue_agents_table)
-            for key in table
-        }
-        partition_of = {q: p for q, p in partition_of.items() if p in owned}
+        queues = {key.split(SEPARATOR, 1)[0] for table in (visits_table, queue_agents_table) for key in table}
+        partition_of = {q: p for q in queues if (p := _partition_for(app, queue_topic, q)) in owned}
         registry.rebuild(list(visits_table.items()) + list(queue_agents_table.items()), partition_of)
         _index_calls(calls_table, call_index)
         log.info("recovered %d queues on partitions %s", len(registry.states), sorted(owned))
@@ -274,7 +270,7 @@ def _origin(event: EventT[bytes]) -> dict[str, Any]:
     return {"topic": message.topic, "partition": message.partition, "offset": message.offset}
 
 
-def _prune_calls(processor: CallProcessor, table: Any, index: set[str], partition: int) -> None:
+def _prune_calls(processor: CallProcessor, table: Any, index: set[str]) -> None:
     for call_id in processor.forget(table, index, now_us()):
         table.pop(call_id, None)
         index.discard(call_id)
