@@ -22,6 +22,8 @@ _OUTCOME_NAME = {0: "answered", 1: "abandoned", 2: "flowed_out"}
 _FIELDS = ("queued", "outcomes", "blocked", "answered", "ended", "wrapup_ended", "transferred")
 
 Fact = tuple[Any, ...]
+Touched = tuple[str, ...]  # queues whose visit may have changed (a queue may appear twice)
+_NONE: Touched = ()
 
 
 def _keep_min(facts: dict[str, Fact], key: str, candidate: Fact) -> bool:
@@ -50,12 +52,13 @@ class CallRecord:
         self.wrapup_ended: dict[str, Fact] = {}  # agent -> (time, id)
         self.transferred: dict[str, Fact] = {}  # agent -> (time, id)
 
-    def apply(self, event: Event) -> frozenset[str] | None:
+    def apply(self, event: Event) -> Touched | None:
         """Fold one event in. Returns the queues it may have changed; ``None`` for a duplicate."""
         if event.id in self.event_ids:
             return None
         self.event_ids.add(event.id)
-        self.last_us = max(self.last_us, event.time_us)
+        if event.time_us > self.last_us:
+            self.last_us = event.time_us
         return _APPLY[event.type](self, event)
 
     def queues(self) -> set[str]:
@@ -64,40 +67,47 @@ class CallRecord:
 
     def visit(self, queue: str) -> Visit:
         """The facts of this call in ``queue``."""
-        agents = [a for a, fact in self.answered.items() if fact[2] == queue]
-        queued, outcome, blocked = (f.get(queue) for f in (self.queued, self.outcomes, self.blocked))
-        handlings = tuple(h for h in map(self._handling, agents) if h is not None)
-        transfers = tuple(self.transferred[a][0] for a in agents if a in self.transferred)
+        queued, outcome, blocked = self.queued.get(queue), self.outcomes.get(queue), self.blocked.get(queue)
+        handlings: list[Handling] = []
+        transfers: list[int] = []
+        for agent, fact in self.answered.items():
+            if fact[2] == queue:
+                self._add_handling(agent, fact[0], handlings, transfers)
         times = [f[0] for f in (queued, outcome, blocked) if f is not None]
-        times += [h.done_us for h in handlings] + list(transfers)
+        times += [h.done_us for h in handlings]
         return Visit(
-            call_id=self.call_id,
-            queue=queue,
-            last_us=max(times, default=self.last_us),
-            queued_us=queued[0] if queued else None,
-            outcome=_OUTCOME_NAME[outcome[1]] if outcome else None,
-            outcome_us=outcome[0] if outcome else None,
-            handlings=handlings,
-            transfers_us=transfers,
-            blocked_us=blocked[0] if blocked else None,
+            self.call_id,
+            queue,
+            max(times + transfers) if times or transfers else self.last_us,
+            queued[0] if queued else None,
+            _OUTCOME_NAME[outcome[1]] if outcome else None,
+            outcome[0] if outcome else None,
+            tuple(handlings),
+            tuple(transfers),
+            blocked[0] if blocked else None,
         )
 
-    def _handling(self, agent: str) -> Handling | None:
-        answered_us = self.answered[agent][0]
+    def _add_handling(
+        self, agent: str, answered_us: int, handlings: list[Handling], transfers: list[int]
+    ) -> None:
+        """Add the agent's completed handling and its transfer, when known."""
+        transfer = self.transferred.get(agent)
+        if transfer is not None:
+            transfers.append(transfer[0])
         ended = self.ended.get(agent)
         if ended is None:
-            return None
+            return
         done_us = ended[0]
         if ended[2]:  # wrap-up follows: handling completes when it ends
             wrapup = self.wrapup_ended.get(agent)
             if wrapup is None:
-                return None
+                return
             done_us = max(done_us, wrapup[0])
-        return Handling(done_us, max(0, done_us - answered_us))
+        handlings.append(Handling(done_us, max(0, done_us - answered_us)))
 
-    def _queue_of(self, agent: str) -> frozenset[str]:
+    def _queue_of(self, agent: str) -> Touched:
         fact = self.answered.get(agent)
-        return frozenset((fact[2],)) if fact else frozenset()
+        return (fact[2],) if fact else _NONE
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-able form for the faust table's changelog."""
@@ -114,48 +124,48 @@ class CallRecord:
         return record
 
 
-def _on_queued(record: CallRecord, event: Event) -> frozenset[str]:
+def _on_queued(record: CallRecord, event: Event) -> Touched:
     assert event.queue is not None
     changed = _keep_min(record.queued, event.queue, (event.time_us, event.id))
-    return frozenset((event.queue,)) if changed else frozenset()
+    return (event.queue,) if changed else _NONE
 
 
-def _on_outcome(record: CallRecord, event: Event) -> frozenset[str]:
+def _on_outcome(record: CallRecord, event: Event) -> Touched:
     assert event.queue is not None
     candidate = (event.time_us, _OUTCOME_RANK[event.type], event.id)
     changed = _keep_min(record.outcomes, event.queue, candidate)
-    return frozenset((event.queue,)) if changed else frozenset()
+    return (event.queue,) if changed else _NONE
 
 
-def _on_answered(record: CallRecord, event: Event) -> frozenset[str]:
+def _on_answered(record: CallRecord, event: Event) -> Touched:
     assert event.queue is not None and event.agent_id is not None
     before = record._queue_of(event.agent_id)
     _keep_min(record.answered, event.agent_id, (event.time_us, event.id, event.queue))
-    return _on_outcome(record, event) | before | record._queue_of(event.agent_id)
+    return _on_outcome(record, event) + before + record._queue_of(event.agent_id)
 
 
-def _on_blocked(record: CallRecord, event: Event) -> frozenset[str]:
+def _on_blocked(record: CallRecord, event: Event) -> Touched:
     assert event.queue is not None
     changed = _keep_min(record.blocked, event.queue, (event.time_us, event.id))
-    return frozenset((event.queue,)) if changed else frozenset()
+    return (event.queue,) if changed else _NONE
 
 
-def _agent_fact(field: str, with_wrapup: bool = False) -> Callable[[CallRecord, Event], frozenset[str]]:
-    def apply(record: CallRecord, event: Event) -> frozenset[str]:
+def _agent_fact(field: str, with_wrapup: bool = False) -> Callable[[CallRecord, Event], Touched]:
+    def apply(record: CallRecord, event: Event) -> Touched:
         assert event.agent_id is not None
         fact: Fact = (event.time_us, event.id, event.wrapup) if with_wrapup else (event.time_us, event.id)
         if not _keep_min(getattr(record, field), event.agent_id, fact):
-            return frozenset()
+            return _NONE
         return record._queue_of(event.agent_id)
 
     return apply
 
 
-def _no_fact(record: CallRecord, event: Event) -> frozenset[str]:
-    return frozenset()
+def _no_fact(record: CallRecord, event: Event) -> Touched:
+    return _NONE
 
 
-_APPLY: dict[str, Callable[[CallRecord, Event], frozenset[str]]] = {
+_APPLY: dict[str, Callable[[CallRecord, Event], Touched]] = {
     "call.queued": _on_queued,
     "call.answered": _on_answered,
     "call.abandoned": _on_outcome,

@@ -31,6 +31,14 @@ class Engine:
         self.agents: dict[str, AgentHistory] = {}
         self.queues: dict[str, QueueState] = {}
         self.now_us: int | None = None  # the latest instant a snapshot was taken at
+        self._max_age_us = {
+            "call": settings.limits.max_call_age_us,
+            "agent": settings.limits.max_agent_age_us,
+        }
+        # Visits are handed to queues in batches: a call's several events in a row then cost
+        # one visit and one set of contributions, not one per event.
+        self._changed_visits: dict[tuple[str, str], CallRecord] = {}
+        self._changed_agents: dict[str, AgentHistory] = {}
 
     def apply(self, event: Event, unknown_fields: int = 0) -> None:
         """Fold one valid event in (a duplicate is counted and changes nothing).
@@ -59,17 +67,20 @@ class Engine:
 
     def advance(self, now_us: int) -> None:
         """Move every queue's windows to ``now_us`` (lets late state go early, saving memory)."""
+        self._hand_over()
         for state in self.queues.values():
             state.sums.advance(now_us)
 
     def _too_late(self, event: Event) -> bool:
-        limits = self.settings.limits
-        limit = limits.max_agent_age_us if event.type == "agent.state" else limits.max_call_age_us
-        return self.now_us is not None and event.time_us < self.now_us - limit
+        if self.now_us is None:
+            return False
+        limit = self._max_age_us["agent" if event.type == "agent.state" else "call"]
+        return event.time_us < self.now_us - limit
 
     def snapshot(self, now_us: int) -> Snapshot:
         """Every queue's metrics at ``now_us``."""
         self.now_us = now_us if self.now_us is None else max(self.now_us, now_us)
+        self._hand_over()
         queues = tuple(self.queues[name].snapshot(now_us) for name in sorted(self.queues))
         for state in self.queues.values():
             state.forget(now_us)
@@ -83,7 +94,7 @@ class Engine:
             record = self.calls[event.call_id] = CallRecord(event.call_id)
         touched = record.apply(event)
         for queue in touched or ():
-            self.queue(queue).apply_visit(record.visit(queue))
+            self._changed_visits[(event.call_id, queue)] = record
         return touched is not None
 
     def _apply_agent(self, event: Event) -> bool:
@@ -93,9 +104,18 @@ class Engine:
             history = self.agents[event.agent_id] = AgentHistory(event.agent_id)
         if not history.add(event):
             return False
-        for queue in history.all_queues():
-            self.queue(queue).apply_agent(history)
+        self._changed_agents[event.agent_id] = history
         return True
+
+    def _hand_over(self) -> None:
+        """Give queues the visits and agents changed since the last hand-over."""
+        for (_, queue), record in self._changed_visits.items():
+            self.queue(queue).apply_visit(record.visit(queue))
+        for history in self._changed_agents.values():
+            for queue in history.all_queues():
+                self.queue(queue).apply_agent(history)
+        self._changed_visits.clear()
+        self._changed_agents.clear()
 
     def _forget(self, now_us: int) -> None:
         limits = self.settings.limits

@@ -78,8 +78,7 @@ class QueueState:
 
     def _contribute(self, visit: Visit, sign: int) -> None:
         max_age = self.limits.max_call_age_us
-        for at, slot, value in rules.contributions(visit, self.settings, self._bounds_us, max_age):
-            self.sums.add(at, slot, sign * value)
+        self.sums.add_all(rules.contributions(visit, self.settings, self._bounds_us, max_age), sign)
 
     def _waiting_at(self, now_us: int) -> tuple[int, int]:
         waits = [now_us - start for start, end in self._waiting.values() if start <= now_us < end]

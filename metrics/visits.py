@@ -7,12 +7,10 @@ the per-call processor to the per-queue processor in the worker.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Handling:
+class Handling(NamedTuple):
     """One agent's handling of the call, completed at ``done_us``.
 
     ``handle_us`` is talk + hold + after-call work: from answer to the end of wrap-up.
@@ -22,9 +20,8 @@ class Handling:
     handle_us: int
 
 
-@dataclass(frozen=True, slots=True)
-class Visit:
-    """What is known of one call in one queue.
+class Visit(NamedTuple):
+    """What is known of one call in one queue (a named tuple: cheap to build and compare).
 
     >>> Visit("c1", "sales", queued_us=0, outcome="answered", outcome_us=12_000_000,
     ...       last_us=12_000_000).wait_us

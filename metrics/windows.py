@@ -13,7 +13,7 @@ are integers (counts and microseconds), so adding and taking back are exact. Usa
 from __future__ import annotations
 
 from bisect import bisect_right, insort
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from zoneinfo import ZoneInfo
 
 from metrics.timeutil import day_start_us, local_date, next_day_start_us
@@ -41,12 +41,22 @@ class WindowSums:
 
     def add(self, at_us: int, slot: int, value: int) -> None:
         """Add ``value`` to ``slot`` at event time ``at_us`` (negative to take it back)."""
+        self.add_all(((at_us, slot, value),), 1)
+
+    def add_all(self, contributions: Iterable[tuple[int, int, int]], sign: int) -> None:
+        """Add ``sign * value`` to ``slot`` at ``at_us`` for each ``(at_us, slot, value)``."""
         now = self._now
-        if now is None or at_us > now - self._retain_us:
-            bucket = self._bucket(at_us)
-            bucket[slot] = bucket.get(slot, 0) + value
-        if now is None or at_us > now:
-            return  # counted when now reaches it
+        kept_after = None if now is None else now - self._retain_us
+        for at_us, slot, value in contributions:
+            value *= sign
+            if kept_after is None or at_us > kept_after:
+                bucket = self._bucket(at_us)
+                bucket[slot] = bucket.get(slot, 0) + value
+            if now is not None and at_us <= now:
+                self._count_now(at_us, slot, value, now)
+
+    def _count_now(self, at_us: int, slot: int, value: int, now: int) -> None:
+        """Add a contribution at or before now to the sums of the windows that cover it."""
         self._sums[TOTAL][slot] += value
         if at_us >= self._day[0]:
             self._sums[TODAY][slot] += value
@@ -85,22 +95,27 @@ class WindowSums:
             self._accumulate(name, now - width, now, +1)
 
     def _move(self, old: int, now: int) -> None:
-        self._accumulate(TOTAL, old, now, +1)
+        entered = self._sum_range(old, now)  # entered every window at once
+        for name in (TOTAL, *self._rolling):
+            _add_into(self._sums[name], entered, +1)
         for name, width in self._rolling.items():
-            self._accumulate(name, old, now, +1)
-            self._accumulate(name, old - width, now - width, -1)
+            _add_into(self._sums[name], self._sum_range(old - width, now - width), -1)
         if now >= self._day[1]:
             self._day = self._day_around(now)
-            self._sums[TODAY] = [0] * len(self._sums[TODAY])
-            self._accumulate(TODAY, self._day[0] - 1, now, +1)
+            self._sums[TODAY] = self._sum_range(self._day[0] - 1, now)
         else:
-            self._accumulate(TODAY, old, now, +1)
+            _add_into(self._sums[TODAY], entered, +1)
 
     def _accumulate(self, name: str, after: int | None, upto: int, sign: int) -> None:
-        sums = self._sums[name]
+        _add_into(self._sums[name], self._sum_range(after, upto), sign)
+
+    def _sum_range(self, after: int | None, upto: int) -> list[int]:
+        """Per slot, the sum of the buckets with ``after < time <= upto``."""
+        sums = [0] * len(self._sums[TOTAL])
         for bucket in self._range(after, upto):
             for slot, value in bucket.items():
-                sums[slot] += sign * value
+                sums[slot] += value
+        return sums
 
     def _range(self, after: int | None, upto: int) -> Iterator[dict[int, int]]:
         """Buckets with ``after < time <= upto`` (no lower bound for ``None``)."""
@@ -117,3 +132,9 @@ class WindowSums:
         for at in self._times[:count]:
             del self._buckets[at]
         del self._times[:count]
+
+
+def _add_into(sums: list[int], values: list[int], sign: int) -> None:
+    for slot, value in enumerate(values):
+        if value:
+            sums[slot] += sign * value

@@ -13,8 +13,7 @@ Pure Python (orjson, no faust), shared by the worker and ``ccmetrics replay``. U
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -53,8 +52,7 @@ class Rejection(ValueError):
         self.detail = detail
 
 
-@dataclass(frozen=True, slots=True)
-class Decoded:
+class Decoded(NamedTuple):
     """A valid envelope: the event (``None`` if its type is unknown) and unknown fields seen."""
 
     event: Event | None
@@ -74,22 +72,82 @@ def decode(raw: bytes) -> Decoded:
 
 def decode_document(document: dict[str, Any]) -> Decoded:
     """Validate an already parsed JSON object as an event."""
-    for name in ENVELOPE_REQUIRED:
-        if name not in document:
-            raise Rejection("missing_field", f"envelope field {name!r} is missing")
-    if document["specversion"] != "1.0":
-        raise Rejection("bad_specversion", f'specversion must be "1.0", not {document["specversion"]!r}')
-    event_id, source, event_type = (_text(document, n, MAX_ID_CHARS) for n in ("id", "source", "type"))
-    time_us = _time(document["time"])
-    data = document["data"]
-    if not isinstance(data, dict):
+    try:
+        spec, event_id, source = document["specversion"], document["id"], document["source"]
+        event_type, time_text, data = document["type"], document["time"], document["data"]
+    except KeyError:
+        raise _missing(document, ENVELOPE_REQUIRED, "envelope field {!r} is missing") from None
+    if spec != "1.0":
+        raise Rejection("bad_specversion", f'specversion must be "1.0", not {spec!r}')
+    _check_text("id", event_id, MAX_ID_CHARS)
+    _check_text("source", source, MAX_ID_CHARS)
+    _check_text("type", event_type, MAX_ID_CHARS)
+    time_us = _time(time_text)
+    if type(data) is not dict:
         raise Rejection("bad_field", "data must be a JSON object")
-    unknown = len(set(document) - set(ENVELOPE_REQUIRED) - ENVELOPE_OPTIONAL)
-    if event_type not in DATA_FIELDS:
+    unknown = len(document.keys() - _ENVELOPE_KNOWN) if len(document) > len(ENVELOPE_REQUIRED) else 0
+    layout = _LAYOUTS.get(event_type)
+    if layout is None:
         return Decoded(None, unknown, event_type)
-    fields, unknown_data = _data_fields(event_type, data)
-    event = Event(id=event_id, type=event_type, time_us=time_us, source=source, **fields)
-    return Decoded(event, unknown + unknown_data, event_type)
+    values = [event_id, event_type, time_us, source, *_EVENT_DEFAULTS]
+    seen = layout.fill(values, data)
+    unknown += len(data.keys() - layout.known) if len(data) > seen else 0
+    return Decoded(Event._make(values), unknown, event_type)
+
+
+_ENVELOPE_KNOWN = frozenset(ENVELOPE_REQUIRED) | ENVELOPE_OPTIONAL
+_EVENT_DEFAULTS = tuple(Event._field_defaults[name] for name in Event._fields[4:])
+_ABSENT = object()
+_ID_LIMITS = {
+    "call_id": MAX_ID_CHARS,
+    "agent_id": MAX_ID_CHARS,
+    "queue": MAX_QUEUE_CHARS,
+    "to_queue": MAX_QUEUE_CHARS,
+}
+_NOT_KEPT = -1  # the position of a field read but never kept (personal or unused data)
+
+
+class _Layout:
+    """Where each data field of one event type goes in :class:`Event`, and how it is checked."""
+
+    def __init__(self, event_type: str, required: tuple[str, ...], optional: tuple[str, ...]) -> None:
+        self.event_type = event_type
+        self.fields = [
+            (name, _position(name), _ID_LIMITS.get(name, 0), name in required) for name in required + optional
+        ]
+        self.known = frozenset(required + optional)
+
+    def fill(self, values: list[Any], data: dict[str, Any]) -> int:
+        """Check and place each field; return how many were present."""
+        seen = 0
+        for name, position, limit, needed in self.fields:
+            value = data.get(name, _ABSENT)
+            if value is _ABSENT:
+                if needed:
+                    raise Rejection("missing_field", f"{self.event_type} needs data.{name}")
+                continue
+            seen += 1
+            if not (type(value) is str and 0 < len(value) <= limit):  # else: a valid id, kept as is
+                value = _FIELD_CHECKS[name](self.event_type, data, name)
+            if position != _NOT_KEPT:
+                values[position] = value
+        return seen
+
+
+def _position(name: str) -> int:
+    if name in ("caller", "priority"):
+        return _NOT_KEPT  # personal data and routing hints: checked, never kept
+    return Event._fields.index(name)
+
+
+def _missing(document: dict[str, Any], names: tuple[str, ...], message: str) -> Rejection:
+    missing = next(name for name in names if name not in document)
+    return Rejection("missing_field", message.format(missing))
+
+
+def _check_text(name: str, value: Any, limit: int) -> None:
+    if type(value) is not str or not 0 < len(value) <= limit:
+        _text({name: value}, name, limit)  # raises with the right detail
 
 
 def _load_json(raw: bytes) -> Any:
@@ -121,24 +179,8 @@ def _time(value: Any) -> int:
         raise Rejection("bad_time", f"time {value[:64]!r} is not RFC 3339 with an offset") from None
 
 
-def _data_fields(event_type: str, data: dict[str, Any]) -> tuple[dict[str, Any], int]:
-    required, optional = DATA_FIELDS[event_type]
-    fields: dict[str, Any] = {}
-    for name in required:
-        if name not in data:
-            raise Rejection("missing_field", f"{event_type} needs data.{name}")
-    for name in (*required, *optional):
-        if name in data:
-            fields[name] = _FIELD_CHECKS[name](event_type, data, name)
-    fields.pop("caller", None)  # personal data: never kept
-    fields.pop("priority", None)
-    unknown = len(set(data) - set(required) - set(optional))
-    return fields, unknown
-
-
 def _id(event_type: str, data: dict[str, Any], name: str) -> str:
-    limit = MAX_QUEUE_CHARS if name in ("queue", "to_queue") else MAX_ID_CHARS
-    return _text(data, name, limit)
+    return _text(data, name, _ID_LIMITS[name])
 
 
 def _any_text(event_type: str, data: dict[str, Any], name: str) -> str:
@@ -192,3 +234,4 @@ _FIELD_CHECKS: dict[str, Callable[[str, dict[str, Any], str], Any]] = {
     "queues": _queues,
     "priority": _priority,
 }
+_LAYOUTS = {t: _Layout(t, required, optional) for t, (required, optional) in DATA_FIELDS.items()}

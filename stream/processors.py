@@ -138,11 +138,11 @@ class CallProcessor(_Step[CallRecord]):
         touched = record.apply(event)
         if touched is None:
             self.stats.duplicate()
-            touched = frozenset(record.queues())  # re-send: a crash may have lost the first send
+            touched = tuple(record.queues())  # re-send: a crash may have lost the first send
         else:
             self.stats.accepted(event.type, event.time_us, unknown_fields)
             records[event.call_id] = record
-        return [Outgoing("queues", q.encode(), visit_message(record.visit(q))) for q in sorted(touched)]
+        return [Outgoing("queues", q.encode(), visit_message(record.visit(q))) for q in sorted(set(touched))]
 
     def forget(
         self, records: MutableMapping[str, CallRecord], candidates: Iterable[str], now_us: int

@@ -50,12 +50,14 @@ def replay_items(
     newest: int | None = None
     for item in items:
         if isinstance(item, Accepted):
-            if until_us is not None and item.event.time_us > until_us:
+            time_us = item.event.time_us
+            if until_us is not None and time_us > until_us:
                 report.after_until += 1
                 continue
             engine.apply(item.event, item.unknown_fields)
             report.accepted += 1
-            newest = item.event.time_us if newest is None else max(newest, item.event.time_us)
+            if newest is None or time_us > newest:
+                newest = time_us
             if report.accepted % ADVANCE_EVERY == 0:
                 engine.advance(newest)
         elif isinstance(item, Ignored):

@@ -10,8 +10,8 @@ Each line becomes :class:`Accepted` events, an :class:`Ignored` unknown type, or
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from metrics.events import Event
 from stream.decode import Rejection, decode
@@ -21,20 +21,17 @@ from stream.queue_log import QueueLogMapper
 FORMATS = ("cloudevents", "asterisk-queue-log")
 
 
-@dataclass(frozen=True, slots=True)
-class Accepted:
+class Accepted(NamedTuple):
     event: Event
     unknown_fields: int = 0
     raw: bytes = b""  # the original line, for CloudEvents input
 
 
-@dataclass(frozen=True, slots=True)
-class Ignored:
+class Ignored(NamedTuple):
     type: str
 
 
-@dataclass(frozen=True, slots=True)
-class Rejected:
+class Rejected(NamedTuple):
     reason: str
     detail: str
     where: str
@@ -51,15 +48,33 @@ def read_lines(
 
     Pass the same ``mapper`` to read one queue_log in several pieces.
     """
+    numbered = enumerate(lines, start=first_line)
+    if fmt == "cloudevents":
+        yield from _read_cloudevents(numbered, name)
+        return
     mapper = mapper or QueueLogMapper()
-    for number, raw in enumerate(lines, start=first_line):
+    for number, raw in numbered:
         line = raw.strip()
         if not line:
             continue
         try:
-            yield from _decode_line(line, fmt, mapper)
+            yield from _map_queue_log_line(line, mapper)
         except Rejection as rejection:
             yield Rejected(rejection.reason, rejection.detail, f"{name}:{number}", line)
+
+
+def _read_cloudevents(numbered: Iterable[tuple[int, bytes]], name: str) -> Iterator[Item]:
+    for number, raw in numbered:
+        line = raw.strip()
+        if not line:
+            continue
+        try:
+            decoded = decode(line)
+        except Rejection as rejection:
+            yield Rejected(rejection.reason, rejection.detail, f"{name}:{number}", line)
+            continue
+        event = decoded.event
+        yield Ignored(decoded.type) if event is None else Accepted(event, decoded.unknown_fields, line)
 
 
 def read_files(paths: Iterable[Path], fmt: str, progress: Progress | None = None) -> Iterator[Item]:
@@ -70,14 +85,7 @@ def read_files(paths: Iterable[Path], fmt: str, progress: Progress | None = None
             yield from read_lines(lines, fmt, str(path))
 
 
-def _decode_line(line: bytes, fmt: str, mapper: QueueLogMapper) -> Iterator[Item]:
-    if fmt == "cloudevents":
-        decoded = decode(line)
-        if decoded.event is None:
-            yield Ignored(decoded.type)
-        else:
-            yield Accepted(decoded.event, decoded.unknown_fields, line)
-        return
+def _map_queue_log_line(line: bytes, mapper: QueueLogMapper) -> Iterator[Item]:
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError:
