@@ -14,6 +14,7 @@ from metrics import rules
 from metrics.agents import AgentHistory
 from metrics.events import AGENT_STATES
 from metrics.settings import Settings
+from metrics.settled import Settled
 from metrics.snapshot import QueueSnapshot, WindowValues
 from metrics.timeutil import US, day_start_us, local_date
 from metrics.visits import Visit
@@ -34,6 +35,11 @@ class QueueState:
         self._waiting: dict[str, tuple[int, int]] = {}  # call id -> [queued, end)
         slots = rules.slot_count(self._bounds_us)
         self.sums = WindowSums(slots, self.settings.window_us, self.settings.zone)
+        self.settled = Settled.empty(slots)
+        # A visit is let go once none of its contributions (at most max_call_age after its
+        # newest fact) can fall inside a rolling window; "settled" keeps them for today and total.
+        widest = max(self.settings.window_us.values(), default=0)
+        self._keep_visit_us = max(self.limits.forget_call_after_us, widest + self.limits.max_call_age_us)
 
     def apply_visit(self, visit: Visit) -> None:
         """Replace what is known of one call in this queue."""
@@ -95,17 +101,24 @@ class QueueState:
     def forget(self, now_us: int) -> tuple[list[str], list[str]]:
         """Let go of state too old to matter; return the call ids and agent ids let go.
 
-        A visit is kept ``forget_call_after`` past its newest fact, and at least until its
-        local day is over, so that a restart rebuilds ``today`` exactly. Sums stay counted.
+        Sums stay counted; the let-go visits' contributions go to :attr:`settled`, which a
+        restarted worker restores so that ``today`` and ``total`` stay exact.
         """
         self._waiting = {c: w for c, w in self._waiting.items() if w[1] > now_us}
         today = day_start_us(local_date(now_us, self.settings.zone), self.settings.zone)
-        oldest = min(now_us - self.limits.forget_call_after_us, today)
+        oldest = now_us - self._keep_visit_us
         calls = [c for c, v in self.visits.items() if v.last_us < oldest]
+        max_age = self.limits.max_call_age_us
         for call_id in calls:
-            del self.visits[call_id]
+            visit = self.visits.pop(call_id)
+            self.settled.add(rules.contributions(visit, self.settings, self._bounds_us, max_age), today)
         oldest_agent = now_us - self.limits.forget_agent_after_us
         agents = [a for a, h in self.agents.items() if not h.changes or h.changes[-1][0] < oldest_agent]
         for agent_id in agents:
             del self.agents[agent_id]
         return calls, agents
+
+    def restore_settled(self, settled: Settled) -> None:
+        """After a restart: count what visits let go before it contributed (before any snapshot)."""
+        self.settled = settled
+        self.sums.restore(settled)

@@ -16,6 +16,7 @@ from bisect import bisect_right, insort
 from collections.abc import Iterable, Iterator
 from zoneinfo import ZoneInfo
 
+from metrics.settled import Settled
 from metrics.timeutil import day_start_us, local_date, next_day_start_us
 
 TODAY = "today"
@@ -34,6 +35,7 @@ class WindowSums:
         self._now: int | None = None
         self._day = (0, 0)  # [start, end) of now's local day
         self._sums = {name: [0] * slots for name in [*self._rolling, TODAY, TOTAL]}
+        self._settled: Settled | None = None
 
     @property
     def now_us(self) -> int | None:
@@ -64,6 +66,11 @@ class WindowSums:
             if at_us > now - width:
                 self._sums[name][slot] += value
 
+    def restore(self, settled: Settled) -> None:
+        """Count contributions of visits let go before a restart (before the first advance)."""
+        assert self._now is None, "restore before now is first set"
+        self._settled = settled
+
     def advance(self, now_us: int) -> None:
         """Move now forward to ``now_us``; moving it back is ignored."""
         old = self._now
@@ -91,6 +98,10 @@ class WindowSums:
         self._day = self._day_around(now)
         self._accumulate(TOTAL, None, now, +1)
         self._accumulate(TODAY, self._day[0] - 1, now, +1)
+        if self._settled is not None:
+            _add_into(self._sums[TOTAL], self._settled.total, +1)
+            if self._settled.day_start_us == self._day[0]:
+                _add_into(self._sums[TODAY], self._settled.today, +1)
         for name, width in self._rolling.items():
             self._accumulate(name, now - width, now, +1)
 
