@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: venv kafka-jars prometheus-tools rules lint types unit test soak demo bench clean
+.PHONY: venv kafka-jars prometheus-tools rules lint types unit test soak soak-memory demo bench clean
 
 venv: $(STAMP)
 $(STAMP):
@@ -47,6 +47,10 @@ test: venv kafka-jars prometheus-tools lint types rules
 
 soak: venv kafka-jars
 	$(BIN)/pytest -q -m soak
+
+# Two hours: a worker under simulated traffic; reports whether its memory stays flat.
+soak-memory: venv kafka-jars
+	$(BIN)/python -m benchmarks.memory_soak
 
 demo: venv kafka-jars
 	exec $(BIN)/python -m tools.demo

@@ -28,6 +28,7 @@ from metrics.events import AGENT_TYPES, CALL_TYPES, Event
 from metrics.pipeline import PipelineStats
 from metrics.queue_state import QueueState
 from metrics.settings import Settings
+from metrics.settled import Settled
 from metrics.snapshot import QueueSnapshot
 from metrics.visits import Visit
 from stream.decode import Rejection, decode
@@ -197,9 +198,15 @@ class QueueRegistry:
         return f"{queue}{SEPARATOR}{history.agent_id}", history
 
     def rebuild(
-        self, items: Iterable[tuple[str, Visit | AgentHistory]], partition_of: dict[str, int]
+        self,
+        items: Iterable[tuple[str, Visit | AgentHistory]],
+        settled: Iterable[tuple[str, Settled]],
+        partition_of: dict[str, int],
     ) -> None:
         """Recreate owned queues from table contents after recovery (``partition_of``: queue to partition)."""
+        for queue, sums in settled:
+            if queue in partition_of:
+                self._state(queue, partition_of[queue]).restore_settled(sums)
         for key, value in items:
             queue = key.split(SEPARATOR, 1)[0]
             if queue not in partition_of:
@@ -218,14 +225,20 @@ class QueueRegistry:
     def snapshot(self, now_us: int) -> tuple[QueueSnapshot, ...]:
         return tuple(self.states[q].snapshot(now_us) for q in sorted(self.states))
 
-    def forget(self, partition: int, now_us: int) -> list[str]:
-        """Table keys of state let go in one partition's queues (the caller deletes them)."""
-        keys = []
+    def forget(self, partition: int, now_us: int) -> tuple[list[str], dict[str, Settled]]:
+        """Let go of old state in one partition's queues.
+
+        Returns the table keys let go (the caller deletes them) and the new settled sums of
+        the queues that let visits go (the caller stores them).
+        """
+        keys, settled = [], {}
         for queue, state in self.states.items():
             if self.partition[queue] == partition:
                 calls, agents = state.forget(now_us)
                 keys += [f"{queue}{SEPARATOR}{i}" for i in (*calls, *agents)]
-        return keys
+                if calls:
+                    settled[queue] = state.settled
+        return keys, settled
 
     def _state(self, queue: str, partition: int) -> QueueState:
         state = self.states.get(queue)

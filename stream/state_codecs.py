@@ -10,6 +10,7 @@ from faust.serializers import codecs
 
 from metrics.agents import AgentHistory
 from metrics.calls import CallRecord
+from metrics.settled import Settled
 from metrics.visits import Visit
 
 
@@ -41,3 +42,4 @@ def register_codecs() -> None:
     codecs.register("ccm-call", _JsonState(CallRecord.from_json))
     codecs.register("ccm-visit", _JsonState(Visit.from_json))
     codecs.register("ccm-agent", _JsonState(AgentHistory.from_json))
+    codecs.register("ccm-settled", _JsonState(Settled.from_json))

@@ -4,7 +4,7 @@ Flow (docs/architecture.md has the diagram)::
 
     callcenter.calls  (key call id)  -> calls agent  [table <app id>-calls]  --+
     callcenter.agents (key agent id) -> agents agent [table <app id>-agents] --+-> <app id>-queue-updates
-    <app id>-queue-updates (key queue) -> queues agent [tables <app id>-queue-visits, -queue-agents]
+    <app id>-queue-updates (key queue) -> queues agent [tables <app id>-queue-visits, -agents, -settled]
     invalid events -> callcenter.rejected
     a timer takes a snapshot every second; GET /metrics renders the latest one.
 
@@ -137,6 +137,7 @@ def _wire(app: faust.App, deployment: Deployment, settings: Settings) -> None:
     agents_table = _table(app, "agents", "ccm-agent", deployment)
     visits_table = _table(app, "queue-visits", "ccm-visit", deployment)
     queue_agents_table = _table(app, "queue-agents", "ccm-agent", deployment)
+    settled_table = _table(app, "queue-settled", "ccm-settled", deployment)
 
     stats = PipelineStats()
     calls, agents = CallProcessor(settings, stats), AgentProcessor(settings, stats)
@@ -172,9 +173,12 @@ def _wire(app: faust.App, deployment: Deployment, settings: Settings) -> None:
             key, value = registry.apply(event.key.decode(), partition, event.value)
             (visits_table if isinstance(value, Visit) else queue_agents_table)[key] = value
             if pruner.due(-1 - partition):
-                for stale in registry.forget(partition, now_us()):
+                stale_keys, settled = registry.forget(partition, now_us())
+                for stale in stale_keys:
                     visits_table.pop(stale, None)
                     queue_agents_table.pop(stale, None)
+                for queue, sums in settled.items():
+                    settled_table[queue] = sums
             yield None
 
     consumed = {t.get_topic_name() for t in (calls_topic, agents_topic, queue_topic)}
@@ -189,7 +193,8 @@ def _wire(app: faust.App, deployment: Deployment, settings: Settings) -> None:
         registry.keep_partitions(set())
         queues = {key.split(SEPARATOR, 1)[0] for table in (visits_table, queue_agents_table) for key in table}
         partition_of = {q: p for q in queues if (p := _partition_for(app, queue_topic, q)) in owned}
-        registry.rebuild(list(visits_table.items()) + list(queue_agents_table.items()), partition_of)
+        items = list(visits_table.items()) + list(queue_agents_table.items())
+        registry.rebuild(items, list(settled_table.items()), partition_of)
         _index_calls(calls_table, call_index)
         log.info("recovered %d queues on partitions %s", len(registry.states), sorted(owned))
 

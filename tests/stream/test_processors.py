@@ -8,6 +8,7 @@ import pytest
 from metrics.calls import CallRecord
 from metrics.pipeline import PipelineStats
 from metrics.settings import Settings
+from metrics.settled import Settled
 from metrics.timeutil import US, parse_rfc3339_us
 from stream.encode import to_json_line
 from stream.processors import AgentProcessor, CallProcessor, QueueRegistry
@@ -88,3 +89,24 @@ def test_queue_updates_are_idempotent_and_revoked_partitions_dropped(calls: Call
     assert registry.snapshot(NOW + US)[0].windows == once[0].windows
     registry.keep_partitions({0, 1})
     assert registry.snapshot(NOW + 2 * US) == ()
+
+
+def test_a_rebuilt_registry_counts_visits_let_go_through_their_settled_sums(calls: CallProcessor) -> None:
+    records: dict[str, CallRecord] = {}
+    registry, table = QueueRegistry(Settings()), {}
+    for number, queued in enumerate(["2026-01-05T00:10:00Z", "2026-01-05T09:59:00Z"]):
+        event = ev("call.queued", queued, call_id=f"c{number}", queue="sales")
+        arrival = event.time_us + US
+        for message in calls.handle(f"c{number}".encode(), to_json_line(event), records, arrival, ORIGIN):
+            key, value = registry.apply("sales", 2, message.value)
+            table[key] = value
+    registry.snapshot(NOW)
+    stale, settled = registry.forget(2, NOW)
+    assert stale == ["sales\x1fc0"] and set(settled) == {"sales"}
+    for key in stale:
+        del table[key]
+    rebuilt = QueueRegistry(Settings())
+    stored = {q: Settled.from_json(orjson.loads(orjson.dumps(s.to_json()))) for q, s in settled.items()}
+    rebuilt.rebuild(list(table.items()), list(stored.items()), {"sales": 2})
+    assert rebuilt.snapshot(NOW) == registry.snapshot(NOW)
+    assert rebuilt.snapshot(NOW)[0].windows["today"].sums[0] == 2  # both calls offered today
