@@ -16,8 +16,8 @@ Messages to the queue step are full state, not deltas, so applying one twice is 
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, MutableMapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import orjson
@@ -33,10 +33,9 @@ from metrics.snapshot import QueueSnapshot
 from metrics.visits import Visit
 from stream.decode import Rejection, decode
 
-SEPARATOR = "\x1f"
-State = TypeVar(
-    "State", CallRecord, AgentHistory
-)  # between queue and call or agent id in queue-side table keys
+SEPARATOR = "\x1f"  # between queue and call or agent id in queue-side table keys
+State = TypeVar("State", CallRecord, AgentHistory)
+Token = TypeVar("Token")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +56,31 @@ def rejection_message(rejection: Rejection, raw: bytes, origin: dict[str, Any]) 
     return orjson.dumps({"reason": rejection.reason, "detail": rejection.detail, **origin, **payload})
 
 
-def visit_message(visit: Visit) -> bytes:
-    return orjson.dumps(["visit", visit.to_json()])
+def batch_message(kind: str, states: Iterable[Visit | AgentHistory]) -> bytes:
+    """One message to a queue: every visit (``kind="visits"``) or agent (``"agents"``) for it."""
+    return orjson.dumps([kind, [state.to_json() for state in states]])
 
 
-def agent_message(history: AgentHistory) -> bytes:
-    return orjson.dumps(["agent", history.to_json()])
+@dataclass(frozen=True, slots=True)
+class Incoming(Generic[Token]):
+    """One Kafka message; ``token`` is whatever the caller needs to store its state later."""
+
+    key: bytes | None
+    raw: bytes
+    origin: dict[str, Any]
+    token: Token
+
+
+@dataclass
+class Batch(Generic[State, Token]):
+    """What a batch of messages leads to: messages to send and table entries to store.
+
+    Each entry to store carries the token of a message with the same key, so the caller can
+    write it in that message's context (faust takes the changelog partition from it).
+    """
+
+    outgoing: list[Outgoing] = field(default_factory=list)
+    writes: dict[str, tuple[State, Token]] = field(default_factory=dict)
 
 
 class _Step(Generic[State]):
@@ -74,6 +92,9 @@ class _Step(Generic[State]):
     def __init__(self, settings: Settings, stats: PipelineStats) -> None:
         self.settings = settings
         self.stats = stats
+        self._max_age_us = (
+            settings.limits.max_call_age_us if self.what == "call" else settings.limits.max_agent_age_us
+        )
 
     def handle(
         self,
@@ -83,22 +104,53 @@ class _Step(Generic[State]):
         now_us: int,
         origin: dict[str, Any],
     ) -> list[Outgoing]:
-        """Process one message; return what to send (to ``queues`` or ``rejected``)."""
-        try:
-            decoded = self._decode(key, raw, now_us)
-        except Rejection as rejection:
-            self.stats.rejected(rejection.reason)
-            return [Outgoing("rejected", key, rejection_message(rejection, raw, origin))]
-        if decoded is None:
-            return []
-        return self._fold(*decoded, table, now_us)
+        """Process one message, storing its state in ``table``; return what to send."""
+        batch = self.handle_batch([Incoming(key, raw, origin, None)], table, now_us)
+        for entity, (state, _) in batch.writes.items():
+            table[entity] = state
+        return batch.outgoing
+
+    def handle_batch(
+        self, messages: list[Incoming[Token]], table: Mapping[str, State], now_us: int
+    ) -> Batch[State, Token]:
+        """Process messages in order; the caller stores ``writes`` and sends ``outgoing``.
+
+        Each entity's state is stored once and each queue gets one message per batch,
+        however many of the batch's events touched them.
+        """
+        batch: Batch[State, Token] = Batch()
+        touched: dict[str, set[str]] = {}
+        for message in messages:
+            try:
+                decoded = self._decode(message.key, message.raw, now_us)
+            except Rejection as rejection:
+                self.stats.rejected(rejection.reason)
+                batch.outgoing.append(
+                    Outgoing(
+                        "rejected", message.key, rejection_message(rejection, message.raw, message.origin)
+                    )
+                )
+                continue
+            if decoded is not None:
+                self._fold(*decoded, message.token, table, batch, touched, now_us)
+        batch.outgoing += self._to_queues(touched, table, batch)
+        return batch
 
     def _fold(
-        self, event: Event, unknown_fields: int, table: MutableMapping[str, State], now_us: int
-    ) -> list[Outgoing]:
+        self,
+        event: Event,
+        unknown_fields: int,
+        token: Token,
+        table: Mapping[str, State],
+        batch: Batch[State, Token],
+        touched: dict[str, set[str]],
+        now_us: int,
+    ) -> None:
         raise NotImplementedError
 
-    def _max_age_us(self) -> int:
+    def _to_queues(
+        self, touched: dict[str, set[str]], table: Mapping[str, State], batch: Batch[State, Token]
+    ) -> list[Outgoing]:
         raise NotImplementedError
 
     def _decode(self, key: bytes | None, raw: bytes, now_us: int) -> tuple[Event, int] | None:
@@ -115,11 +167,27 @@ class _Step(Generic[State]):
             raise Rejection("key_mismatch", "the Kafka key must be the call id (calls) or agent id (agents)")
         if event.time_us > now_us + self.settings.limits.max_clock_skew_us:
             raise Rejection("too_early", "timed further ahead of now than max_clock_skew allows")
-        if event.time_us < now_us - self._max_age_us():
+        if event.time_us < now_us - self._max_age_us:
             raise Rejection(
                 "too_late", f"older than max_{self.what}_age: the {self.what} may already be let go"
             )
         return event, decoded.unknown_fields
+
+
+def _current(entity: str, table: Mapping[str, State], batch: Batch[State, Any]) -> State | None:
+    """The entity's state: as this batch left it, else as stored."""
+    written = batch.writes.get(entity)
+    return written[0] if written is not None else table.get(entity)
+
+
+def _group_by_queue(
+    touched: dict[str, set[str]], states: Callable[[str, str], Visit | AgentHistory]
+) -> dict[str, list[Visit | AgentHistory]]:
+    by_queue: dict[str, list[Visit | AgentHistory]] = {}
+    for entity, queues in touched.items():
+        for queue in queues:
+            by_queue.setdefault(queue, []).append(states(entity, queue))
+    return by_queue
 
 
 class CallProcessor(_Step[CallRecord]):
@@ -128,22 +196,40 @@ class CallProcessor(_Step[CallRecord]):
     kinds = CALL_TYPES
     what = "call"
 
-    def _max_age_us(self) -> int:
-        return self.settings.limits.max_call_age_us
-
     def _fold(
-        self, event: Event, unknown_fields: int, records: MutableMapping[str, CallRecord], now_us: int
-    ) -> list[Outgoing]:
-        assert event.call_id is not None
-        record = records.get(event.call_id) or CallRecord(event.call_id)
-        touched = record.apply(event)
-        if touched is None:
+        self,
+        event: Event,
+        unknown_fields: int,
+        token: Token,
+        records: Mapping[str, CallRecord],
+        batch: Batch[CallRecord, Token],
+        touched: dict[str, set[str]],
+        now_us: int,
+    ) -> None:
+        call_id = event.call_id
+        assert call_id is not None
+        record = _current(call_id, records, batch) or CallRecord(call_id)
+        changed = record.apply(event)
+        if changed is None:
             self.stats.duplicate()
-            touched = tuple(record.queues())  # re-send: a crash may have lost the first send
+            changed = tuple(record.queues())  # re-send: a crash may have lost the first send
         else:
             self.stats.accepted(event.type, event.time_us, unknown_fields)
-            records[event.call_id] = record
-        return [Outgoing("queues", q.encode(), visit_message(record.visit(q))) for q in sorted(set(touched))]
+            batch.writes[call_id] = (record, token)
+        touched.setdefault(call_id, set()).update(changed)
+
+    def _to_queues(
+        self, touched: dict[str, set[str]], records: Mapping[str, CallRecord], batch: Batch[CallRecord, Any]
+    ) -> list[Outgoing]:
+        def visit(call_id: str, queue: str) -> Visit:
+            record = _current(call_id, records, batch)
+            assert record is not None
+            return record.visit(queue)
+
+        by_queue = _group_by_queue(touched, visit)
+        return [
+            Outgoing("queues", q.encode(), batch_message("visits", by_queue[q])) for q in sorted(by_queue)
+        ]
 
     def forget(
         self, records: MutableMapping[str, CallRecord], candidates: Iterable[str], now_us: int
@@ -159,22 +245,42 @@ class AgentProcessor(_Step[AgentHistory]):
     kinds = AGENT_TYPES
     what = "agent"
 
-    def _max_age_us(self) -> int:
-        return self.settings.limits.max_agent_age_us
-
     def _fold(
-        self, event: Event, unknown_fields: int, histories: MutableMapping[str, AgentHistory], now_us: int
-    ) -> list[Outgoing]:
-        assert event.agent_id is not None
-        history = histories.get(event.agent_id) or AgentHistory(event.agent_id)
+        self,
+        event: Event,
+        unknown_fields: int,
+        token: Token,
+        histories: Mapping[str, AgentHistory],
+        batch: Batch[AgentHistory, Token],
+        touched: dict[str, set[str]],
+        now_us: int,
+    ) -> None:
+        agent_id = event.agent_id
+        assert agent_id is not None
+        history = _current(agent_id, histories, batch) or AgentHistory(agent_id)
         if history.add(event):
             self.stats.accepted(event.type, event.time_us, unknown_fields)
             history.forget_before(now_us)
-            histories[event.agent_id] = history
+            batch.writes[agent_id] = (history, token)
         else:
             self.stats.duplicate()
-        message = agent_message(history)
-        return [Outgoing("queues", q.encode(), message) for q in sorted(history.all_queues())]
+        touched.setdefault(agent_id, set()).update(history.all_queues())  # old queues must hear it left
+
+    def _to_queues(
+        self,
+        touched: dict[str, set[str]],
+        histories: Mapping[str, AgentHistory],
+        batch: Batch[AgentHistory, Any],
+    ) -> list[Outgoing]:
+        def history(agent_id: str, queue: str) -> AgentHistory:
+            found = _current(agent_id, histories, batch)
+            assert found is not None
+            return found
+
+        by_queue = _group_by_queue(touched, history)
+        return [
+            Outgoing("queues", q.encode(), batch_message("agents", by_queue[q])) for q in sorted(by_queue)
+        ]
 
 
 class QueueRegistry:
@@ -185,17 +291,22 @@ class QueueRegistry:
         self.states: dict[str, QueueState] = {}
         self.partition: dict[str, int] = {}
 
-    def apply(self, queue: str, partition: int, value: bytes) -> tuple[str, Visit | AgentHistory]:
-        """Apply one queue-topic message; return the table key and value to store."""
-        kind, body = orjson.loads(value)
+    def apply(self, queue: str, partition: int, value: bytes) -> list[tuple[str, Visit | AgentHistory]]:
+        """Apply one queue-topic message; return the table keys and values to store."""
+        kind, rows = orjson.loads(value)
         state = self._state(queue, partition)
-        if kind == "visit":
-            visit = Visit.from_json(body)
-            state.apply_visit(visit)
-            return f"{queue}{SEPARATOR}{visit.call_id}", visit
-        history = AgentHistory.from_json(body)
-        state.apply_agent(history)
-        return f"{queue}{SEPARATOR}{history.agent_id}", history
+        stored: list[tuple[str, Visit | AgentHistory]] = []
+        if kind == "visits":
+            for row in rows:
+                visit = Visit.from_json(row)
+                state.apply_visit(visit)
+                stored.append((f"{queue}{SEPARATOR}{visit.call_id}", visit))
+        else:
+            for row in rows:
+                history = AgentHistory.from_json(row)
+                state.apply_agent(history)
+                stored.append((f"{queue}{SEPARATOR}{history.agent_id}", history))
+        return stored
 
     def rebuild(
         self,

@@ -19,13 +19,17 @@ import asyncio
 import logging
 import os
 import time
+import weakref
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import faust
+from faust import streams as faust_streams
+from faust.streams import Stream
 from faust.types import EventT, StreamT
 from faust.web import Request, Response, View
 
@@ -37,12 +41,17 @@ from metrics.visits import Visit
 from stream.basic_auth import BasicAuth
 from stream.deploy import Deployment
 from stream.kafka_out import ensure_topics
-from stream.processors import SEPARATOR, AgentProcessor, CallProcessor, Outgoing, QueueRegistry
+from stream.processors import SEPARATOR, AgentProcessor, CallProcessor, Incoming, Outgoing, QueueRegistry
 from stream.state_codecs import register_codecs
 
 log = logging.getLogger("ccmetrics.worker")
 QUEUE_TOPIC = "{app_id}-queue-updates"  # internal; named after the app so deployments never share it
 PRUNE_EVERY_SECONDS = 10.0
+# Each step takes what has arrived, up to this many messages or for this long, and handles it
+# as one batch: a call's or agent's state is stored once per batch, and each queue gets one
+# message per batch. The wait bounds the latency it adds.
+BATCH_MAX_EVENTS = 2000
+BATCH_WITHIN_SECONDS = 0.05
 
 
 def now_us() -> int:
@@ -151,34 +160,40 @@ def _wire(app: faust.App, deployment: Deployment, settings: Settings) -> None:
 
     @app.agent(calls_topic, concurrency=1)
     async def process_calls(stream: StreamT[bytes]) -> AsyncIterator[None]:
-        async for event in stream.events():
-            partition = event.message.partition
-            await deliver(calls.handle(event.key, event.value, calls_table, now_us(), _origin(event)))
-            if event.key is not None:
-                call_index[partition].add(event.key.decode("utf-8", "replace"))
-            if pruner.due(partition):
-                _prune_calls(calls, calls_table, call_index[partition])
+        async for events in _batches(stream):
+            batch = calls.handle_batch(_incoming(events), calls_table, now_us())
+            _store(calls_table, batch.writes)
+            for call_id, (_, event) in batch.writes.items():
+                call_index[event.message.partition].add(call_id)
+            await deliver(batch.outgoing)
+            for event in _one_per_partition(events):
+                if pruner.due(event.message.partition):
+                    with _in_context_of(event):
+                        _prune_calls(calls, calls_table, call_index[event.message.partition])
             yield None
 
     @app.agent(agents_topic, concurrency=1)
     async def process_agents(stream: StreamT[bytes]) -> AsyncIterator[None]:
-        async for event in stream.events():
-            await deliver(agents.handle(event.key, event.value, agents_table, now_us(), _origin(event)))
+        async for events in _batches(stream):
+            batch = agents.handle_batch(_incoming(events), agents_table, now_us())
+            _store(agents_table, batch.writes)
+            await deliver(batch.outgoing)
             yield None
 
     @app.agent(queue_topic, concurrency=1)
     async def process_queues(stream: StreamT[bytes]) -> AsyncIterator[None]:
-        async for event in stream.events():
-            partition = event.message.partition
-            key, value = registry.apply(event.key.decode(), partition, event.value)
-            (visits_table if isinstance(value, Visit) else queue_agents_table)[key] = value
-            if pruner.due(-1 - partition):
-                stale_keys, settled = registry.forget(partition, now_us())
-                for stale in stale_keys:
-                    visits_table.pop(stale, None)
-                    queue_agents_table.pop(stale, None)
-                for queue, sums in settled.items():
-                    settled_table[queue] = sums
+        async for events in _batches(stream):
+            for event in events:
+                stored = registry.apply(cast(bytes, event.key).decode(), event.message.partition, event.value)
+                with _in_context_of(event):
+                    for key, value in stored:
+                        (visits_table if isinstance(value, Visit) else queue_agents_table)[key] = value
+            for event in _one_per_partition(events):
+                if pruner.due(-1 - event.message.partition):
+                    with _in_context_of(event):
+                        _prune_queues(
+                            registry, event.message.partition, visits_table, queue_agents_table, settled_table
+                        )
             yield None
 
     consumed = {t.get_topic_name() for t in (calls_topic, agents_topic, queue_topic)}
@@ -273,6 +288,47 @@ def _lag(app: faust.App, topics: set[str]) -> dict[str, int]:
 def _origin(event: EventT[bytes]) -> dict[str, Any]:
     message = event.message
     return {"topic": message.topic, "partition": message.partition, "offset": message.offset}
+
+
+def _batches(stream: StreamT[bytes]) -> AsyncIterator[Sequence[EventT[bytes]]]:
+    return cast(Stream[bytes], stream).take_events(BATCH_MAX_EVENTS, within=BATCH_WITHIN_SECONDS)
+
+
+def _incoming(events: Sequence[EventT[bytes]]) -> list[Incoming[EventT[bytes]]]:
+    return [Incoming(e.key, e.value, _origin(e), e) for e in events]
+
+
+@contextmanager
+def _in_context_of(event: EventT[Any]) -> Iterator[None]:
+    """Make ``event`` faust's current event: tables take the changelog partition from it.
+
+    faust sets it per event while a stream iterates; a batch from ``take_events`` is handled
+    after that, so each table write names the event whose partition holds its key.
+    """
+    token = faust_streams._current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        faust_streams._current_event.reset(token)
+
+
+def _store(table: Any, writes: dict[str, tuple[Any, EventT[bytes]]]) -> None:
+    for key, (value, event) in writes.items():
+        with _in_context_of(event):
+            table[key] = value
+
+
+def _one_per_partition(events: Sequence[EventT[bytes]]) -> list[EventT[bytes]]:
+    return list({e.message.partition: e for e in events}.values())
+
+
+def _prune_queues(registry: QueueRegistry, partition: int, visits: Any, agents: Any, settled: Any) -> None:
+    stale_keys, sums = registry.forget(partition, now_us())
+    for stale in stale_keys:
+        visits.pop(stale, None)
+        agents.pop(stale, None)
+    for queue, queue_sums in sums.items():
+        settled[queue] = queue_sums
 
 
 def _prune_calls(processor: CallProcessor, table: Any, index: set[str]) -> None:

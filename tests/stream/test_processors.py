@@ -11,7 +11,7 @@ from metrics.settings import Settings
 from metrics.settled import Settled
 from metrics.timeutil import US, parse_rfc3339_us
 from stream.encode import to_json_line
-from stream.processors import AgentProcessor, CallProcessor, QueueRegistry
+from stream.processors import AgentProcessor, CallProcessor, Incoming, QueueRegistry
 from tests.helpers import ev
 
 NOW = parse_rfc3339_us("2026-01-05T10:00:00Z")
@@ -28,7 +28,7 @@ def test_a_call_event_updates_the_record_and_sends_the_visit(calls: CallProcesso
     event = ev("call.queued", "2026-01-05T09:59:00Z", call_id="c1", queue="sales")
     out = calls.handle(b"c1", to_json_line(event), records, NOW, ORIGIN)
     assert [(o.destination, o.key) for o in out] == [("queues", b"sales")]
-    assert orjson.loads(out[0].value)[0] == "visit" and "c1" in records
+    assert orjson.loads(out[0].value)[0] == "visits" and "c1" in records
 
 
 def test_a_duplicate_is_counted_and_its_visits_sent_again(calls: CallProcessor) -> None:
@@ -98,8 +98,7 @@ def test_a_rebuilt_registry_counts_visits_let_go_through_their_settled_sums(call
         event = ev("call.queued", queued, call_id=f"c{number}", queue="sales")
         arrival = event.time_us + US
         for message in calls.handle(f"c{number}".encode(), to_json_line(event), records, arrival, ORIGIN):
-            key, value = registry.apply("sales", 2, message.value)
-            table[key] = value
+            table.update(registry.apply("sales", 2, message.value))
     registry.snapshot(NOW)
     stale, settled = registry.forget(2, NOW)
     assert stale == ["sales\x1fc0"] and set(settled) == {"sales"}
@@ -110,3 +109,24 @@ def test_a_rebuilt_registry_counts_visits_let_go_through_their_settled_sums(call
     rebuilt.rebuild(list(table.items()), list(stored.items()), {"sales": 2})
     assert rebuilt.snapshot(NOW) == registry.snapshot(NOW)
     assert rebuilt.snapshot(NOW)[0].windows["today"].sums[0] == 2  # both calls offered today
+
+
+def test_a_batch_stores_each_call_once_and_sends_each_queue_one_message(calls: CallProcessor) -> None:
+    lines = [
+        to_json_line(ev("call.queued", "2026-01-05T09:58:00Z", call_id="c1", queue="sales")),
+        to_json_line(ev("call.queued", "2026-01-05T09:58:30Z", call_id="c2", queue="sales")),
+        to_json_line(ev("call.answered", "2026-01-05T09:59:00Z", call_id="c1", queue="sales", agent_id="a1")),
+        b"not json",
+    ]
+    keys = [b"c1", b"c2", b"c1", None]
+    messages = [Incoming(key, line, ORIGIN, n) for n, (key, line) in enumerate(zip(keys, lines, strict=True))]
+    batch = calls.handle_batch(messages, {}, NOW)
+    assert {c: token for c, (_, token) in batch.writes.items()} == {"c1": 2, "c2": 1}
+    assert [(o.destination, o.key) for o in batch.outgoing] == [("rejected", None), ("queues", b"sales")]
+    one_by_one, records = QueueRegistry(Settings()), {}
+    for line in lines[:3]:
+        for message in calls.handle(None, line, records, NOW, ORIGIN):
+            one_by_one.apply("sales", 0, message.value)
+    batched = QueueRegistry(Settings())
+    batched.apply("sales", 0, batch.outgoing[1].value)
+    assert batched.snapshot(NOW) == one_by_one.snapshot(NOW)

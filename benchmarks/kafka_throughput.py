@@ -1,0 +1,190 @@
+"""Kafka to updated state: the worker against a bare consumer and a naive faust agent.
+
+Usage (``make bench`` runs it)::
+
+    python -m benchmarks.kafka_throughput [--events 200000]
+
+One local broker; one set of simulated events (timed over the last two hours, so the
+worker accepts them all) published once before anything reads; then each contender reads
+all of them from the start with its own consumer group:
+
+- bare: an aiokafka consumer (``getmany``) that only decodes each value with orjson, the
+  ceiling for a Python consumer;
+- naive: a faust agent taking one event at a time, counting into windowed tables;
+- worker: ``ccmetrics worker``, done when every event is counted and its queue updates
+  are consumed (lag 0 on every topic).
+
+Each rate is events over the time from the first event seen to the last, so start-up and
+group joins are left out. The ratios are what to compare across machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+from aiokafka import AIOKafkaConsumer
+
+from benchmarks.scrape import metric_sums
+from metrics.events import Event
+from metrics.timeutil import US
+from stream.deploy import Deployment
+from stream.kafka_out import EventProducer
+from stream.simulate import Simulation, Traffic
+from tools.kafka_local import REPO, LocalKafka, free_port
+
+RUN = REPO / ".cache" / "bench"
+PREFIX = "bench."
+
+
+@dataclass(frozen=True)
+class Rate:
+    name: str
+    events: int
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.events / self.seconds
+
+
+def recent_events(count: int) -> Iterator[Event]:
+    """``count`` simulated events timed over the two hours before now (seeded)."""
+    now = time.time_ns() // 1000
+    traffic = Traffic(queues=tuple(f"q{n}" for n in range(10)), agents=300, rate_per_minute=500, seed=5, flat=True)
+    for number, event in enumerate(Simulation(traffic, now - 7200 * US).run(now)):
+        if number == count:
+            return
+        yield event
+
+
+async def publish(bootstrap: str, events: list[Event]) -> None:
+    deployment = Deployment(kafka_servers=bootstrap, topic_prefix=PREFIX)
+    async with EventProducer(deployment) as producer:
+        for event in events:
+            await producer.send_event(event)
+
+
+async def bare_consumer(bootstrap: str, expected: int) -> Rate:
+    consumer = AIOKafkaConsumer(
+        PREFIX + "callcenter.calls",
+        PREFIX + "callcenter.agents",
+        bootstrap_servers=bootstrap,
+        group_id=f"bare-{uuid.uuid4()}",
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        seen, first = 0, 0.0
+        while seen < expected:
+            batches = await consumer.getmany(timeout_ms=500, max_records=10_000)
+            for records in batches.values():
+                if not first:
+                    first = time.monotonic()
+                for record in records:
+                    orjson.loads(record.value)  # type: ignore[arg-type]
+                seen += len(records)
+        return Rate("bare aiokafka getmany + orjson", seen, time.monotonic() - first)
+    finally:
+        await consumer.stop()
+
+
+def naive_faust(bootstrap: str, expected: int) -> Rate:
+    command = [sys.executable, "-m", "benchmarks.naive_faust", bootstrap, PREFIX, f"naive-{uuid.uuid4()}", str(expected)]
+    log = (RUN / "naive.log").open("wb")
+    child = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=log, env=_env(RUN / "naive-data"))
+    try:
+        assert child.stdout is not None
+        for line in child.stdout:  # faust prints its banner here too
+            if line.startswith(b"RESULT "):
+                break
+        else:
+            raise SystemExit(f"the naive faust agent stopped; see {RUN / 'naive.log'}")
+        first, last, count = line.split()[1:]
+        return Rate("naive faust agent (per event)", int(count), float(last) - float(first))
+    finally:
+        child.kill()
+        child.wait()
+
+
+def worker(bootstrap: str, expected: int) -> Rate:
+    port = free_port()
+    env = _env(RUN / "worker-data") | {
+        "CCMETRICS_KAFKA_SERVERS": bootstrap,
+        "CCMETRICS_TOPIC_PREFIX": PREFIX,
+        "CCMETRICS_APP_ID": f"bench-{uuid.uuid4().hex[:8]}",
+        "CCMETRICS_METRICS_PORT": str(port),
+        "CCMETRICS_SNAPSHOT_INTERVAL_SECONDS": "0.2",
+        "CCMETRICS_LOG_LEVEL": "warning",
+    }
+    log = (RUN / "worker.log").open("wb")
+    command = [sys.executable, "-m", "stream.cli", "worker"]
+    child = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        return _watch_worker(child, port, expected)
+    finally:
+        child.terminate()
+        child.wait(30)
+
+
+def _watch_worker(child: subprocess.Popen[bytes], port: int, expected: int) -> Rate:
+    first: tuple[float, float] | None = None
+    deadline = time.monotonic() + 1800
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            raise SystemExit(f"the worker stopped; see {RUN / 'worker.log'}")
+        sums = metric_sums(port, ("callcenter_events_total", "callcenter_consumer_lag_messages"))
+        seen, lag = sums.get("callcenter_events_total", 0.0), sums.get("callcenter_consumer_lag_messages", 0.0)
+        if seen and first is None:
+            first = (time.monotonic(), seen)
+        if first is not None and seen >= expected and lag == 0:
+            return Rate("ccmetrics worker", int(seen - first[1]), time.monotonic() - first[0])
+        time.sleep(0.1)
+    raise SystemExit("the worker did not finish in 30 minutes")
+
+
+def _env(data_dir: Path) -> dict[str, str]:
+    return {**os.environ, "CCMETRICS_DATA_DIR": str(data_dir), "PYTHONPATH": str(REPO)}
+
+
+def report(rates: list[Rate]) -> None:
+    bare, naive, ours = rates
+    print(f"{'':34}{'events':>10}{'seconds':>10}{'events/s':>12}")
+    for rate in rates:
+        print(f"{rate.name:34}{rate.events:>10,}{rate.seconds:>10.2f}{rate.per_second:>12,.0f}")
+    print(f"worker / bare consumer: {ours.per_second / bare.per_second:.1%}   (target: at least 25 %)")
+    print(f"worker / naive faust:   {ours.per_second / naive.per_second:.1f}x   (target: at least 5x)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    args = parser.parse_args(argv)
+    RUN.mkdir(parents=True, exist_ok=True)
+    broker = LocalKafka.start(RUN / "kafka", port=free_port())
+    try:
+        events = list(recent_events(args.events))
+        print(f"publishing {len(events):,} simulated events ...", flush=True)
+        asyncio.run(publish(broker.bootstrap, events))
+        rates = [asyncio.run(bare_consumer(broker.bootstrap, len(events)))]
+        print(f"bare consumer done; naive faust agent ...", flush=True)
+        rates.append(naive_faust(broker.bootstrap, len(events)))
+        print("naive faust done; the worker ...", flush=True)
+        rates.append(worker(broker.bootstrap, len(events)))
+        report(rates)
+        return 0
+    finally:
+        broker.stop()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
