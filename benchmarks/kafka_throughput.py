@@ -60,7 +60,9 @@ class Rate:
 def recent_events(count: int) -> Iterator[Event]:
     """``count`` simulated events timed over the two hours before now (seeded)."""
     now = time.time_ns() // 1000
-    traffic = Traffic(queues=tuple(f"q{n}" for n in range(10)), agents=300, rate_per_minute=500, seed=5, flat=True)
+    traffic = Traffic(
+        queues=tuple(f"q{n}" for n in range(10)), agents=300, rate_per_minute=500, seed=5, flat=True
+    )
     for number, event in enumerate(Simulation(traffic, now - 7200 * US).run(now)):
         if number == count:
             return
@@ -99,9 +101,19 @@ async def bare_consumer(bootstrap: str, expected: int) -> Rate:
 
 
 def naive_faust(bootstrap: str, expected: int) -> Rate:
-    command = [sys.executable, "-m", "benchmarks.naive_faust", bootstrap, PREFIX, f"naive-{uuid.uuid4()}", str(expected)]
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.naive_faust",
+        bootstrap,
+        PREFIX,
+        f"naive-{uuid.uuid4()}",
+        str(expected),
+    ]
     log = (RUN / "naive.log").open("wb")
-    child = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=log, env=_env(RUN / "naive-data"))
+    child = subprocess.Popen(
+        command, cwd=REPO, stdout=subprocess.PIPE, stderr=log, env=_env(RUN / "naive-data")
+    )
     try:
         assert child.stdout is not None
         for line in child.stdout:  # faust prints its banner here too
@@ -143,7 +155,10 @@ def _watch_worker(child: subprocess.Popen[bytes], port: int, expected: int) -> R
         if child.poll() is not None:
             raise SystemExit(f"the worker stopped; see {RUN / 'worker.log'}")
         sums = metric_sums(port, ("callcenter_events_total", "callcenter_consumer_lag_messages"))
-        seen, lag = sums.get("callcenter_events_total", 0.0), sums.get("callcenter_consumer_lag_messages", 0.0)
+        seen, lag = (
+            sums.get("callcenter_events_total", 0.0),
+            sums.get("callcenter_consumer_lag_messages", 0.0),
+        )
         if seen and first is None:
             first = (time.monotonic(), seen)
         if first is not None and seen >= expected and lag == 0:
@@ -176,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"publishing {len(events):,} simulated events ...", flush=True)
         asyncio.run(publish(broker.bootstrap, events))
         rates = [asyncio.run(bare_consumer(broker.bootstrap, len(events)))]
-        print(f"bare consumer done; naive faust agent ...", flush=True)
+        print("bare consumer done; naive faust agent ...", flush=True)
         rates.append(naive_faust(broker.bootstrap, len(events)))
         print("naive faust done; the worker ...", flush=True)
         rates.append(worker(broker.bootstrap, len(events)))

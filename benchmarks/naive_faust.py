@@ -23,9 +23,13 @@ COUNTED = ("call.queued", "call.answered", "call.abandoned", "call.ended")
 
 
 def build(bootstrap: str, prefix: str, app_id: str, expected: int) -> faust.App:
-    app = faust.App(app_id, broker=f"kafka://{bootstrap}", store="memory://", web_enabled=False, topic_partitions=4)
+    app = faust.App(
+        app_id, broker=f"kafka://{bootstrap}", store="memory://", web_enabled=False, topic_partitions=4
+    )
     app.conf.consumer_auto_offset_reset = "earliest"
-    topics = [app.topic(prefix + name, value_serializer="raw") for name in ("callcenter.calls", "callcenter.agents")]
+    topics = [
+        app.topic(prefix + name, value_serializer="raw") for name in ("callcenter.calls", "callcenter.agents")
+    ]
     counts: Any = app.Table("naive-counts", default=int).tumbling(300, expires=3600)
     agents: Any = app.Table("naive-agents", default=str)
     seen = {"count": 0, "first": 0.0}
@@ -35,7 +39,7 @@ def build(bootstrap: str, prefix: str, app_id: str, expected: int) -> faust.App:
         async for value in stream:
             event = orjson.loads(value)
             if event["type"] in COUNTED:
-                counts[(event["data"]["queue"] if "queue" in event["data"] else "", event["type"])] += 1
+                counts[(event["data"].get("queue", ""), event["type"])] += 1
             _done_one(seen, expected)
 
     @app.agent(topics[1])

@@ -30,6 +30,7 @@ class QueueState:
         self.limits = settings.limits
         self.wait_bounds = settings.wait_buckets_seconds()
         self._bounds_us = tuple(round(b * US) for b in self.wait_bounds)
+        self._max_agent_age_us = settings.limits.max_agent_age_us
         self.visits: dict[str, Visit] = {}
         self.agents: dict[str, AgentHistory] = {}
         self._waiting: dict[str, tuple[int, int]] = {}  # call id -> [queued, end)
@@ -51,7 +52,8 @@ class QueueState:
         self._contribute(visit, +1)
         self.visits[visit.call_id] = visit
         interval = rules.waiting_interval(visit, self.limits.max_call_age_us)
-        if interval is None:
+        now = self.sums.now_us
+        if interval is None or (now is not None and interval[1] <= now):  # not waiting at now or later
             self._waiting.pop(visit.call_id, None)
         else:
             self._waiting[visit.call_id] = interval
@@ -87,13 +89,14 @@ class QueueState:
         self.sums.add_all(rules.contributions(visit, self.settings, self._bounds_us, max_age), sign)
 
     def _waiting_at(self, now_us: int) -> tuple[int, int]:
-        waits = [now_us - start for start, end in self._waiting.values() if start <= now_us < end]
+        self._waiting = {c: w for c, w in self._waiting.items() if w[1] > now_us}  # ended: never again
+        waits = [now_us - start for start, _ in self._waiting.values() if start <= now_us]
         return len(waits), max(waits, default=0)
 
     def _agents_at(self, now_us: int) -> dict[str, int]:
         counts = dict.fromkeys(AGENT_STATES, 0)
         for history in self.agents.values():
-            current = history.at(now_us, self.limits.max_agent_age_us)
+            current = history.at(now_us, self._max_agent_age_us)
             if current is not None and self.queue in current[1]:
                 counts[current[0]] += 1
         return counts
@@ -104,7 +107,6 @@ class QueueState:
         Sums stay counted; the let-go visits' contributions go to :attr:`settled`, which a
         restarted worker restores so that ``today`` and ``total`` stay exact.
         """
-        self._waiting = {c: w for c, w in self._waiting.items() if w[1] > now_us}
         today = day_start_us(local_date(now_us, self.settings.zone), self.settings.zone)
         oldest = now_us - self._keep_visit_us
         calls = [c for c, v in self.visits.items() if v.last_us < oldest]

@@ -1,0 +1,130 @@
+"""What ``/metrics`` shows: every metric family, its help text, and where its values come from.
+
+Read by both renderers: :class:`metrics.exporter.SnapshotCollector` (prometheus_client
+objects) and :func:`metrics.exposition.exposition` (the text written directly).
+Names follow docs/metrics.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from metrics import rules
+from metrics.snapshot import PipelineSnapshot, QueueSnapshot, WindowValues
+from metrics.timeutil import US
+
+# (name suffix, slot, help): one gauge per queue and window
+COUNTS = (
+    ("offered_calls", rules.OFFERED, "Calls that entered the queue"),
+    ("answered_calls", rules.ANSWERED, "Calls answered"),
+    (
+        "abandoned_calls",
+        rules.ABANDONED,
+        "Calls abandoned after waiting at least the short-abandon threshold",
+    ),
+    ("short_abandoned_calls", rules.SHORT_ABANDONED, "Calls abandoned before the short-abandon threshold"),
+    ("flowed_out_calls", rules.FLOWED_OUT, "Calls that left the queue unanswered for another reason"),
+    ("service_level_met_calls", rules.SL_MET, "Service-level events that met the threshold"),
+    ("service_level_counted_calls", rules.SL_COUNTED, "Service-level events counted"),
+    ("handled_calls", rules.HANDLED, "Calls whose handling (talk, hold, after-call work) completed"),
+    ("transferred_calls", rules.TRANSFERRED, "Calls an agent transferred out"),
+    ("blocked_calls", rules.BLOCKED, "Calls rejected before they could queue"),
+    ("expired_calls", rules.EXPIRED, "Calls still unresolved at the maximum call age"),
+)
+# (name suffix, derivation, help): per queue and window; absent when undefined (0 / 0)
+DERIVED: tuple[tuple[str, Callable[[WindowValues], float | None], str], ...] = (
+    ("service_level_ratio", lambda w: w.service_level_ratio, "Service level, met / counted (0..1)"),
+    ("answer_speed_seconds", lambda w: w.answer_speed_seconds, "Average speed of answer"),
+    ("abandon_ratio", lambda w: w.abandon_ratio, "Abandoned / (answered + abandoned + flowed out)"),
+    ("handle_time_seconds", lambda w: w.handle_time_seconds, "Average handle time"),
+)
+# (name, help, value): one gauge per queue
+PER_QUEUE: tuple[tuple[str, str, Callable[[QueueSnapshot], float]], ...] = (
+    ("callcenter_waiting_calls", "Calls waiting in the queue now", lambda q: q.waiting),
+    (
+        "callcenter_longest_wait_seconds",
+        "Wait of the oldest waiting call (0 if none)",
+        lambda q: q.longest_wait_seconds,
+    ),
+    (
+        "callcenter_service_level_threshold_seconds",
+        "Service-level threshold T",
+        lambda q: q.threshold_seconds,
+    ),
+    ("callcenter_service_level_target_ratio", "Service-level target", lambda q: q.target_ratio),
+    (
+        "callcenter_alert_min_counted_calls",
+        "Service-level alerts need this many calls in 15m",
+        lambda q: q.alert_min_counted_calls,
+    ),
+    (
+        "callcenter_alert_longest_wait_seconds",
+        "Longest-wait alert threshold",
+        lambda q: q.alert_longest_wait_seconds,
+    ),
+    ("callcenter_alert_abandon_ratio", "Abandon-ratio alert threshold", lambda q: q.alert_abandon_ratio),
+)
+AGENTS = ("callcenter_agents", "Agents serving the queue, by state")
+QUEUE_INFO = ("callcenter_queue_info", "Each queue's time zone (of its 'today')")
+# (name without _total, slot): all-time counters per queue
+TOTALS = (
+    ("callcenter_calls_offered", rules.OFFERED),
+    ("callcenter_calls_answered", rules.ANSWERED),
+    ("callcenter_calls_abandoned", rules.ABANDONED),
+    ("callcenter_calls_short_abandoned", rules.SHORT_ABANDONED),
+    ("callcenter_calls_flowed_out", rules.FLOWED_OUT),
+    ("callcenter_calls_handled", rules.HANDLED),
+    ("callcenter_calls_transferred", rules.TRANSFERRED),
+    ("callcenter_calls_blocked", rules.BLOCKED),
+    ("callcenter_calls_expired", rules.EXPIRED),
+)
+WAIT_HISTOGRAM = ("callcenter_answer_wait_seconds", "Wait of answered calls")
+SNAPSHOT_TIME = ("callcenter_snapshot_timestamp_seconds", "The instant these metrics describe (now)")
+
+Samples = list[tuple[dict[str, str], float]]
+
+
+def pipeline_families(p: PipelineSnapshot) -> list[tuple[str, str, str, Samples]]:
+    """(name without ``_total``, type, help, samples) of the feed's health metrics."""
+    families: list[tuple[str, str, str, Samples]] = [
+        ("callcenter_events", "counter", "Valid events accepted, by type", _by("type", p.events_by_type)),
+        (
+            "callcenter_events_rejected",
+            "counter",
+            "Invalid events, by reason",
+            _by("reason", p.rejected_by_reason),
+        ),
+        (
+            "callcenter_events_ignored",
+            "counter",
+            "Events ignored (unknown type), by reason",
+            _by("reason", p.ignored_by_reason),
+        ),
+        ("callcenter_events_duplicate", "counter", "Events seen before (same id)", _one(p.duplicates)),
+        ("callcenter_event_unknown_fields", "counter", "Unknown fields ignored", _one(p.unknown_fields)),
+        (
+            "callcenter_consumer_lag_messages",
+            "gauge",
+            "Messages not yet read, by topic",
+            _by("topic", p.lag_by_topic),
+        ),
+    ]
+    if p.last_event_us is not None:
+        newest: Samples = [({}, p.last_event_us / US)]
+        families.append(
+            (
+                "callcenter_last_event_timestamp_seconds",
+                "gauge",
+                "Event time of the newest event seen",
+                newest,
+            )
+        )
+    return families
+
+
+def _one(value: float) -> Samples:
+    return [({}, value)]
+
+
+def _by(label: str, values: dict[str, int]) -> Samples:
+    return [({label: key}, values[key]) for key in sorted(values)]
