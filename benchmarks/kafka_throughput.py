@@ -128,24 +128,41 @@ def naive_faust(bootstrap: str, expected: int) -> Rate:
         child.wait()
 
 
-def worker(bootstrap: str, expected: int) -> Rate:
-    port = free_port()
+def start_worker(bootstrap: str, port: int) -> subprocess.Popen[bytes]:
+    """``ccmetrics worker`` on the bench topics, with its own app id, serving ``port``."""
     env = _env(RUN / "worker-data") | {
         "CCMETRICS_KAFKA_SERVERS": bootstrap,
         "CCMETRICS_TOPIC_PREFIX": PREFIX,
         "CCMETRICS_APP_ID": f"bench-{uuid.uuid4().hex[:8]}",
         "CCMETRICS_METRICS_PORT": str(port),
-        "CCMETRICS_SNAPSHOT_INTERVAL_SECONDS": "0.2",
         "CCMETRICS_LOG_LEVEL": "warning",
     }
-    log = (RUN / "worker.log").open("wb")
+    log = (RUN / "worker.log").open("ab")
     command = [sys.executable, "-m", "stream.cli", "worker"]
     child = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
+    deadline = time.monotonic() + 120
+    while not metric_sums(port, ("callcenter_snapshot_timestamp_seconds",)):
+        if child.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"the worker did not start; see {RUN / 'worker.log'}")
+        time.sleep(0.5)
+    return child
+
+
+def stop(child: subprocess.Popen[bytes]) -> None:
+    child.terminate()
+    try:
+        child.wait(30)
+    except subprocess.TimeoutExpired:
+        child.kill()
+
+
+def worker(bootstrap: str, expected: int) -> Rate:
+    port = free_port()
+    child = start_worker(bootstrap, port)
     try:
         return _watch_worker(child, port, expected)
     finally:
-        child.terminate()
-        child.wait(30)
+        stop(child)
 
 
 def _watch_worker(child: subprocess.Popen[bytes], port: int, expected: int) -> Rate:

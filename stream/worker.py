@@ -47,6 +47,7 @@ from stream.state_codecs import register_codecs
 log = logging.getLogger("ccmetrics.worker")
 QUEUE_TOPIC = "{app_id}-queue-updates"  # internal; named after the app so deployments never share it
 PRUNE_EVERY_SECONDS = 10.0
+FRESH_ON_SCRAPE_US = 200_000  # a scrape takes a new snapshot if the latest is older than this
 # Each step takes what has arrived, up to this many messages or for this long, and handles it
 # as one batch: a call's or agent's state is stored once per batch, and each queue gets one
 # message per batch. The wait bounds the latency it adds.
@@ -229,12 +230,15 @@ def _wire(app: faust.App, deployment: Deployment, settings: Settings) -> None:
         for tp in [tp for tp in read_offsets if tp.topic.endswith("-changelog")]:
             read_offsets[tp] = None
 
-    @app.timer(deployment.snapshot_interval_seconds)  # type: ignore[untyped-decorator]
-    async def take_snapshot() -> None:
+    def snapshot_now() -> None:
         registry.keep_partitions(owned_queue_partitions())
         moment = now_us()
         pipeline = replace(stats.snapshot(), lag_by_topic=_lag(app, consumed))
         latest.replace(Snapshot(moment, registry.snapshot(moment), pipeline))
+
+    @app.timer(deployment.snapshot_interval_seconds)  # type: ignore[untyped-decorator]
+    async def take_snapshot() -> None:
+        snapshot_now()
 
     auth = (
         BasicAuth(deployment.metrics_username, deployment.metrics_password)
@@ -249,6 +253,8 @@ def _wire(app: faust.App, deployment: Deployment, settings: Settings) -> None:
                 return self.text(
                     "authentication required\n", status=401, headers={"WWW-Authenticate": auth.challenge}
                 )
+            if latest.snapshot is not None and now_us() - latest.snapshot.at_us > FRESH_ON_SCRAPE_US:
+                snapshot_now()  # a scrape sees what was processed until now, not up to a second ago
             return self.bytes(latest.text(), content_type="text/plain; version=0.0.4")
 
     @app.page("/healthz")

@@ -1,0 +1,145 @@
+"""Latency: publish to visible on /metrics, at a steady rate, against a bare consumer.
+
+Usage (``make bench`` runs it)::
+
+    python -m benchmarks.latency [--rate 2000] [--seconds 60]
+
+One local broker and one worker. A producer publishes ``call.queued`` events of new calls
+(20 queues, event time = now) at the rate, each timed when sent. Two observers run at the
+same time: a bare aiokafka consumer (the baseline: publish to consumed) and a poller reading
+the worker's ``callcenter_calls_offered_total`` every 50 ms (publish to visible). The n-th
+event counts as visible when the total reaches n, which holds when events are seen in order;
+across partitions it is close.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import bisect
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer
+
+from benchmarks.kafka_throughput import PREFIX, RUN, start_worker, stop
+from benchmarks.scrape import metric_sums
+from metrics.events import Event
+from stream.deploy import Deployment
+from stream.kafka_out import EventProducer
+from tools.kafka_local import LocalKafka, free_port
+
+OFFERED = "callcenter_calls_offered_total"
+
+
+@dataclass
+class Timeline:
+    sent: list[float] = field(default_factory=list)  # monotonic time of the n-th send
+    seen: list[tuple[float, int]] = field(default_factory=list)  # (time, how many seen by then)
+
+    def latencies(self) -> list[float]:
+        counts = [count for _, count in self.seen]
+        found = []
+        for n, sent_at in enumerate(self.sent, start=1):
+            index = bisect.bisect_left(counts, n)
+            if index < len(counts):
+                found.append(self.seen[index][0] - sent_at)
+        return sorted(found)
+
+
+def percentile(values: list[float], share: float) -> float:
+    return values[min(len(values) - 1, int(share * len(values)))]
+
+
+async def produce(bootstrap: str, rate: float, seconds: float, timeline: Timeline) -> None:
+    run = uuid.uuid4().hex[:6]
+    async with EventProducer(Deployment(kafka_servers=bootstrap, topic_prefix=PREFIX)) as producer:
+        started, sent = time.monotonic(), 0
+        while (elapsed := time.monotonic() - started) < seconds:
+            for _ in range(int(elapsed * rate) - sent):
+                now_us = time.time_ns() // 1000
+                call = f"{run}-{sent}"
+                event = Event(
+                    f"{call}-q", "call.queued", now_us, "bench", call_id=call, queue=f"q{sent % 20}"
+                )
+                await producer.send_event(event)
+                timeline.sent.append(time.monotonic())
+                sent += 1
+            await asyncio.sleep(0.005)
+
+
+async def consume_bare(bootstrap: str, expected: int, timeline: Timeline) -> None:
+    consumer = AIOKafkaConsumer(
+        PREFIX + "callcenter.calls",
+        bootstrap_servers=bootstrap,
+        group_id=f"lat-{uuid.uuid4()}",
+        auto_offset_reset="latest",
+    )
+    await consumer.start()
+    try:
+        seen = 0
+        while seen < expected:
+            batches = await consumer.getmany(timeout_ms=100)
+            seen += sum(len(records) for records in batches.values())
+            timeline.seen.append((time.monotonic(), seen))
+    finally:
+        await consumer.stop()
+
+
+async def poll_worker(port: int, expected: int, base: float, timeline: Timeline, until: float) -> None:
+    while time.monotonic() < until:
+        sums = await asyncio.to_thread(metric_sums, port, (OFFERED,))
+        seen = int(sums.get(OFFERED, 0.0) - base)
+        timeline.seen.append((time.monotonic(), seen))
+        if seen >= expected:
+            return
+        await asyncio.sleep(0.05)
+
+
+async def measure(bootstrap: str, port: int, rate: float, seconds: float) -> tuple[Timeline, Timeline]:
+    expected = int(rate * seconds)
+    bare, worker = Timeline(), Timeline()
+    base = (await asyncio.to_thread(metric_sums, port, (OFFERED,))).get(OFFERED, 0.0)
+    consumer = asyncio.create_task(consume_bare(bootstrap, expected, bare))
+    await asyncio.sleep(3)  # the bare consumer joins its group before anything is sent
+    poller = asyncio.create_task(poll_worker(port, expected, base, worker, time.monotonic() + seconds + 60))
+    await produce(bootstrap, rate, seconds, worker)
+    bare.sent = worker.sent
+    await asyncio.wait_for(consumer, 60)
+    await poller
+    return bare, worker
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=2000)
+    parser.add_argument("--seconds", type=float, default=60)
+    args = parser.parse_args(argv)
+    RUN.mkdir(parents=True, exist_ok=True)
+    broker = LocalKafka.start(RUN / "kafka-latency", port=free_port())
+    port = free_port()
+    worker = start_worker(broker.bootstrap, port)
+    try:
+        bare, ours = asyncio.run(measure(broker.bootstrap, port, args.rate, args.seconds))
+        print(f"{len(ours.sent):,} events at {args.rate:,.0f}/s for {args.seconds:.0f} s")
+        print(f"{'':36}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}")
+        for name, timeline in (
+            ("bare consumer: published to read", bare),
+            ("worker: published to /metrics", ours),
+        ):
+            found = timeline.latencies()
+            if len(found) < len(timeline.sent):
+                print(f"{name}: only {len(found):,} of {len(timeline.sent):,} seen")
+                return 1
+            p50, p99 = percentile(found, 0.5) * 1e3, percentile(found, 0.99) * 1e3
+            print(f"{name:36}{p50:>9.0f}{p99:>9.0f}{found[-1] * 1e3:>9.0f}")
+        print("target: 99 % of events on /metrics within 1,000 ms")
+        return 0
+    finally:
+        stop(worker)
+        broker.stop()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
