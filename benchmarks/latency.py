@@ -37,6 +37,10 @@ OFFERED = "callcenter_calls_offered_total"
 class Timeline:
     sent: list[float] = field(default_factory=list)  # monotonic time of the n-th send
     seen: list[tuple[float, int]] = field(default_factory=list)  # (time, how many seen by then)
+    done_sending: bool = False
+
+    def all_seen(self, seen: int) -> bool:
+        return self.done_sending and seen >= len(self.sent)
 
     def latencies(self) -> list[float]:
         counts = [count for _, count in self.seen]
@@ -69,7 +73,7 @@ async def produce(bootstrap: str, rate: float, seconds: float, timeline: Timelin
             await asyncio.sleep(0.005)
 
 
-async def consume_bare(bootstrap: str, expected: int, timeline: Timeline) -> None:
+async def consume_bare(bootstrap: str, sending: Timeline, timeline: Timeline) -> None:
     consumer = AIOKafkaConsumer(
         PREFIX + "callcenter.calls",
         bootstrap_servers=bootstrap,
@@ -79,7 +83,7 @@ async def consume_bare(bootstrap: str, expected: int, timeline: Timeline) -> Non
     await consumer.start()
     try:
         seen = 0
-        while seen < expected:
+        while not sending.all_seen(seen):
             batches = await consumer.getmany(timeout_ms=100)
             seen += sum(len(records) for records in batches.values())
             timeline.seen.append((time.monotonic(), seen))
@@ -87,24 +91,24 @@ async def consume_bare(bootstrap: str, expected: int, timeline: Timeline) -> Non
         await consumer.stop()
 
 
-async def poll_worker(port: int, expected: int, base: float, timeline: Timeline, until: float) -> None:
+async def poll_worker(port: int, base: float, timeline: Timeline, until: float) -> None:
     while time.monotonic() < until:
         sums = await asyncio.to_thread(metric_sums, port, (OFFERED,))
         seen = int(sums.get(OFFERED, 0.0) - base)
         timeline.seen.append((time.monotonic(), seen))
-        if seen >= expected:
+        if timeline.all_seen(seen):
             return
         await asyncio.sleep(0.05)
 
 
 async def measure(bootstrap: str, port: int, rate: float, seconds: float) -> tuple[Timeline, Timeline]:
-    expected = int(rate * seconds)
     bare, worker = Timeline(), Timeline()
     base = (await asyncio.to_thread(metric_sums, port, (OFFERED,))).get(OFFERED, 0.0)
-    consumer = asyncio.create_task(consume_bare(bootstrap, expected, bare))
+    consumer = asyncio.create_task(consume_bare(bootstrap, worker, bare))
     await asyncio.sleep(3)  # the bare consumer joins its group before anything is sent
-    poller = asyncio.create_task(poll_worker(port, expected, base, worker, time.monotonic() + seconds + 60))
+    poller = asyncio.create_task(poll_worker(port, base, worker, time.monotonic() + seconds + 60))
     await produce(bootstrap, rate, seconds, worker)
+    worker.done_sending = True
     bare.sent = worker.sent
     await asyncio.wait_for(consumer, 60)
     await poller
@@ -122,7 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     worker = start_worker(broker.bootstrap, port)
     try:
         bare, ours = asyncio.run(measure(broker.bootstrap, port, args.rate, args.seconds))
-        print(f"{len(ours.sent):,} events at {args.rate:,.0f}/s for {args.seconds:.0f} s")
+        achieved = len(ours.sent) / (ours.sent[-1] - ours.sent[0])
+        print(
+            f"{len(ours.sent):,} events in {args.seconds:.0f} s: {achieved:,.0f}/s (asked {args.rate:,.0f}/s)"
+        )
         print(f"{'':36}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}")
         for name, timeline in (
             ("bare consumer: published to read", bare),
