@@ -128,12 +128,14 @@ def naive_faust(bootstrap: str, expected: int) -> Rate:
         child.wait()
 
 
-def start_worker(bootstrap: str, port: int) -> subprocess.Popen[bytes]:
-    """``ccmetrics worker`` on the bench topics, with its own app id, serving ``port``."""
+def start_worker(
+    bootstrap: str, port: int, app_id: str | None = None, wait: bool = True
+) -> subprocess.Popen[bytes]:
+    """``ccmetrics worker`` on the bench topics, serving ``port`` (a fresh app id unless given)."""
     env = _env(RUN / "worker-data") | {
         "CCMETRICS_KAFKA_SERVERS": bootstrap,
         "CCMETRICS_TOPIC_PREFIX": PREFIX,
-        "CCMETRICS_APP_ID": f"bench-{uuid.uuid4().hex[:8]}",
+        "CCMETRICS_APP_ID": app_id or f"bench-{uuid.uuid4().hex[:8]}",
         "CCMETRICS_METRICS_PORT": str(port),
         "CCMETRICS_LOG_LEVEL": "warning",
     }
@@ -141,7 +143,7 @@ def start_worker(bootstrap: str, port: int) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "stream.cli", "worker"]
     child = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
     deadline = time.monotonic() + 120
-    while not metric_sums(port, ("callcenter_snapshot_timestamp_seconds",)):
+    while wait and not metric_sums(port, ("callcenter_snapshot_timestamp_seconds",)):
         if child.poll() is not None or time.monotonic() > deadline:
             raise SystemExit(f"the worker did not start; see {RUN / 'worker.log'}")
         time.sleep(0.5)

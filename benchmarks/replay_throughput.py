@@ -21,6 +21,7 @@ import orjson
 
 from metrics.settings import Settings
 from metrics.timeutil import clear_time_caches, parse_rfc3339_us
+from stream.cli import tune_gc
 from stream.replay import replay_items
 from stream.simulate import Simulation, Traffic
 from stream.sources import read_lines
@@ -58,9 +59,10 @@ def best_seconds(work: Callable[[list[bytes]], None], lines: list[bytes], repeat
 
 
 def main(argv: list[str] | None = None) -> int:
+    tune_gc()  # as ccmetrics replay runs
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("file", type=Path, nargs="?")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args(argv)
     path = args.file or simulated_day(Path(tempfile.gettempdir()) / "ccmetrics-bench-day.jsonl")
     lines = [line for line in path.read_bytes().splitlines() if line.strip()]

@@ -48,11 +48,15 @@ class WindowSums:
     def add_all(self, contributions: Iterable[tuple[int, int, int]], sign: int) -> None:
         """Add ``sign * value`` to ``slot`` at ``at_us`` for each ``(at_us, slot, value)``."""
         now = self._now
-        kept_after = None if now is None else now - self._retain_us
+        kept_after = -(2**63) if now is None else now - self._retain_us  # before now is set: keep all
+        buckets = self._buckets
         for at_us, slot, value in contributions:
             value *= sign
-            if kept_after is None or at_us > kept_after:
-                bucket = self._bucket(at_us)
+            if at_us > kept_after:
+                bucket = buckets.get(at_us)
+                if bucket is None:
+                    bucket = buckets[at_us] = {}
+                    insort(self._times, at_us)
                 bucket[slot] = bucket.get(slot, 0) + value
             if now is not None and at_us <= now:
                 self._count_now(at_us, slot, value, now)
@@ -86,13 +90,6 @@ class WindowSums:
     def values(self) -> dict[str, list[int]]:
         """A copy of the sums per window name (rolling names, ``today``, ``total``)."""
         return {name: list(sums) for name, sums in self._sums.items()}
-
-    def _bucket(self, at_us: int) -> dict[int, int]:
-        bucket = self._buckets.get(at_us)
-        if bucket is None:
-            bucket = self._buckets[at_us] = {}
-            insort(self._times, at_us)
-        return bucket
 
     def _recount(self, now: int) -> None:
         self._day = self._day_around(now)
