@@ -14,6 +14,11 @@ from metrics.settled import Settled
 from metrics.visits import Visit
 
 
+def encode_state(value: Any) -> bytes:
+    """A table value as stored in its changelog: the orjson of its ``to_json()``."""
+    return orjson.dumps(value.to_json())
+
+
 class _JsonState(codecs.Codec):
     """Turns a state object into orjson bytes with ``to_json`` and back with ``from_json``."""
 
@@ -22,7 +27,7 @@ class _JsonState(codecs.Codec):
         self._load = load
 
     def _dumps(self, value: Any) -> bytes:
-        return orjson.dumps(value.to_json())
+        return encode_state(value)
 
     def _loads(self, data: bytes) -> Any:
         return self._load(orjson.loads(data))

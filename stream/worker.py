@@ -40,6 +40,7 @@ from metrics.snapshot import Snapshot
 from metrics.visits import Visit
 from stream.basic_auth import BasicAuth
 from stream.deploy import Deployment
+from stream.direct_producer import DirectProducer, Message, table_entry
 from stream.kafka_out import ensure_topics
 from stream.processors import SEPARATOR, AgentProcessor, CallProcessor, Incoming, Outgoing, QueueRegistry
 from stream.state_codecs import register_codecs
@@ -156,19 +157,24 @@ def _wire(app: faust.App, deployment: Deployment, settings: Settings) -> None:
     registry, latest, pruner = QueueRegistry(settings), LatestSnapshot(), Pruner()
     call_index: dict[int, set[str]] = defaultdict(set)  # partition -> call ids, for pruning
 
-    async def deliver(outgoing: list[Outgoing]) -> None:
-        for message in outgoing:
-            topic = rejected_topic if message.destination == "rejected" else queue_topic
-            await topic.send(key=message.key, value=message.value)
+    direct = DirectProducer(deployment.aiokafka_options())
+
+    @app.on_before_shutdown.connect
+    async def stop_direct_producer(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        await direct.stop()
+
+    names = {"rejected": rejected_topic.get_topic_name(), "queues": queue_topic.get_topic_name()}
+
+    def to_topics(outgoing: list[Outgoing]) -> list[Message]:
+        return [Message(names[m.destination], None, m.key, m.value) for m in outgoing]
 
     @app.agent(calls_topic, concurrency=1)
     async def process_calls(stream: StreamT[bytes]) -> AsyncIterator[None]:
         async for events in _batches(stream):
             batch = calls.handle_batch(_incoming(events), calls_table, now_us())
-            _store(calls_table, batch.writes)
+            await direct.send(_entries(calls_table, batch.writes) + to_topics(batch.outgoing))
             for call_id, (_, event) in batch.writes.items():
                 call_index[event.message.partition].add(call_id)
-            await deliver(batch.outgoing)
             for event in _one_per_partition(events):
                 if pruner.due(event.message.partition):
                     with _in_context_of(event):
@@ -179,18 +185,19 @@ def _wire(app: faust.App, deployment: Deployment, settings: Settings) -> None:
     async def process_agents(stream: StreamT[bytes]) -> AsyncIterator[None]:
         async for events in _batches(stream):
             batch = agents.handle_batch(_incoming(events), agents_table, now_us())
-            _store(agents_table, batch.writes)
-            await deliver(batch.outgoing)
+            await direct.send(_entries(agents_table, batch.writes) + to_topics(batch.outgoing))
             yield None
 
     @app.agent(queue_topic, concurrency=1)
     async def process_queues(stream: StreamT[bytes]) -> AsyncIterator[None]:
         async for events in _batches(stream):
+            visits: dict[str, tuple[Any, EventT[bytes]]] = {}
+            queue_agents: dict[str, tuple[Any, EventT[bytes]]] = {}
             for event in events:
                 stored = registry.apply(cast(bytes, event.key).decode(), event.message.partition, event.value)
-                with _in_context_of(event):
-                    for key, value in stored:
-                        (visits_table if isinstance(value, Visit) else queue_agents_table)[key] = value
+                for key, value in stored:
+                    (visits if isinstance(value, Visit) else queue_agents)[key] = (value, event)
+            await direct.send(_entries(visits_table, visits) + _entries(queue_agents_table, queue_agents))
             for event in _one_per_partition(events):
                 if pruner.due(-1 - event.message.partition):
                     with _in_context_of(event):
@@ -311,7 +318,7 @@ def _in_context_of(event: EventT[Any]) -> Iterator[None]:
     """Make ``event`` faust's current event: tables take the changelog partition from it.
 
     faust sets it per event while a stream iterates; a batch from ``take_events`` is handled
-    after that, so each table write names the event whose partition holds its key.
+    after that, so a deletion through the table names an event of the key's partition.
     """
     token = faust_streams._current_event.set(weakref.ref(event))
     try:
@@ -320,10 +327,9 @@ def _in_context_of(event: EventT[Any]) -> Iterator[None]:
         faust_streams._current_event.reset(token)
 
 
-def _store(table: Any, writes: dict[str, tuple[Any, EventT[bytes]]]) -> None:
-    for key, (value, event) in writes.items():
-        with _in_context_of(event):
-            table[key] = value
+def _entries(table: Any, writes: dict[str, tuple[Any, EventT[bytes]]]) -> list[Message]:
+    """Store each value; its changelog goes to the partition of the message it came from."""
+    return [table_entry(table, key, value, event.message.partition) for key, (value, event) in writes.items()]
 
 
 def _one_per_partition(events: Sequence[EventT[bytes]]) -> list[EventT[bytes]]:
