@@ -38,12 +38,15 @@ from benchmarks.scrape import metric_sums
 from metrics.events import Event
 from metrics.timeutil import US
 from stream.deploy import Deployment
+from stream.encode import to_cloudevent
 from stream.kafka_out import EventProducer
 from stream.simulate import Simulation, Traffic
 from tools.kafka_local import REPO, LocalKafka, free_port
 
 RUN = REPO / ".cache" / "bench"
 PREFIX = "bench."
+BAD_PREFIX = "bench-bad."
+BAD_EVERY = 9  # a malformed message after every 9 good ones: a tenth of the stream
 
 
 @dataclass(frozen=True)
@@ -69,11 +72,39 @@ def recent_events(count: int) -> Iterator[Event]:
         yield event
 
 
-async def publish(bootstrap: str, events: list[Event]) -> None:
-    deployment = Deployment(kafka_servers=bootstrap, topic_prefix=PREFIX)
+async def publish(bootstrap: str, events: list[Event], prefix: str = PREFIX, bad_every: int = 0) -> int:
+    """Publish the events; with ``bad_every``, a malformed message after every n-th. Returns the count."""
+    deployment = Deployment(kafka_servers=bootstrap, topic_prefix=prefix)
+    sent = 0
     async with EventProducer(deployment) as producer:
-        for event in events:
+        for number, event in enumerate(events, start=1):
             await producer.send_event(event)
+            if bad_every and number % bad_every == 0:
+                key, raw = BAD_INPUT[number // bad_every % len(BAD_INPUT)]
+                await producer.send_raw(deployment.calls_topic, key, raw)
+                sent += 1
+    return sent + len(events)
+
+
+def _bad_input() -> list[tuple[bytes, bytes]]:
+    """(key, value) of malformed events: every rejection reason, and an unknown type."""
+    good = to_cloudevent(Event("x", "call.queued", time.time_ns() // 1000, "bench", call_id="c", queue="q"))
+    past, future = dict(good, time="2001-01-01T00:00:00Z"), dict(good, time="2999-01-01T00:00:00Z")
+    return [
+        (b"c", b"{not json"),
+        (b"c", b"\xff\xfe\x00"),
+        (b"c", orjson.dumps(dict(good, data={"call_id": "c"}))),
+        (b"c", orjson.dumps(dict(good, data={"call_id": 7, "queue": "q"}))),
+        (b"c", b'{"pad": "' + b"x" * 200_000 + b'"}'),
+        (b"c", orjson.dumps(past)),
+        (b"c", orjson.dumps(future)),
+        (b"c", orjson.dumps(dict(good, type="call.sparkled"))),
+        (b"other", orjson.dumps(good)),
+    ]
+
+
+BAD_INPUT = _bad_input()
+COUNTED = ("callcenter_events_total", "callcenter_events_rejected_total", "callcenter_events_ignored_total")
 
 
 async def bare_consumer(bootstrap: str, expected: int) -> Rate:
@@ -129,12 +160,12 @@ def naive_faust(bootstrap: str, expected: int) -> Rate:
 
 
 def start_worker(
-    bootstrap: str, port: int, app_id: str | None = None, wait: bool = True
+    bootstrap: str, port: int, app_id: str | None = None, wait: bool = True, prefix: str = PREFIX
 ) -> subprocess.Popen[bytes]:
     """``ccmetrics worker`` on the bench topics, serving ``port`` (a fresh app id unless given)."""
     env = _env(RUN / "worker-data") | {
         "CCMETRICS_KAFKA_SERVERS": bootstrap,
-        "CCMETRICS_TOPIC_PREFIX": PREFIX,
+        "CCMETRICS_TOPIC_PREFIX": prefix,
         "CCMETRICS_APP_ID": app_id or f"bench-{uuid.uuid4().hex[:8]}",
         "CCMETRICS_METRICS_PORT": str(port),
         "CCMETRICS_LOG_LEVEL": "warning",
@@ -158,30 +189,28 @@ def stop(child: subprocess.Popen[bytes]) -> None:
         child.kill()
 
 
-def worker(bootstrap: str, expected: int) -> Rate:
+def worker(bootstrap: str, expected: int, prefix: str = PREFIX, name: str = "ccmetrics worker") -> Rate:
     port = free_port()
-    child = start_worker(bootstrap, port)
+    child = start_worker(bootstrap, port, prefix=prefix)
     try:
-        return _watch_worker(child, port, expected)
+        return _watch_worker(child, port, expected, name)
     finally:
         stop(child)
 
 
-def _watch_worker(child: subprocess.Popen[bytes], port: int, expected: int) -> Rate:
+def _watch_worker(child: subprocess.Popen[bytes], port: int, expected: int, name: str) -> Rate:
     first: tuple[float, float] | None = None
     deadline = time.monotonic() + 1800
     while time.monotonic() < deadline:
         if child.poll() is not None:
             raise SystemExit(f"the worker stopped; see {RUN / 'worker.log'}")
-        sums = metric_sums(port, ("callcenter_events_total", "callcenter_consumer_lag_messages"))
-        seen, lag = (
-            sums.get("callcenter_events_total", 0.0),
-            sums.get("callcenter_consumer_lag_messages", 0.0),
-        )
+        sums = metric_sums(port, (*COUNTED, "callcenter_consumer_lag_messages"))
+        seen = sum(sums.get(counted, 0.0) for counted in COUNTED)
+        lag = sums.get("callcenter_consumer_lag_messages", 0.0)
         if seen and first is None:
             first = (time.monotonic(), seen)
         if first is not None and seen >= expected and lag == 0:
-            return Rate("ccmetrics worker", int(seen - first[1]), time.monotonic() - first[0])
+            return Rate(name, int(seen - first[1]), time.monotonic() - first[0])
         time.sleep(0.1)
     raise SystemExit("the worker did not finish in 30 minutes")
 
@@ -191,12 +220,15 @@ def _env(data_dir: Path) -> dict[str, str]:
 
 
 def report(rates: list[Rate]) -> None:
-    bare, naive, ours = rates
+    bare, naive, ours, bad = rates
     print(f"{'':34}{'events':>10}{'seconds':>10}{'events/s':>12}")
     for rate in rates:
         print(f"{rate.name:34}{rate.events:>10,}{rate.seconds:>10.2f}{rate.per_second:>12,.0f}")
     print(f"worker / bare consumer: {ours.per_second / bare.per_second:.1%}   (target: at least 25 %)")
     print(f"worker / naive faust:   {ours.per_second / naive.per_second:.1f}x   (target: at least 5x)")
+    print(
+        f"worker with 1 malformed message in {BAD_EVERY + 1} / clean: {bad.per_second / ours.per_second:.0%}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -214,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
         rates.append(naive_faust(broker.bootstrap, len(events)))
         print("naive faust done; the worker ...", flush=True)
         rates.append(worker(broker.bootstrap, len(events)))
+        print("the worker on the same events with malformed ones among them ...", flush=True)
+        mixed = asyncio.run(publish(broker.bootstrap, events, BAD_PREFIX, BAD_EVERY))
+        rates.append(worker(broker.bootstrap, mixed, BAD_PREFIX, f"worker, 1 in {BAD_EVERY + 1} malformed"))
         report(rates)
         return 0
     finally:

@@ -16,7 +16,7 @@ Messages to the queue step are full state, not deltas, so applying one twice is 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -81,6 +81,7 @@ class Batch(Generic[State, Token]):
 
     outgoing: list[Outgoing] = field(default_factory=list)
     writes: dict[str, tuple[State, Token]] = field(default_factory=dict)
+    touched: dict[str, set[str]] = field(default_factory=dict)  # entity -> queues to tell
 
 
 class _Step(Generic[State]):
@@ -88,6 +89,7 @@ class _Step(Generic[State]):
 
     kinds: frozenset[str]
     what: str  # "call" or "agent", for messages
+    queue_kind: str  # what the queue messages carry: "visits" or "agents"
 
     def __init__(self, settings: Settings, stats: PipelineStats) -> None:
         self.settings = settings
@@ -119,7 +121,6 @@ class _Step(Generic[State]):
         however many of the batch's events touched them.
         """
         batch: Batch[State, Token] = Batch()
-        touched: dict[str, set[str]] = {}
         for message in messages:
             try:
                 decoded = self._decode(message.key, message.raw, now_us)
@@ -132,8 +133,8 @@ class _Step(Generic[State]):
                 )
                 continue
             if decoded is not None:
-                self._fold(*decoded, message.token, table, batch, touched, now_us)
-        batch.outgoing += self._to_queues(touched, table, batch)
+                self._fold(*decoded, message.token, table, batch, now_us)
+        batch.outgoing += self._to_queues(table, batch)
         return batch
 
     def _fold(
@@ -143,15 +144,26 @@ class _Step(Generic[State]):
         token: Token,
         table: Mapping[str, State],
         batch: Batch[State, Token],
-        touched: dict[str, set[str]],
         now_us: int,
     ) -> None:
         raise NotImplementedError
 
-    def _to_queues(
-        self, touched: dict[str, set[str]], table: Mapping[str, State], batch: Batch[State, Token]
-    ) -> list[Outgoing]:
+    def _for_queue(self, state: State, queue: str) -> Visit | AgentHistory:
+        """What a queue is told of the entity."""
         raise NotImplementedError
+
+    def _to_queues(self, table: Mapping[str, State], batch: Batch[State, Any]) -> list[Outgoing]:
+        """One message per queue, with everything the batch has to tell it."""
+        by_queue: dict[str, list[Visit | AgentHistory]] = {}
+        for entity, queues in batch.touched.items():
+            state = _current(entity, table, batch)
+            assert state is not None
+            for queue in queues:
+                by_queue.setdefault(queue, []).append(self._for_queue(state, queue))
+        return [
+            Outgoing("queues", q.encode(), batch_message(self.queue_kind, by_queue[q]))
+            for q in sorted(by_queue)
+        ]
 
     def _decode(self, key: bytes | None, raw: bytes, now_us: int) -> tuple[Event, int] | None:
         """The event and its count of unknown fields; ``None`` for an unknown type."""
@@ -180,21 +192,12 @@ def _current(entity: str, table: Mapping[str, State], batch: Batch[State, Any]) 
     return written[0] if written is not None else table.get(entity)
 
 
-def _group_by_queue(
-    touched: dict[str, set[str]], states: Callable[[str, str], Visit | AgentHistory]
-) -> dict[str, list[Visit | AgentHistory]]:
-    by_queue: dict[str, list[Visit | AgentHistory]] = {}
-    for entity, queues in touched.items():
-        for queue in queues:
-            by_queue.setdefault(queue, []).append(states(entity, queue))
-    return by_queue
-
-
 class CallProcessor(_Step[CallRecord]):
     """Per-call step. The table is the call table (call id -> :class:`CallRecord`)."""
 
     kinds = CALL_TYPES
     what = "call"
+    queue_kind = "visits"
 
     def _fold(
         self,
@@ -203,7 +206,6 @@ class CallProcessor(_Step[CallRecord]):
         token: Token,
         records: Mapping[str, CallRecord],
         batch: Batch[CallRecord, Token],
-        touched: dict[str, set[str]],
         now_us: int,
     ) -> None:
         call_id = event.call_id
@@ -216,20 +218,10 @@ class CallProcessor(_Step[CallRecord]):
         else:
             self.stats.accepted(event.type, event.time_us, unknown_fields)
             batch.writes[call_id] = (record, token)
-        touched.setdefault(call_id, set()).update(changed)
+        batch.touched.setdefault(call_id, set()).update(changed)
 
-    def _to_queues(
-        self, touched: dict[str, set[str]], records: Mapping[str, CallRecord], batch: Batch[CallRecord, Any]
-    ) -> list[Outgoing]:
-        def visit(call_id: str, queue: str) -> Visit:
-            record = _current(call_id, records, batch)
-            assert record is not None
-            return record.visit(queue)
-
-        by_queue = _group_by_queue(touched, visit)
-        return [
-            Outgoing("queues", q.encode(), batch_message("visits", by_queue[q])) for q in sorted(by_queue)
-        ]
+    def _for_queue(self, record: CallRecord, queue: str) -> Visit:
+        return record.visit(queue)
 
     def forget(
         self, records: MutableMapping[str, CallRecord], candidates: Iterable[str], now_us: int
@@ -244,6 +236,7 @@ class AgentProcessor(_Step[AgentHistory]):
 
     kinds = AGENT_TYPES
     what = "agent"
+    queue_kind = "agents"
 
     def _fold(
         self,
@@ -252,7 +245,6 @@ class AgentProcessor(_Step[AgentHistory]):
         token: Token,
         histories: Mapping[str, AgentHistory],
         batch: Batch[AgentHistory, Token],
-        touched: dict[str, set[str]],
         now_us: int,
     ) -> None:
         agent_id = event.agent_id
@@ -264,23 +256,10 @@ class AgentProcessor(_Step[AgentHistory]):
             batch.writes[agent_id] = (history, token)
         else:
             self.stats.duplicate()
-        touched.setdefault(agent_id, set()).update(history.all_queues())  # old queues must hear it left
+        batch.touched.setdefault(agent_id, set()).update(history.all_queues())  # old queues must hear it left
 
-    def _to_queues(
-        self,
-        touched: dict[str, set[str]],
-        histories: Mapping[str, AgentHistory],
-        batch: Batch[AgentHistory, Any],
-    ) -> list[Outgoing]:
-        def history(agent_id: str, queue: str) -> AgentHistory:
-            found = _current(agent_id, histories, batch)
-            assert found is not None
-            return found
-
-        by_queue = _group_by_queue(touched, history)
-        return [
-            Outgoing("queues", q.encode(), batch_message("agents", by_queue[q])) for q in sorted(by_queue)
-        ]
+    def _for_queue(self, history: AgentHistory, queue: str) -> AgentHistory:
+        return history
 
 
 class QueueRegistry:
