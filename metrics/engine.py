@@ -77,14 +77,19 @@ class Engine:
         limit = self._max_age_us["agent" if event.type == "agent.state" else "call"]
         return event.time_us < self.now_us - limit
 
-    def snapshot(self, now_us: int) -> Snapshot:
-        """Every queue's metrics at ``now_us``."""
+    def snapshot(self, now_us: int, let_go: bool = True) -> Snapshot:
+        """Every queue's metrics at ``now_us``; then lets go of state too old to matter.
+
+        ``let_go=False`` skips that, for a last snapshot (a replay's) after which nothing
+        more is applied.
+        """
         self.now_us = now_us if self.now_us is None else max(self.now_us, now_us)
         self._hand_over()
         queues = tuple(self.queues[name].snapshot(now_us) for name in sorted(self.queues))
-        for state in self.queues.values():
-            state.forget(now_us)
-        self._forget(now_us)
+        if let_go:
+            for state in self.queues.values():
+                state.forget(now_us)
+            self._forget(now_us)
         return Snapshot(now_us, queues, self.stats.snapshot())
 
     def _apply_call(self, event: Event) -> bool:

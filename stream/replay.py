@@ -67,7 +67,7 @@ def replay_items(
             engine.stats.rejected(item.reason)
             report.rejected.append(item)
     now = until_us if until_us is not None else (newest or 0)
-    return engine.snapshot(now), report
+    return engine.snapshot(now, let_go=False), report
 
 
 def replay_files(
