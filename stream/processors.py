@@ -94,8 +94,10 @@ class _Step(Generic[State]):
     def __init__(self, settings: Settings, stats: PipelineStats) -> None:
         self.settings = settings
         self.stats = stats
-        self._max_age_us = (
-            settings.limits.max_call_age_us if self.what == "call" else settings.limits.max_agent_age_us
+        limits = settings.limits
+        self._max_age_us = limits.max_call_age_us if self.what == "call" else limits.max_agent_age_us
+        self._forget_after_us = (
+            limits.forget_call_after_us if self.what == "call" else limits.forget_agent_after_us
         )
 
     def handle(
@@ -151,6 +153,20 @@ class _Step(Generic[State]):
     def _for_queue(self, state: State, queue: str) -> Visit | AgentHistory:
         """What a queue is told of the entity."""
         raise NotImplementedError
+
+    def _last_us(self, state: State) -> int:
+        """Event time of the entity's newest event."""
+        raise NotImplementedError
+
+    def forget(self, table: Mapping[str, State], candidates: Iterable[str], now_us: int) -> list[str]:
+        """Entities among ``candidates`` silent long enough to let go (the caller deletes them).
+
+        Calls go ``forget_call_after`` past their newest event, agents ``forget_agent_after``.
+        """
+        oldest = now_us - self._forget_after_us
+        return [
+            e for e in candidates if (state := table.get(e)) is not None and self._last_us(state) < oldest
+        ]
 
     def _to_queues(self, table: Mapping[str, State], batch: Batch[State, Any]) -> list[Outgoing]:
         """One message per queue, with everything the batch has to tell it."""
@@ -223,12 +239,8 @@ class CallProcessor(_Step[CallRecord]):
     def _for_queue(self, record: CallRecord, queue: str) -> Visit:
         return record.visit(queue)
 
-    def forget(
-        self, records: MutableMapping[str, CallRecord], candidates: Iterable[str], now_us: int
-    ) -> list[str]:
-        """Call ids among ``candidates`` old enough to let go (the caller deletes them)."""
-        oldest = now_us - self.settings.limits.forget_call_after_us
-        return [c for c in candidates if (r := records.get(c)) is not None and r.last_us < oldest]
+    def _last_us(self, record: CallRecord) -> int:
+        return record.last_us
 
 
 class AgentProcessor(_Step[AgentHistory]):
@@ -260,6 +272,9 @@ class AgentProcessor(_Step[AgentHistory]):
 
     def _for_queue(self, history: AgentHistory, queue: str) -> AgentHistory:
         return history
+
+    def _last_us(self, history: AgentHistory) -> int:
+        return history.changes[-1][0] if history.changes else 0
 
 
 class QueueRegistry:

@@ -83,13 +83,14 @@ class Pruner:
     """Lets go of old table entries now and then, from inside the partition's own stream."""
 
     def __init__(self) -> None:
-        self._last: dict[int, float] = defaultdict(float)
+        self._last: dict[tuple[str, int], float] = defaultdict(float)
 
-    def due(self, partition: int) -> bool:
+    def due(self, step_partition: tuple[str, int]) -> bool:
+        """Whether the step's partition should prune now (at most every PRUNE_EVERY_SECONDS)."""
         moment = time.monotonic()
-        if moment - self._last[partition] < PRUNE_EVERY_SECONDS:
+        if moment - self._last[step_partition] < PRUNE_EVERY_SECONDS:
             return False
-        self._last[partition] = moment
+        self._last[step_partition] = moment
         return True
 
 
@@ -155,7 +156,19 @@ def _wire(app: faust.App, deployment: Deployment, settings: Settings) -> None:
     stats = PipelineStats()
     calls, agents = CallProcessor(settings, stats), AgentProcessor(settings, stats)
     registry, latest, pruner = QueueRegistry(settings), LatestSnapshot(), Pruner()
-    call_index: dict[int, set[str]] = defaultdict(set)  # partition -> call ids, for pruning
+    # partition -> call ids or agent ids stored from it, so each partition's own stream prunes them
+    indexes: dict[str, dict[int, set[str]]] = {"calls": defaultdict(set), "agents": defaultdict(set)}
+
+    def index_and_prune(
+        step: str, processor: Any, table: Any, batch: Any, events: Sequence[EventT[bytes]]
+    ) -> None:
+        index = indexes[step]
+        for entity, (_, event) in batch.writes.items():
+            index[event.message.partition].add(entity)
+        for event in _one_per_partition(events):
+            if pruner.due((step, event.message.partition)):
+                with _in_context_of(event):
+                    _prune(processor, table, index[event.message.partition])
 
     direct = DirectProducer(deployment.aiokafka_options())
 
@@ -173,12 +186,7 @@ def _wire(app: faust.App, deployment: Deployment, settings: Settings) -> None:
         async for events in _batches(stream):
             batch = calls.handle_batch(_incoming(events), calls_table, now_us())
             await direct.send(_entries(calls_table, batch.writes) + to_topics(batch.outgoing))
-            for call_id, (_, event) in batch.writes.items():
-                call_index[event.message.partition].add(call_id)
-            for event in _one_per_partition(events):
-                if pruner.due(event.message.partition):
-                    with _in_context_of(event):
-                        _prune_calls(calls, calls_table, call_index[event.message.partition])
+            index_and_prune("calls", calls, calls_table, batch, events)
             yield None
 
     @app.agent(agents_topic, concurrency=1)
@@ -186,6 +194,7 @@ def _wire(app: faust.App, deployment: Deployment, settings: Settings) -> None:
         async for events in _batches(stream):
             batch = agents.handle_batch(_incoming(events), agents_table, now_us())
             await direct.send(_entries(agents_table, batch.writes) + to_topics(batch.outgoing))
+            index_and_prune("agents", agents, agents_table, batch, events)
             yield None
 
     @app.agent(queue_topic, concurrency=1)
@@ -199,7 +208,7 @@ def _wire(app: faust.App, deployment: Deployment, settings: Settings) -> None:
                     (visits if isinstance(value, Visit) else queue_agents)[key] = (value, event)
             await direct.send(_entries(visits_table, visits) + _entries(queue_agents_table, queue_agents))
             for event in _one_per_partition(events):
-                if pruner.due(-1 - event.message.partition):
+                if pruner.due(("queues", event.message.partition)):
                     with _in_context_of(event):
                         _prune_queues(
                             registry, event.message.partition, visits_table, queue_agents_table, settled_table
@@ -220,7 +229,8 @@ def _wire(app: faust.App, deployment: Deployment, settings: Settings) -> None:
         partition_of = {q: p for q in queues if (p := _partition_for(app, queue_topic, q)) in owned}
         items = list(visits_table.items()) + list(queue_agents_table.items())
         registry.rebuild(items, list(settled_table.items()), partition_of)
-        _index_calls(calls_table, call_index)
+        _index(calls_table, indexes["calls"])
+        _index(agents_table, indexes["agents"])
         log.info("recovered %d queues on partitions %s", len(registry.states), sorted(owned))
 
     visits_table.on_recover(rebuild_queues)
@@ -345,17 +355,18 @@ def _prune_queues(registry: QueueRegistry, partition: int, visits: Any, agents: 
         settled[queue] = queue_sums
 
 
-def _prune_calls(processor: CallProcessor, table: Any, index: set[str]) -> None:
-    for call_id in processor.forget(table, index, now_us()):
-        table.pop(call_id, None)
-        index.discard(call_id)
+def _prune(processor: CallProcessor | AgentProcessor, table: Any, index: set[str]) -> None:
+    for entity in processor.forget(table, index, now_us()):
+        table.pop(entity, None)
+        index.discard(entity)
 
 
-def _index_calls(table: Any, index: dict[int, set[str]]) -> None:
+def _index(table: Any, index: dict[int, set[str]]) -> None:
+    """After recovery: which partition each stored key came from."""
     index.clear()
     partitions: dict[str, int] = getattr(table.data, "_key_partition", {})
-    for call_id in table:
-        index[partitions.get(call_id, -1)].add(call_id)
+    for key in table:
+        index[partitions.get(key, -1)].add(key)
 
 
 def _partition_for(app: faust.App, topic: Any, queue: str) -> int:

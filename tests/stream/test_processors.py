@@ -5,6 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from metrics.agents import AgentHistory
 from metrics.calls import CallRecord
 from metrics.pipeline import PipelineStats
 from metrics.settings import Settings
@@ -130,3 +131,17 @@ def test_a_batch_stores_each_call_once_and_sends_each_queue_one_message(calls: C
     batched = QueueRegistry(Settings())
     batched.apply("sales", 0, batch.outgoing[1].value)
     assert batched.snapshot(NOW) == one_by_one.snapshot(NOW)
+
+
+def test_silent_calls_and_agents_are_let_go_after_their_forget_ages(calls: CallProcessor) -> None:
+    agents = AgentProcessor(Settings(), PipelineStats())  # forgets agents after 24 h, calls after 8 h
+    histories: dict[str, AgentHistory] = {}
+    for agent, at in (("gone", "2026-01-04T09:59:59Z"), ("here", "2026-01-04T10:00:01Z")):
+        event = ev("agent.state", at, agent_id=agent, state="available", queues=("sales",))
+        agents.handle(agent.encode(), to_json_line(event), histories, event.time_us, ORIGIN)
+    assert agents.forget(histories, ["gone", "here", "never-seen"], NOW) == ["gone"]
+    records: dict[str, CallRecord] = {}
+    for call, at in (("old", "2026-01-05T01:59:59Z"), ("new", "2026-01-05T02:00:01Z")):
+        event = ev("call.queued", at, call_id=call, queue="sales")
+        calls.handle(call.encode(), to_json_line(event), records, event.time_us, ORIGIN)
+    assert calls.forget(records, ["old", "new"], NOW) == ["old"]
