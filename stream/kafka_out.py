@@ -25,13 +25,13 @@ def topic_for(event: Event, deployment: Deployment) -> str:
     return deployment.agents_topic if event.type == "agent.state" else deployment.calls_topic
 
 
-async def ensure_topics(deployment: Deployment) -> None:
-    """Create the contract topics with the configured partition count if they are missing."""
+async def ensure_topics(deployment: Deployment, *more: str) -> None:
+    """Create the contract topics (and ``more``) with the configured partitions if missing."""
     admin = AIOKafkaAdminClient(**deployment.aiokafka_options())
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        topics = (deployment.calls_topic, deployment.agents_topic, deployment.rejected_topic)
+        topics = (deployment.calls_topic, deployment.agents_topic, deployment.rejected_topic, *more)
         wanted = [t for t in topics if t not in existing]
         if wanted:
             with contextlib.suppress(TopicAlreadyExistsError):  # another process made them first

@@ -382,7 +382,9 @@ def run_worker(config: Path | None) -> int:
     """Run until interrupted (Ctrl-C or SIGTERM)."""
     deployment = Deployment.from_env(os.environ)
     settings = Settings.load(config or deployment.config)
-    asyncio.run(ensure_topics(deployment))  # faust ignores source topics that do not exist yet
+    # faust leaves a source topic that does not exist yet out of the partition assignment until
+    # a metadata refresh minutes later; its own internal topic included (seen on a first start)
+    asyncio.run(ensure_topics(deployment, QUEUE_TOPIC.format(app_id=deployment.app_id)))
     app = create_app(deployment, settings)
     worker = faust.Worker(app, loglevel=deployment.log_level, redirect_stdouts=False)
     # At warning level and above faust shows a spinner that sets the root logger to DEBUG, so
