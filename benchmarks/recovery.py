@@ -58,7 +58,7 @@ def wait_for(port: int, done: object, timeout: float, what: str) -> dict[str, fl
         sums = metric_sums(port, WATCHED)
         if sums and done(sums):  # type: ignore[operator]
             return sums
-        time.sleep(0.2)
+        time.sleep(1.0)  # each scrape costs the worker a snapshot: do not starve it
     raise SystemExit(f"{what} did not happen in {timeout:.0f} s")
 
 
