@@ -42,6 +42,7 @@ from stream.encode import to_cloudevent
 from stream.kafka_out import EventProducer
 from stream.simulate import Simulation, Traffic
 from tools.kafka_local import REPO, LocalKafka, free_port
+from tools.processes import stop_all
 
 RUN = REPO / ".cache" / "bench"
 PREFIX = "bench."
@@ -182,11 +183,7 @@ def start_worker(
 
 
 def stop(child: subprocess.Popen[bytes]) -> None:
-    child.terminate()
-    try:
-        child.wait(30)
-    except subprocess.TimeoutExpired:
-        child.kill()
+    stop_all([child], timeout=30)
 
 
 def worker(bootstrap: str, expected: int, prefix: str = PREFIX, name: str = "ccmetrics worker") -> Rate:

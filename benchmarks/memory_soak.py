@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from tools.kafka_local import REPO, LocalKafka, free_port
+from tools.processes import stop_all
 
 RUN = REPO / ".cache" / "soak"
 CONFIG = """
@@ -135,13 +135,7 @@ def run(args: argparse.Namespace) -> int:
         children.append(_spawn("simulate", ["simulate", *traffic, "--talk", "120", "--seed", "11"], env))
         return verdict(sample(worker, children, port, args.minutes), args.minutes)
     finally:
-        for child in reversed(children):
-            child.send_signal(signal.SIGTERM)
-        for child in children:
-            try:
-                child.wait(20)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        stop_all(children)
         broker.stop()
 
 

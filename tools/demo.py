@@ -15,6 +15,7 @@ import urllib.request
 from prometheus_client.parser import text_string_to_metric_families
 
 from tools.kafka_local import REPO, LocalKafka, free_port
+from tools.processes import stop_all
 
 RUN = REPO / ".cache" / "demo"
 METRICS_PORT = int(os.environ.get("CCMETRICS_METRICS_PORT", "6066"))
@@ -104,13 +105,7 @@ def main() -> int:
         print("\nstopping ...")
         return 0
     finally:
-        for child in reversed(children):
-            child.send_signal(signal.SIGTERM)
-        for child in children:
-            try:
-                child.wait(20)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        stop_all(children)
         broker.stop()
 
 
