@@ -38,6 +38,12 @@ def table_entry(table: Any, key: str, value: Any, partition: int) -> Message:
     return Message(table.changelog_topic.get_topic_name(), partition, key.encode(), encode_state(value))
 
 
+def table_deletion(table: Any, key: str, partition: int) -> Message:
+    """Delete ``key`` from a faust table's store and return its changelog tombstone."""
+    table.data.pop(key, None)
+    return Message(table.changelog_topic.get_topic_name(), partition, key.encode(), None)
+
+
 class DirectProducer:
     """An aiokafka producer (acks from all replicas) started on first use."""
 

@@ -2,12 +2,14 @@
 
 Flow (docs/architecture.md has the diagram)::
 
-    callcenter.calls  (key call id)  -> calls agent  [table <app id>-calls]  --+
-    callcenter.agents (key agent id) -> agents agent [table <app id>-agents] --+-> <app id>-queue-updates
-    <app id>-queue-updates (key queue) -> queues agent [tables <app id>-queue-visits, -agents, -settled]
+    callcenter.calls  (key call id)  -> calls step  [table <app id>-calls]  --+
+    callcenter.agents (key agent id) -> agents step [table <app id>-agents] --+-> <app id>-queue-updates
+    <app id>-queue-updates (key queue) -> queues step [tables <app id>-queue-visits, -agents, -settled]
     invalid events -> callcenter.rejected
     a timer takes a snapshot every second; GET /metrics renders the latest one.
 
+Each step gets the records of one fetch at a time from :mod:`stream.batch_consumer` and
+sends its table entries and messages together (:mod:`stream.direct_producer`).
 Every table is written only with the key its source topic is partitioned by, so
 changelog partitions line up with source partitions and recovery restores each
 partition's state where its events are processed.
@@ -19,18 +21,15 @@ import asyncio
 import logging
 import os
 import time
-import weakref
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
 import faust
-from faust import streams as faust_streams
-from faust.streams import Stream
-from faust.types import EventT, StreamT
+from aiokafka.structs import ConsumerRecord
+from faust.types import StreamT
 from faust.web import Request, Response, View
 
 from metrics.exporter import render
@@ -39,8 +38,9 @@ from metrics.settings import Settings
 from metrics.snapshot import Snapshot
 from metrics.visits import Visit
 from stream.basic_auth import BasicAuth
+from stream.batch_consumer import BatchHandler, BatchTransport, Records
 from stream.deploy import Deployment
-from stream.direct_producer import DirectProducer, Message, table_entry
+from stream.direct_producer import DirectProducer, Message, table_deletion, table_entry
 from stream.kafka_out import ensure_topics
 from stream.processors import SEPARATOR, AgentProcessor, CallProcessor, Incoming, Outgoing, QueueRegistry
 from stream.state_codecs import register_codecs
@@ -50,11 +50,6 @@ QUEUE_TOPIC = "{app_id}-queue-updates"  # internal; named after the app so deplo
 PRUNE_EVERY_SECONDS = 10.0
 PRODUCER_LINGER_SECONDS = 0.005  # lets the producer batch changelog and queue messages
 FRESH_ON_SCRAPE_US = 200_000  # a scrape takes a new snapshot if the latest is older than this
-# Each step takes what has arrived, up to this many messages or for this long, and handles it
-# as one batch: a call's or agent's state is stored once per batch, and each queue gets one
-# message per batch. The wait bounds the latency it adds.
-BATCH_MAX_EVENTS = 2000
-BATCH_WITHIN_SECONDS = 0.05
 
 
 def now_us() -> int:
@@ -116,6 +111,9 @@ def create_app(deployment: Deployment, settings: Settings) -> faust.App:
         broker_heartbeat_interval=min(3.0, deployment.kafka_session_timeout_seconds / 4),
         table_standby_replicas=0,
     )
+    # Each step takes what the consumer fetched as one batch: a call's or agent's state is
+    # stored once per batch, and each queue gets one message per batch.
+    app.transport = BatchTransport(app.conf.broker_consumer, app)
     _wire(app, deployment, settings)
     return app
 
@@ -156,20 +154,8 @@ def _wire(app: faust.App, deployment: Deployment, settings: Settings) -> None:
     stats = PipelineStats()
     calls, agents = CallProcessor(settings, stats), AgentProcessor(settings, stats)
     registry, latest, pruner = QueueRegistry(settings), LatestSnapshot(), Pruner()
-    # partition -> call ids or agent ids stored from it, so each partition's own stream prunes them
+    # partition -> call ids or agent ids stored from it, so each partition prunes its own
     indexes: dict[str, dict[int, set[str]]] = {"calls": defaultdict(set), "agents": defaultdict(set)}
-
-    def index_and_prune(
-        step: str, processor: Any, table: Any, batch: Any, events: Sequence[EventT[bytes]]
-    ) -> None:
-        index = indexes[step]
-        for entity, (_, event) in batch.writes.items():
-            index[event.message.partition].add(entity)
-        for event in _one_per_partition(events):
-            if pruner.due((step, event.message.partition)):
-                with _in_context_of(event):
-                    _prune(processor, table, index[event.message.partition])
-
     direct = DirectProducer(deployment.aiokafka_options())
 
     @app.on_before_shutdown.connect
@@ -181,39 +167,44 @@ def _wire(app: faust.App, deployment: Deployment, settings: Settings) -> None:
     def to_topics(outgoing: list[Outgoing]) -> list[Message]:
         return [Message(names[m.destination], None, m.key, m.value) for m in outgoing]
 
-    @app.agent(calls_topic, concurrency=1)
-    async def process_calls(stream: StreamT[bytes]) -> AsyncIterator[None]:
-        async for events in _batches(stream):
-            batch = calls.handle_batch(_incoming(events), calls_table, now_us())
-            await direct.send(_entries(calls_table, batch.writes) + to_topics(batch.outgoing))
-            index_and_prune("calls", calls, calls_table, batch, events)
-            yield None
+    def entity_step(step: str, processor: CallProcessor | AgentProcessor, table: Any) -> BatchHandler:
+        index = indexes[step]
 
-    @app.agent(agents_topic, concurrency=1)
-    async def process_agents(stream: StreamT[bytes]) -> AsyncIterator[None]:
-        async for events in _batches(stream):
-            batch = agents.handle_batch(_incoming(events), agents_table, now_us())
-            await direct.send(_entries(agents_table, batch.writes) + to_topics(batch.outgoing))
-            index_and_prune("agents", agents, agents_table, batch, events)
-            yield None
+        async def handle(records: Records) -> None:
+            batch = processor.handle_batch(_incoming(records), table, now_us())
+            for entity, (_, partition) in batch.writes.items():
+                index[partition].add(entity)
+            messages = _entries(table, batch.writes) + to_topics(batch.outgoing)
+            for partition in _due(pruner, step, records):
+                messages += _prune(processor, table, index[partition], partition)
+            await direct.send(messages)
 
-    @app.agent(queue_topic, concurrency=1)
-    async def process_queues(stream: StreamT[bytes]) -> AsyncIterator[None]:
-        async for events in _batches(stream):
-            visits: dict[str, tuple[Any, EventT[bytes]]] = {}
-            queue_agents: dict[str, tuple[Any, EventT[bytes]]] = {}
-            for event in events:
-                stored = registry.apply(cast(bytes, event.key).decode(), event.message.partition, event.value)
-                for key, value in stored:
-                    (visits if isinstance(value, Visit) else queue_agents)[key] = (value, event)
-            await direct.send(_entries(visits_table, visits) + _entries(queue_agents_table, queue_agents))
-            for event in _one_per_partition(events):
-                if pruner.due(("queues", event.message.partition)):
-                    with _in_context_of(event):
-                        _prune_queues(
-                            registry, event.message.partition, visits_table, queue_agents_table, settled_table
-                        )
-            yield None
+        return handle
+
+    async def queue_step(records: Records) -> None:
+        visits: dict[str, tuple[Any, int]] = {}
+        queue_agents: dict[str, tuple[Any, int]] = {}
+        for record in records:
+            stored = registry.apply(cast(bytes, record.key).decode(), record.partition, record.value)
+            for key, value in stored:
+                (visits if isinstance(value, Visit) else queue_agents)[key] = (value, record.partition)
+        messages = _entries(visits_table, visits) + _entries(queue_agents_table, queue_agents)
+        for partition in _due(pruner, "queues", records):
+            messages += _prune_queues(registry, partition, visits_table, queue_agents_table, settled_table)
+        await direct.send(messages)
+
+    transport = cast(BatchTransport, app.transport)
+    transport.handlers.update(
+        {
+            calls_topic.get_topic_name(): entity_step("calls", calls, calls_table),
+            agents_topic.get_topic_name(): entity_step("agents", agents, agents_table),
+            queue_topic.get_topic_name(): queue_step,
+        }
+    )
+    for topic in (calls_topic, agents_topic, queue_topic):
+        # The agents subscribe the topics and take part in partition assignment; their
+        # messages reach the handlers above in batches, never these streams.
+        app.agent(topic, name=f"subscribe-{topic.get_topic_name()}")(_subscribed)
 
     consumed = {t.get_topic_name() for t in (calls_topic, agents_topic, queue_topic)}
 
@@ -310,55 +301,49 @@ def _lag(app: faust.App, topics: set[str]) -> dict[str, int]:
     return dict(lag)
 
 
-def _origin(event: EventT[bytes]) -> dict[str, Any]:
-    message = event.message
-    return {"topic": message.topic, "partition": message.partition, "offset": message.offset}
+def _origin(record: ConsumerRecord[bytes, bytes]) -> dict[str, Any]:
+    return {"topic": record.topic, "partition": record.partition, "offset": record.offset}
 
 
-def _batches(stream: StreamT[bytes]) -> AsyncIterator[Sequence[EventT[bytes]]]:
-    return cast(Stream[bytes], stream).take_events(BATCH_MAX_EVENTS, within=BATCH_WITHIN_SECONDS)
+def _incoming(records: Records) -> list[Incoming[int]]:
+    """The records as the processors take them; the token is the record's partition."""
+    return [Incoming(r.key, cast(bytes, r.value), _origin(r), r.partition) for r in records]
 
 
-def _incoming(events: Sequence[EventT[bytes]]) -> list[Incoming[EventT[bytes]]]:
-    return [Incoming(e.key, e.value, _origin(e), e) for e in events]
+async def _subscribed(stream: StreamT[bytes]) -> AsyncIterator[None]:
+    async for _ in stream:
+        yield None
 
 
-@contextmanager
-def _in_context_of(event: EventT[Any]) -> Iterator[None]:
-    """Make ``event`` faust's current event: tables take the changelog partition from it.
-
-    faust sets it per event while a stream iterates; a batch from ``take_events`` is handled
-    after that, so a deletion through the table names an event of the key's partition.
-    """
-    token = faust_streams._current_event.set(weakref.ref(event))
-    try:
-        yield
-    finally:
-        faust_streams._current_event.reset(token)
-
-
-def _entries(table: Any, writes: dict[str, tuple[Any, EventT[bytes]]]) -> list[Message]:
+def _entries(table: Any, writes: dict[str, tuple[Any, int]]) -> list[Message]:
     """Store each value; its changelog goes to the partition of the message it came from."""
-    return [table_entry(table, key, value, event.message.partition) for key, (value, event) in writes.items()]
+    return [table_entry(table, key, value, partition) for key, (value, partition) in writes.items()]
 
 
-def _one_per_partition(events: Sequence[EventT[bytes]]) -> list[EventT[bytes]]:
-    return list({e.message.partition: e for e in events}.values())
+def _due(pruner: Pruner, step: str, records: Records) -> list[int]:
+    """The partitions among the records' whose turn to prune has come."""
+    return [p for p in sorted({r.partition for r in records}) if pruner.due((step, p))]
 
 
-def _prune_queues(registry: QueueRegistry, partition: int, visits: Any, agents: Any, settled: Any) -> None:
+def _prune_queues(
+    registry: QueueRegistry, partition: int, visits: Any, agents: Any, settled: Any
+) -> list[Message]:
     stale_keys, sums = registry.forget(partition, now_us())
-    for stale in stale_keys:
-        visits.pop(stale, None)
-        agents.pop(stale, None)
-    for queue, queue_sums in sums.items():
-        settled[queue] = queue_sums
+    deletions = [
+        table_deletion(table, key, partition)
+        for key in stale_keys
+        for table in (visits, agents)
+        if key in table.data
+    ]
+    return deletions + [table_entry(settled, queue, s, partition) for queue, s in sums.items()]
 
 
-def _prune(processor: CallProcessor | AgentProcessor, table: Any, index: set[str]) -> None:
-    for entity in processor.forget(table, index, now_us()):
-        table.pop(entity, None)
-        index.discard(entity)
+def _prune(
+    processor: CallProcessor | AgentProcessor, table: Any, index: set[str], partition: int
+) -> list[Message]:
+    stale = processor.forget(table, index, now_us())
+    index.difference_update(stale)
+    return [table_deletion(table, entity, partition) for entity in stale]
 
 
 def _index(table: Any, index: dict[int, set[str]]) -> None:
