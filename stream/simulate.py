@@ -152,11 +152,14 @@ class Simulation:
 
     def _dispatch(self) -> list[Event]:
         events: list[Event] = []
+        starved: set[str] = set()  # answering only takes agents: a queue without one stays so
         for call in list(self.waiting):
-            agent = self._free_agent(call.queue)
-            if agent is not None:
-                self.waiting.remove(call)
-                events += self._answer(call, agent)
+            agent = None if call.queue in starved else self._free_agent(call.queue)
+            if agent is None:
+                starved.add(call.queue)
+                continue
+            self.waiting.remove(call)
+            events += self._answer(call, agent)
         return events
 
     def _free_agent(self, queue: str) -> _Agent | None:
