@@ -50,9 +50,21 @@ def test_times_parse_exactly_whether_or_not_their_pieces_were_seen(
         "1999-02-01T04:59:53+0200",
         "1999-02-01T04:5\uff19:53Z",
         "1999-02-01T04:59:53.Z",
+        "1999-02-01T04:59:53.1234567890Z",
+        "1999-02-01T04:59:53.12a4Z",
+        "1999-02-01T04:59:53.\u0661\u0662Z",
+        "1999-02-01T04:59:53,5Z",
+        "1999-02-01T04:59:53.5+02:0",
+        "1999-02-01T04:59:53.5+02:00Z",
     ],
 )
 def test_invalid_times_are_refused_even_when_their_hour_was_seen(text: str) -> None:
     assert parse_rfc3339_us("1999-02-01T04:00:00Z") == 917_841_600 * US  # remembers the hour
     with pytest.raises(ValueError):
         parse_rfc3339_us(text)
+
+
+def test_digits_past_microseconds_are_dropped_as_in_a_full_parse() -> None:
+    for _ in range(2):  # cold, then from remembered pieces
+        expected = _reference_us(datetime(1999, 2, 1, 9, 59, 53, 123_456, tzinfo=UTC))
+        assert parse_rfc3339_us("1999-02-01T04:59:53.123456789-05:00") == expected
