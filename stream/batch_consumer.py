@@ -3,25 +3,28 @@
 faust's consumer delivers each fetched message on its own: two tasks raced with
 ``wait_first``, the conductor's lock and decoding, an event object, a channel queue and the
 stream iterator, tens of microseconds each; py-spy put about two thirds of the worker's time
-there. This consumer takes the records aiokafka fetched, hands those of a topic with a
-handler to it in one call, and acknowledges their offsets once it returns; faust's own
-bookkeeping then commits them as usual. Topics without a handler (table changelogs read by
-recovery) still go through faust one message at a time, with a fast path when the message
-is taken without waiting.
+there. This consumer takes the records aiokafka fetched and hands those of a topic with a
+handler to it in one call. The handler returns once its output is handed to the producer,
+with an awaitable that is done when Kafka has all of it; the batch's offsets are
+acknowledged then, oldest batch first, while the next batches are handled (up to
+``MAX_IN_FLIGHT``), and faust's own bookkeeping commits them as usual. Topics without a
+handler (table changelogs read by recovery) still go through faust one message at a time,
+with a fast path when the message is taken without waiting.
 
 Everything else stays faust's: subscription and partition assignment (each handled topic
 still has an agent), pausing partitions during recovery, rebalances, commits. Usage::
 
     app.transport = BatchTransport(app.conf.broker_consumer, app)
-    app.transport.handlers["callcenter.calls"] = handle_calls  # async (records) -> None
+    app.transport.handlers["callcenter.calls"] = handle_calls  # async (records) -> awaitable
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 import types
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping, Sequence
 from typing import Any, cast
 
@@ -33,11 +36,19 @@ from faust.types.tuples import ack_lock
 from mode.utils.futures import notify
 
 Records = Sequence[ConsumerRecord[bytes, bytes]]
-BatchHandler = Callable[[Records], Awaitable[None]]
+BatchHandler = Callable[[Records], Awaitable[Awaitable[None]]]
+Span = tuple[TP, int, int]  # a partition's offsets, first to last
+MAX_IN_FLIGHT = 8  # batches handled but not yet acknowledged by Kafka
 
 
 class BatchConsumer(faust_aiokafka.Consumer):
     """faust's aiokafka consumer, delivering handled topics a batch at a time."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # a handler returns once its batch is handled and its output handed to the producer;
+        # the batch's offsets are acknowledged when the returned awaitable (Kafka has it) is done
+        self._in_flight: deque[tuple[asyncio.Future[None], list[Span]]] = deque()
 
     async def _drain_messages(self, fetcher: Any) -> None:
         while not (self._stopped.is_set() or fetcher._stopped.is_set()):
@@ -46,6 +57,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
             await self.sleep(0)
             if records and not self.should_stop:
                 await self._deliver(records, generation)
+            await self._settle(keep=MAX_IN_FLIGHT)
 
     async def _deliver(self, records: Mapping[TP, Records], generation: int) -> None:
         """Hand each topic's unread records to its handler, or to faust one by one.
@@ -64,9 +76,11 @@ class BatchConsumer(faust_aiokafka.Consumer):
             handler = handlers.get(topic)
             if handler is None:
                 await self._one_at_a_time(mine, generation)
-            else:
-                await handler([record for _, batch in mine for record in batch])
-                self._acknowledge(mine)
+            elif mine:
+                spans = self._take(mine)
+                sent = await handler([record for _, batch in mine for record in batch])
+                self._in_flight.append((asyncio.ensure_future(sent), spans))
+            await self._settle(keep=MAX_IN_FLIGHT)
             if self._commit_every is not None and self._n_acked >= self._commit_every:
                 self._n_acked = 0
                 await self.commit()
@@ -96,23 +110,44 @@ class BatchConsumer(faust_aiokafka.Consumer):
                 with contextlib.suppress(IllegalStateError):  # revoked in the meantime
                     await self.seek(tp, batch[0].offset)
 
-    def _acknowledge(self, batches: list[tuple[TP, Records]]) -> None:
-        """Mark every offset up to each batch's last as acknowledged, as ``ack`` does one by one."""
-        now = time.monotonic()
+    def _take(self, batches: list[tuple[TP, Records]]) -> list[Span]:
+        """Mark the batches read; return the offsets to acknowledge once they are handled."""
+        spans, now = [], time.monotonic()
+        for tp, batch in batches:
+            read = self._read_offset[tp]
+            # offsets missing between records (compaction, transaction markers) count as handled
+            first = batch[0].offset if read is None else min(batch[0].offset, read + 1)
+            spans.append((tp, first, batch[-1].offset))
+            self._read_offset[tp] = batch[-1].offset
+            self.app.monitor.stream_inbound_time[tp] = now
+        return spans
+
+    async def _settle(self, keep: int) -> None:
+        """Acknowledge handled batches, oldest first, once Kafka has their output.
+
+        Waits while more than ``keep`` batches are in flight; a failed send raises here.
+        """
+        while self._in_flight and (self._in_flight[0][0].done() or len(self._in_flight) > keep):
+            sent, spans = self._in_flight[0]
+            await sent
+            self._in_flight.popleft()
+            self._acknowledge(spans)
+
+    async def wait_empty(self) -> None:
+        """faust waits here before a rebalance or a stop: batches in flight first."""
+        await self._settle(keep=0)
+        await super().wait_empty()
+
+    def _acknowledge(self, spans: list[Span]) -> None:
+        """Mark every offset of each span acknowledged, as ``ack`` does one by one."""
         with ack_lock:
-            for tp, batch in batches:
-                if not batch:
-                    continue
-                self._acknowledge_range(tp, batch[0].offset, batch[-1].offset)
-                self._read_offset[tp] = batch[-1].offset
-                self.app.monitor.stream_inbound_time[tp] = now
+            for tp, first, last in spans:
+                self._acknowledge_range(tp, first, last)
             notify(self._waiting_for_ack)
 
     def _acknowledge_range(self, tp: TP, first: int, last: int) -> None:
-        # offsets missing between records (compaction, transaction markers) count as done
-        read, committed = self._read_offset[tp], self._committed_offset[tp]
-        start = max(first if read is None else min(first, read + 1), committed or 0)
         index = self._acked_index[tp]
+        start = max(first, self._committed_offset[tp] or 0)
         offsets = [offset for offset in range(start, last + 1) if offset not in index]
         index.update(offsets)
         self._acked[tp].extend(offsets)

@@ -3,13 +3,14 @@
 faust hands every table change and topic send to aiokafka one at a time, from a buffer that
 one task drains, and pauses the stream whenever more than 100 messages wait ("producer
 buffer full" in the worker's log; py-spy put most of the worker's time there). The worker's
-steps make their messages a batch at a time, so they send them here together and wait until
-Kafka has all of them before the batch's offsets are acknowledged. A table entry is written
+steps make their messages a batch at a time, so they hand them over here together; the
+batch's offsets are acknowledged once Kafka has all of them. A table entry is written
 to the table's store and to its changelog topic in faust's own format, so faust's recovery
 reads it back like any other. Usage::
 
     producer = DirectProducer(deployment.aiokafka_options())
-    await producer.send([table_entry(table, key, value, partition), ...])
+    delivered = await producer.hand_over([table_entry(table, key, value, partition), ...])
+    await delivered  # Kafka has them all
 """
 
 from __future__ import annotations
@@ -51,14 +52,13 @@ class DirectProducer:
         self._options = options
         self._producer: AIOKafkaProducer | None = None
 
-    async def send(self, messages: Iterable[Message]) -> None:
-        """Send every message; return once Kafka has acknowledged all of them."""
+    async def hand_over(self, messages: Iterable[Message]) -> asyncio.Future[Any]:
+        """Hand every message to the producer; the future is done once Kafka has all of them."""
         producer = await self._started()
         pending = [
             await producer.send(m.topic, value=m.value, key=m.key, partition=m.partition) for m in messages
         ]
-        if pending:
-            await asyncio.gather(*pending)
+        return asyncio.gather(*pending)
 
     async def stop(self) -> None:
         if self._producer is not None:

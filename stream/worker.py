@@ -22,7 +22,7 @@ import logging
 import os
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
@@ -170,18 +170,18 @@ def _wire(app: faust.App, deployment: Deployment, settings: Settings) -> None:
     def entity_step(step: str, processor: CallProcessor | AgentProcessor, table: Any) -> BatchHandler:
         index = indexes[step]
 
-        async def handle(records: Records) -> None:
+        async def handle(records: Records) -> Awaitable[None]:
             batch = processor.handle_batch(_incoming(records), table, now_us())
             for entity, (_, partition) in batch.writes.items():
                 index[partition].add(entity)
             messages = _entries(table, batch.writes) + to_topics(batch.outgoing)
             for partition in _due(pruner, step, records):
                 messages += _prune(processor, table, index[partition], partition)
-            await direct.send(messages)
+            return await direct.hand_over(messages)
 
         return handle
 
-    async def queue_step(records: Records) -> None:
+    async def queue_step(records: Records) -> Awaitable[None]:
         visits: dict[str, tuple[Any, int]] = {}
         queue_agents: dict[str, tuple[Any, int]] = {}
         for record in records:
@@ -191,7 +191,7 @@ def _wire(app: faust.App, deployment: Deployment, settings: Settings) -> None:
         messages = _entries(visits_table, visits) + _entries(queue_agents_table, queue_agents)
         for partition in _due(pruner, "queues", records):
             messages += _prune_queues(registry, partition, visits_table, queue_agents_table, settled_table)
-        await direct.send(messages)
+        return await direct.hand_over(messages)
 
     transport = cast(BatchTransport, app.transport)
     transport.handlers.update(

@@ -20,7 +20,7 @@ PARTITION = TP("callcenter.calls", 0)
 
 
 def offsets_consumer(read: int | None = None, committed: int | None = None) -> Any:
-    """The attributes of faust's consumer that acknowledging and committing use."""
+    """The attributes of faust's consumer that reading, acknowledging and committing use."""
     return SimpleNamespace(
         _read_offset={PARTITION: read},
         _committed_offset={PARTITION: committed},
@@ -28,29 +28,33 @@ def offsets_consumer(read: int | None = None, committed: int | None = None) -> A
         _acked_index=defaultdict(set),
         _gap=defaultdict(IntervalTree),
         _n_acked=0,
+        app=SimpleNamespace(monitor=SimpleNamespace(stream_inbound_time={})),
     )
 
 
-def acknowledge(consumer: Any, first: int, last: int) -> int | None:
-    """Acknowledge a batch; return the offset faust would commit next."""
-    BatchConsumer._acknowledge_range(consumer, PARTITION, first, last)
+def handle(consumer: Any, *offsets: int) -> int | None:
+    """Take and acknowledge records at these offsets; return the offset faust would commit."""
+    records = [SimpleNamespace(offset=offset) for offset in offsets]
+    for tp, first, last in BatchConsumer._take(consumer, [(PARTITION, records)]):
+        BatchConsumer._acknowledge_range(consumer, tp, first, last)
     return Consumer._new_offset(consumer, PARTITION)
 
 
 def test_a_batch_from_the_start_commits_past_its_last_offset() -> None:
     consumer = offsets_consumer()
-    assert acknowledge(consumer, 0, 9) == 10
+    assert handle(consumer, *range(10)) == 10
     assert consumer._n_acked == 10
+    assert consumer._read_offset[PARTITION] == 9
 
 
 def test_offsets_missing_between_batches_do_not_hold_the_commit_back() -> None:
     consumer = offsets_consumer(read=9, committed=10)
-    assert acknowledge(consumer, 14, 20) == 21  # 10 to 13 were compacted away
+    assert handle(consumer, 14, 15, 20) == 21  # 10 to 13 and 16 to 19 were compacted away
 
 
 def test_offsets_below_the_committed_one_are_not_acknowledged_again() -> None:
     consumer = offsets_consumer(read=3, committed=8)
-    assert acknowledge(consumer, 4, 12) == 13
+    assert handle(consumer, *range(4, 13)) == 13
     assert consumer._n_acked == 5
 
 
