@@ -7,9 +7,13 @@ there. This consumer takes the records aiokafka fetched and hands those of a top
 handler to it in one call. The handler returns once its output is handed to the producer,
 with an awaitable that is done when Kafka has all of it; the batch's offsets are
 acknowledged then, oldest batch first, while the next batches are handled (up to
-``MAX_IN_FLIGHT``), and faust's own bookkeeping commits them as usual. Topics without a
-handler (table changelogs read by recovery) still go through faust one message at a time,
-with a fast path when the message is taken without waiting.
+``MAX_IN_FLIGHT``), and faust's own bookkeeping commits them as usual.
+
+Topics without a handler are table changelogs, read by faust's recovery. While a changelog
+partition is being recovered, all but the last record of each fetch are applied to the
+table's store here (:func:`apply_changelog`); the last goes through faust, whose recovery
+moves its offsets and ends on it. Other messages go through faust one at a time, with a
+fast path when the message is taken without waiting.
 
 Everything else stays faust's: subscription and partition assignment (each handled topic
 still has an agent), pausing partitions during recovery, rebalances, commits. Usage::
@@ -30,6 +34,7 @@ from typing import Any, cast
 
 from aiokafka.errors import IllegalStateError
 from aiokafka.structs import ConsumerRecord
+from faust.serializers import codecs
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from faust.types.tuples import ack_lock
@@ -154,7 +159,16 @@ class BatchConsumer(faust_aiokafka.Consumer):
         self._n_acked += len(offsets)
 
     async def _one_at_a_time(self, batches: list[tuple[TP, Records]], generation: int) -> None:
+        recovery = cast(Any, self.app.tables).recovery
         for number, (tp, batch) in enumerate(batches):
+            table = recovery.tp_to_table.get(tp) if tp in recovery.active_tps else None
+            if table is not None and len(batch) > 1:
+                # a recovering changelog: all but the last record go straight to the table;
+                # faust's recovery sees the last, which moves its offsets and ends it in time
+                recovery.flush_buffers()  # entries faust holds are older: they go first
+                apply_changelog(table, tp.partition, batch[:-1])
+                self._read_offset[tp] = batch[-2].offset
+                batch = batch[-1:]
             for index, record in enumerate(batch):
                 if not self._unchanged_since(generation):
                     await self._fetch_again([(tp, batch[index:]), *batches[number + 1 :]])
@@ -170,6 +184,21 @@ class BatchConsumer(faust_aiokafka.Consumer):
         except StopIteration:
             return  # taken at once: the usual case, without the two tasks of wait_first
         await self.wait_first(_resume(delivery, pending), self.suspend_flow.wait())
+
+
+def apply_changelog(table: Any, partition: int, records: Records) -> None:
+    """Apply changelog records to a faust table's in-memory store, as faust's recovery does."""
+    loads_key = codecs.get_codec(table.key_serializer).loads
+    loads_value = codecs.get_codec(table.value_serializer).loads
+    store, partitions = table.data, table.data._key_partition  # which partition each key came from
+    for record in records:
+        key = loads_key(record.key)
+        if record.value is None:
+            store.pop(key, None)
+            partitions.pop(key, None)
+        else:
+            store[key] = loads_value(record.value)
+            partitions[key] = partition
 
 
 async def _resume(coroutine: Coroutine[Any, Any, Any], pending: Any) -> Any:

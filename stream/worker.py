@@ -49,6 +49,10 @@ log = logging.getLogger("ccmetrics.worker")
 QUEUE_TOPIC = "{app_id}-queue-updates"  # internal; named after the app so deployments never share it
 PRUNE_EVERY_SECONDS = 10.0
 PRODUCER_LINGER_SECONDS = 0.005  # lets the producer batch changelog and queue messages
+# Kafka compacts only closed segments; with its default of 1 GiB a changelog stays mostly
+# uncompacted for days, and a restart reads every entry ever written (each call's state is
+# written several times). Small segments let the cleaner keep about one entry per key.
+CHANGELOG_CONFIG = {"segment.bytes": str(16 * 2**20), "segment.ms": str(3_600_000)}
 FRESH_ON_SCRAPE_US = 200_000  # a scrape takes a new snapshot if the latest is older than this
 
 
@@ -279,7 +283,7 @@ def _raw_topic(app: faust.App, name: str) -> Any:
 
 
 def _table(app: faust.App, name: str, codec: str, deployment: Deployment) -> Any:
-    table: Any = app.Table(name, partitions=deployment.partitions)
+    table: Any = app.Table(name, partitions=deployment.partitions, extra_topic_configs=CHANGELOG_CONFIG)
     # faust takes changelog serializers from these attributes, and made the changelog topic
     # (used to decode during recovery) when the table was registered: make it again.
     table.key_serializer, table.value_serializer = "ccm-str", codec

@@ -1,6 +1,6 @@
-"""The batch consumer's two pieces that run without a broker: acknowledging offsets in
-ranges (checked against faust's own commit arithmetic) and finishing a delivery that had
-to wait. The whole consumer runs in every integration test."""
+"""The batch consumer's pieces that run without a broker: acknowledging offsets in ranges
+(checked against faust's own commit arithmetic), finishing a delivery that had to wait,
+applying changelog records. The whole consumer runs in every integration test."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from faust.transport.consumer import Consumer
 from faust.types import TP
 from intervaltree import IntervalTree
 
-from stream.batch_consumer import BatchConsumer, _resume
+from metrics.settled import Settled
+from stream.batch_consumer import BatchConsumer, _resume, apply_changelog
+from stream.state_codecs import encode_state, register_codecs
 
 PARTITION = TP("callcenter.calls", 0)
 
@@ -103,3 +105,26 @@ async def test_cancelling_the_task_cancels_the_delivery() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert seen == ["cancelled"]
+
+
+class MemoryStore(dict[str, Any]):
+    """faust's memory store as apply_changelog uses it: a mapping that knows key partitions."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._key_partition: dict[str, int] = {}
+
+
+def test_changelog_records_set_and_delete_table_entries_in_order() -> None:
+    register_codecs()
+    table = SimpleNamespace(key_serializer="ccm-str", value_serializer="ccm-settled", data=MemoryStore())
+    earlier, later = Settled(0, [1, 0], [1, 0]), Settled(0, [1, 2], [5, 2])
+    records = [
+        SimpleNamespace(key=b"sales", value=encode_state(earlier)),
+        SimpleNamespace(key=b"support", value=encode_state(earlier)),
+        SimpleNamespace(key=b"sales", value=encode_state(later)),
+        SimpleNamespace(key=b"support", value=None),  # a tombstone
+    ]
+    apply_changelog(table, 2, records)
+    assert table.data == {"sales": later}
+    assert table.data._key_partition == {"sales": 2}
