@@ -11,6 +11,7 @@ event or a different arrival order gives the same record. Usage::
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -42,7 +43,8 @@ class CallRecord:
 
     def __init__(self, call_id: str) -> None:
         self.call_id = call_id
-        self.event_ids: set[str] = set()
+        # a call has a handful of events: a tuple is a quarter of a set's size, as fast to search
+        self.event_ids: tuple[str, ...] = ()
         self.last_us = 0
         self.queued: dict[str, Fact] = {}  # queue -> (time, id)
         self.outcomes: dict[str, Fact] = {}  # queue -> (time, rank, id)
@@ -56,7 +58,7 @@ class CallRecord:
         """Fold one event in. Returns the queues it may have changed; ``None`` for a duplicate."""
         if event.id in self.event_ids:
             return None
-        self.event_ids.add(event.id)
+        self.event_ids += (event.id,)
         if event.time_us > self.last_us:
             self.last_us = event.time_us
         return _APPLY[event.type](self, event)
@@ -117,10 +119,10 @@ class CallRecord:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CallRecord:
         record = cls(data["id"])
-        record.event_ids = set(data["ids"])
+        record.event_ids = tuple(data["ids"])
         record.last_us = data["last"]
         for name in _FIELDS:
-            setattr(record, name, {k: tuple(v) for k, v in data[name].items()})
+            setattr(record, name, {sys.intern(k): tuple(v) for k, v in data[name].items()})  # queue or agent
         return record
 
 

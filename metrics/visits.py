@@ -7,6 +7,7 @@ the per-call processor to the per-queue processor in the worker.
 
 from __future__ import annotations
 
+import sys
 from typing import Any, NamedTuple
 
 
@@ -65,7 +66,7 @@ class Visit(NamedTuple):
         call_id, queue, last_us, queued_us, outcome, outcome_us, handlings, transfers, blocked = row
         return cls(
             call_id,
-            queue,
+            sys.intern(queue),  # one string per queue, not one per visit
             last_us,
             queued_us,
             outcome,

@@ -12,6 +12,7 @@ Pure Python (orjson, no faust), shared by the worker and ``ccmetrics replay``. U
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -113,14 +114,15 @@ class _Layout:
     def __init__(self, event_type: str, required: tuple[str, ...], optional: tuple[str, ...]) -> None:
         self.event_type = event_type
         self.fields = [
-            (name, _position(name), _ID_LIMITS.get(name, 0), name in required) for name in required + optional
+            (name, _position(name), _ID_LIMITS.get(name, 0), name in required, name in _SHARED)
+            for name in required + optional
         ]
         self.known = frozenset(required + optional)
 
     def fill(self, values: list[Any], data: dict[str, Any]) -> int:
         """Check and place each field; return how many were present."""
         seen = 0
-        for name, position, limit, needed in self.fields:
+        for name, position, limit, needed, shared in self.fields:
             value = data.get(name, _ABSENT)
             if value is _ABSENT:
                 if needed:
@@ -130,8 +132,13 @@ class _Layout:
             if not (type(value) is str and 0 < len(value) <= limit):  # else: a valid id, kept as is
                 value = _FIELD_CHECKS[name](self.event_type, data, name)
             if position != _NOT_KEPT:
-                values[position] = value
+                values[position] = sys.intern(value) if shared else value
         return seen
+
+
+# Queue and agent ids repeat in every call's and agent's state: one string each, not one per
+# event (interned strings are freed once nothing uses them).
+_SHARED = frozenset({"queue", "agent_id", "to_queue"})
 
 
 def _position(name: str) -> int:
@@ -212,7 +219,7 @@ def _queues(event_type: str, data: dict[str, Any], name: str) -> tuple[str, ...]
     value = data[name]
     if not isinstance(value, list):
         raise Rejection("bad_field", "data.queues must be a list of queue ids")
-    return tuple(sorted({_text({"queue": q}, "queue", MAX_QUEUE_CHARS) for q in value}))
+    return tuple(sorted({sys.intern(_text({"queue": q}, "queue", MAX_QUEUE_CHARS)) for q in value}))
 
 
 def _priority(event_type: str, data: dict[str, Any], name: str) -> int:
