@@ -224,6 +224,8 @@ def _queues(event_type: str, data: dict[str, Any], name: str) -> tuple[str, ...]
 
 def _priority(event_type: str, data: dict[str, Any], name: str) -> int:
     value = data[name]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # 3.0 is an integer to JSON Schema, and so to the published schema
     if not isinstance(value, int) or isinstance(value, bool):
         raise Rejection("bad_field", "data.priority must be an integer")
     return value

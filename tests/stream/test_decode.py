@@ -40,6 +40,10 @@ def test_a_valid_event_decodes_with_exact_time_and_no_caller() -> None:
     assert decoded.unknown_fields == 0
 
 
+def test_an_integral_number_is_an_integer_as_in_json_schema() -> None:
+    assert decode(raw(envelope(call_id="c1", queue="sales", priority=3.0))).event is not None
+
+
 def test_unknown_types_are_ignored_and_unknown_fields_counted() -> None:
     unknown = decode(raw(envelope("call.sparkled", call_id="c1")))
     assert (unknown.event, unknown.type) == (None, "call.sparkled")
@@ -65,6 +69,7 @@ def _without(document: dict[str, Any], name: str) -> dict[str, Any]:
         (raw({**envelope(), "id": 7}), "bad_field"),
         (raw({**envelope(), "data": "text"}), "bad_field"),
         (raw(envelope(call_id="c1", queue="q" * 200)), "bad_field"),
+        (raw(envelope(call_id="c1", queue="q", priority=2.5)), "bad_field"),
         (raw(envelope("call.flowed_out", call_id="c1", queue="q", reason="bored")), "bad_field"),
         (raw(envelope("call.ended", call_id="c1", agent_id="a", wrapup="yes")), "bad_field"),
         (raw(envelope("agent.state", agent_id="a", state="dancing")), "bad_field"),
