@@ -1,0 +1,130 @@
+"""Where the worker's memory goes: the size of each kind of state, without Kafka or faust.
+
+Usage::
+
+    python -m benchmarks.state_size [--events 1000000]
+
+Feeds the recovery benchmark's traffic (500 queues, 5,000 agents, a million calls a day)
+through the worker's steps (``stream/processors.py``) in one process, in batches as the
+worker takes them, with plain dicts as tables. Then prints the deep size of each table and
+of the queues' in-memory state, and what one call record is made of. Nothing is let go
+during the run, as in the first hours of a worker (calls are kept ``2 × max_call_age``).
+The baseline is the whole: each part is printed as its share of the state measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+
+from benchmarks.recovery import history
+from metrics.calls import _FIELDS, CallRecord
+from metrics.pipeline import PipelineStats
+from metrics.settings import Settings
+from metrics.visits import Visit
+from stream.encode import to_cloudevent
+from stream.processors import AgentProcessor, CallProcessor, Incoming, QueueRegistry
+
+BATCH = 2000
+
+
+def deep_size(root: object, seen: set[int]) -> int:
+    """Bytes of ``root`` and everything it holds that ``seen`` has not counted yet."""
+    total, stack = 0, [root]
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        total += sys.getsizeof(item)
+        stack.extend(_held(item))
+    return total
+
+
+def _held(item: object) -> Iterable[object]:
+    if isinstance(item, dict):
+        return [*item.keys(), *item.values()]
+    if isinstance(item, list | tuple | set | frozenset):
+        return item
+    if hasattr(item, "__slots__"):
+        return [getattr(item, name) for name in item.__slots__ if hasattr(item, name)]
+    if hasattr(item, "__dict__") and not isinstance(item, type):
+        return [vars(item)]
+    return []
+
+
+def run(events: int) -> dict[str, dict[str, Any]]:
+    """The worker's tables and queues after ``events`` events, built as the worker builds them."""
+    settings, stats, now = Settings.load(None), PipelineStats(), time.time_ns() // 1000
+    steps = {"call": CallProcessor(settings, stats), "agent": AgentProcessor(settings, stats)}
+    tables: dict[str, dict[str, Any]] = {"calls": {}, "agents": {}, "visits": {}, "queue agents": {}}
+    registry = QueueRegistry(settings)
+    batch: dict[str, list[Incoming[int]]] = {"call": [], "agent": []}
+    for number, event in enumerate(history(events), start=1):
+        kind = "agent" if event.type == "agent.state" else "call"
+        key = (event.agent_id if kind == "agent" else event.call_id) or ""
+        batch[kind].append(Incoming(key.encode(), orjson.dumps(to_cloudevent(event)), {}, 0))
+        if number % BATCH == 0:
+            _handle(steps, batch, tables, registry, now)
+    _handle(steps, batch, tables, registry, now)
+    return {**tables, "queues (windows, visits, agents)": registry.states}
+
+
+def _handle(
+    steps: dict[str, Any],
+    batch: dict[str, list[Incoming[int]]],
+    tables: dict[str, dict[str, Any]],
+    registry: QueueRegistry,
+    now: int,
+) -> None:
+    for kind, messages in batch.items():
+        table = tables["calls" if kind == "call" else "agents"]
+        result = steps[kind].handle_batch(messages, table, now)
+        table.update({key: state for key, (state, _) in result.writes.items()})
+        for message in result.outgoing:
+            if message.destination == "queues" and message.key is not None:
+                for key, value in registry.apply(message.key.decode(), 0, message.value):
+                    tables["visits" if isinstance(value, Visit) else "queue agents"][key] = value
+        messages.clear()
+
+
+def call_record_parts(records: Iterable[CallRecord]) -> Counter[str]:
+    """Bytes of each part of the call records, summed (strings counted where they are held)."""
+    parts: Counter[str] = Counter()
+    for record in records:
+        parts["the object"] += sys.getsizeof(record)
+        parts["event ids"] += sys.getsizeof(record.event_ids) + sum(map(sys.getsizeof, record.event_ids))
+        for name in _FIELDS:
+            facts = getattr(record, name)
+            parts["fact dicts"] += sys.getsizeof(facts)
+            parts["fact tuples"] += sum(sys.getsizeof(fact) for fact in facts.values())
+    return parts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    args = parser.parse_args(argv)
+    print(f"building the state of {args.events:,} events ...", flush=True)
+    state = run(args.events)
+    seen: set[int] = set()
+    sizes = {name: deep_size(part, seen) for name, part in state.items()}
+    whole = sum(sizes.values())
+    print(f"{'':34}{'entries':>10}{'MB':>9}{'share':>8}")
+    for name, size in sizes.items():
+        print(f"{name:34}{len(state[name]):>10,}{size / 2**20:>9.1f}{size / whole:>8.0%}")
+    calls = state["calls"]
+    print(f"one call record, {sizes['calls'] / max(1, len(calls)):,.0f} bytes on average, of which:")
+    for part, size in call_record_parts(calls.values()).most_common():
+        print(f"  {part:32}{size / max(1, len(calls)):>8,.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
