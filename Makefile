@@ -55,8 +55,8 @@ soak-memory: venv kafka-jars
 demo: venv kafka-jars
 	exec $(BIN)/python -m tools.demo
 
-# Every benchmark, each printing its ratio to a baseline measured in the same run (about
-# half an hour; the recovery one publishes and processes a million events).
+# Every benchmark, each printing its ratio to a baseline measured in the same run (about a
+# quarter of an hour; the recovery one publishes and processes a million events).
 BANK_TSV := ../shared/data/anonymous-bank/february-1999.tsv
 BANK := .cache/bank/february-1999.jsonl
 bench: venv kafka-jars
@@ -69,6 +69,7 @@ bench: venv kafka-jars
 	$(BIN)/python -m benchmarks.kafka_throughput
 	$(BIN)/python -m benchmarks.latency
 	$(BIN)/python -m benchmarks.recovery
+	$(BIN)/python -m benchmarks.state_size
 
 clean:
 	rm -rf $(VENV) .cache/kafka-run .mypy_cache .ruff_cache .pytest_cache
