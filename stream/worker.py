@@ -48,7 +48,6 @@ from stream.state_codecs import register_codecs
 log = logging.getLogger("ccmetrics.worker")
 QUEUE_TOPIC = "{app_id}-queue-updates"  # internal; named after the app so deployments never share it
 PRUNE_EVERY_SECONDS = 10.0
-PRODUCER_LINGER_SECONDS = 0.005  # lets the producer batch changelog and queue messages
 # Kafka compacts only closed segments; with its default of 1 GiB a changelog stays mostly
 # uncompacted for days, and a restart reads every entry ever written (each call's state is
 # written several times). Small segments let the cleaner keep about one entry per key.
@@ -110,7 +109,6 @@ def create_app(deployment: Deployment, settings: Settings) -> faust.App:
         web_ssl_context=deployment.metrics_ssl_context(),
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
-        producer_linger=PRODUCER_LINGER_SECONDS,
         broker_session_timeout=deployment.kafka_session_timeout_seconds,
         broker_heartbeat_interval=min(3.0, deployment.kafka_session_timeout_seconds / 4),
         table_standby_replicas=0,
