@@ -1,7 +1,7 @@
 """What the worker does with each Kafka message, free of faust so it can be tested alone.
 
-The worker's faust agents feed raw messages here, store what these return in tables and
-send the outgoing messages to topics. Three steps, each keyed as docs/architecture.md shows:
+The worker feeds each fetch's raw messages here (``handle_batch``), stores what comes back
+in tables and sends the outgoing messages to topics. Three steps, each keyed as docs/architecture.md shows:
 
 - :class:`CallProcessor` (key = call id): decode, fold into the call's record, emit the
   call's visit to each queue it touched.
@@ -16,7 +16,7 @@ Messages to the queue step are full state, not deltas, so applying one twice is 
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -99,20 +99,6 @@ class _Step(Generic[State]):
         self._forget_after_us = (
             limits.forget_call_after_us if self.what == "call" else limits.forget_agent_after_us
         )
-
-    def handle(
-        self,
-        key: bytes | None,
-        raw: bytes,
-        table: MutableMapping[str, State],
-        now_us: int,
-        origin: dict[str, Any],
-    ) -> list[Outgoing]:
-        """Process one message, storing its state in ``table``; return what to send."""
-        batch = self.handle_batch([Incoming(key, raw, origin, None)], table, now_us)
-        for entity, (state, _) in batch.writes.items():
-            table[entity] = state
-        return batch.outgoing
 
     def handle_batch(
         self, messages: list[Incoming[Token]], table: Mapping[str, State], now_us: int
