@@ -102,8 +102,8 @@ def call_record_parts(records: Iterable[CallRecord]) -> Counter[str]:
         parts["event ids"] += sys.getsizeof(record.event_ids) + sum(map(sys.getsizeof, record.event_ids))
         for name in _FIELDS:
             facts = getattr(record, name)
-            parts["fact dicts"] += sys.getsizeof(facts)
-            parts["fact tuples"] += sum(sys.getsizeof(fact) for fact in facts.values())
+            parts["fact holders"] += sys.getsizeof(facts)
+            parts["facts"] += sum(sys.getsizeof(fact) for fact in facts)
     return parts
 
 

@@ -22,17 +22,33 @@ _OUTCOME_RANK = {"call.answered": 0, "call.abandoned": 1, "call.flowed_out": 2}
 _OUTCOME_NAME = {0: "answered", 1: "abandoned", 2: "flowed_out"}
 _FIELDS = ("queued", "outcomes", "blocked", "answered", "ended", "wrapup_ended", "transferred")
 
-Fact = tuple[Any, ...]
+Fact = tuple[Any, ...]  # (time, ..., key): the queue or agent it is about comes last
+Facts = tuple[Fact, ...]  # one fact per key; a tuple is a fifth of a small dict's size
 Touched = tuple[str, ...]  # queues whose visit may have changed (a queue may appear twice)
 _NONE: Touched = ()
 
 
-def _keep_min(facts: dict[str, Fact], key: str, candidate: Fact) -> bool:
-    """Keep the earliest candidate for ``key``; say whether the stored fact changed."""
-    current = facts.get(key)
-    if current is not None and current <= candidate:
-        return False
-    facts[key] = candidate
+def _find(facts: Facts, key: str) -> Fact | None:
+    for fact in facts:
+        if fact[-1] == key:
+            return fact
+    return None
+
+
+def _keep_min(record: CallRecord, field: str, candidate: Fact) -> bool:
+    """Keep the earliest candidate for its key (its last item); say whether the facts changed.
+
+    Facts of one key end in the same key, so comparing whole tuples compares what is before it.
+    """
+    facts: Facts = getattr(record, field)
+    key = candidate[-1]
+    for index, fact in enumerate(facts):
+        if fact[-1] == key:
+            if fact <= candidate:
+                return False
+            setattr(record, field, (*facts[:index], candidate, *facts[index + 1 :]))
+            return True
+    setattr(record, field, (*facts, candidate))
     return True
 
 
@@ -46,13 +62,13 @@ class CallRecord:
         # a call has a handful of events: a tuple is a quarter of a set's size, as fast to search
         self.event_ids: tuple[str, ...] = ()
         self.last_us = 0
-        self.queued: dict[str, Fact] = {}  # queue -> (time, id)
-        self.outcomes: dict[str, Fact] = {}  # queue -> (time, rank, id)
-        self.blocked: dict[str, Fact] = {}  # queue -> (time, id)
-        self.answered: dict[str, Fact] = {}  # agent -> (time, id, queue)
-        self.ended: dict[str, Fact] = {}  # agent -> (time, id, wrapup)
-        self.wrapup_ended: dict[str, Fact] = {}  # agent -> (time, id)
-        self.transferred: dict[str, Fact] = {}  # agent -> (time, id)
+        self.queued: Facts = ()  # (time, id, queue)
+        self.outcomes: Facts = ()  # (time, rank, id, queue)
+        self.blocked: Facts = ()  # (time, id, queue)
+        self.answered: Facts = ()  # (time, id, queue, agent)
+        self.ended: Facts = ()  # (time, id, wrapup, agent)
+        self.wrapup_ended: Facts = ()  # (time, id, agent)
+        self.transferred: Facts = ()  # (time, id, agent)
 
     def apply(self, event: Event) -> Touched | None:
         """Fold one event in. Returns the queues it may have changed; ``None`` for a duplicate."""
@@ -65,16 +81,17 @@ class CallRecord:
 
     def queues(self) -> set[str]:
         """Every queue this call has a fact in."""
-        return {*self.queued, *self.outcomes, *self.blocked}
+        return {fact[-1] for fact in (*self.queued, *self.outcomes, *self.blocked)}
 
     def visit(self, queue: str) -> Visit:
         """The facts of this call in ``queue``."""
-        queued, outcome, blocked = self.queued.get(queue), self.outcomes.get(queue), self.blocked.get(queue)
+        queued, outcome = _find(self.queued, queue), _find(self.outcomes, queue)
+        blocked = _find(self.blocked, queue)
         handlings: list[Handling] = []
         transfers: list[int] = []
-        for agent, fact in self.answered.items():
+        for fact in self.answered:
             if fact[2] == queue:
-                self._add_handling(agent, fact[0], handlings, transfers)
+                self._add_handling(fact[-1], fact[0], handlings, transfers)
         times = [f[0] for f in (queued, outcome, blocked) if f is not None]
         times += [h.done_us for h in handlings]
         return Visit(
@@ -93,27 +110,27 @@ class CallRecord:
         self, agent: str, answered_us: int, handlings: list[Handling], transfers: list[int]
     ) -> None:
         """Add the agent's completed handling and its transfer, when known."""
-        transfer = self.transferred.get(agent)
+        transfer = _find(self.transferred, agent)
         if transfer is not None:
             transfers.append(transfer[0])
-        ended = self.ended.get(agent)
+        ended = _find(self.ended, agent)
         if ended is None:
             return
         done_us = ended[0]
         if ended[2]:  # wrap-up follows: handling completes when it ends
-            wrapup = self.wrapup_ended.get(agent)
+            wrapup = _find(self.wrapup_ended, agent)
             if wrapup is None:
                 return
             done_us = max(done_us, wrapup[0])
         handlings.append(Handling(done_us, max(0, done_us - answered_us)))
 
     def _queue_of(self, agent: str) -> Touched:
-        fact = self.answered.get(agent)
+        fact = _find(self.answered, agent)
         return (fact[2],) if fact else _NONE
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-able form for the faust table's changelog."""
-        state: dict[str, Any] = {name: getattr(self, name) for name in _FIELDS}
+        """A JSON-able form for the faust table's changelog: facts by key, as they always were."""
+        state = {name: {fact[-1]: fact[:-1] for fact in getattr(self, name)} for name in _FIELDS}
         return {"id": self.call_id, "ids": sorted(self.event_ids), "last": self.last_us, **state}
 
     @classmethod
@@ -122,41 +139,42 @@ class CallRecord:
         record.event_ids = tuple(data["ids"])
         record.last_us = data["last"]
         for name in _FIELDS:
-            setattr(record, name, {sys.intern(k): tuple(v) for k, v in data[name].items()})  # queue or agent
+            setattr(record, name, tuple((*v, sys.intern(k)) for k, v in data[name].items()))  # queue or agent
         return record
 
 
 def _on_queued(record: CallRecord, event: Event) -> Touched:
     assert event.queue is not None
-    changed = _keep_min(record.queued, event.queue, (event.time_us, event.id))
+    changed = _keep_min(record, "queued", (event.time_us, event.id, event.queue))
     return (event.queue,) if changed else _NONE
 
 
 def _on_outcome(record: CallRecord, event: Event) -> Touched:
     assert event.queue is not None
-    candidate = (event.time_us, _OUTCOME_RANK[event.type], event.id)
-    changed = _keep_min(record.outcomes, event.queue, candidate)
+    candidate = (event.time_us, _OUTCOME_RANK[event.type], event.id, event.queue)
+    changed = _keep_min(record, "outcomes", candidate)
     return (event.queue,) if changed else _NONE
 
 
 def _on_answered(record: CallRecord, event: Event) -> Touched:
     assert event.queue is not None and event.agent_id is not None
     before = record._queue_of(event.agent_id)
-    _keep_min(record.answered, event.agent_id, (event.time_us, event.id, event.queue))
+    _keep_min(record, "answered", (event.time_us, event.id, event.queue, event.agent_id))
     return _on_outcome(record, event) + before + record._queue_of(event.agent_id)
 
 
 def _on_blocked(record: CallRecord, event: Event) -> Touched:
     assert event.queue is not None
-    changed = _keep_min(record.blocked, event.queue, (event.time_us, event.id))
+    changed = _keep_min(record, "blocked", (event.time_us, event.id, event.queue))
     return (event.queue,) if changed else _NONE
 
 
 def _agent_fact(field: str, with_wrapup: bool = False) -> Callable[[CallRecord, Event], Touched]:
     def apply(record: CallRecord, event: Event) -> Touched:
         assert event.agent_id is not None
-        fact: Fact = (event.time_us, event.id, event.wrapup) if with_wrapup else (event.time_us, event.id)
-        if not _keep_min(getattr(record, field), event.agent_id, fact):
+        at, agent = event.time_us, event.agent_id
+        fact: Fact = (at, event.id, event.wrapup, agent) if with_wrapup else (at, event.id, agent)
+        if not _keep_min(record, field, fact):
             return _NONE
         return record._queue_of(event.agent_id)
 
