@@ -24,23 +24,30 @@ StateChange = tuple[int, str, str, tuple[str, ...] | None]
 class AgentHistory:
     """The state changes of one agent still needed to answer "what state at now?"."""
 
-    __slots__ = ("agent_id", "changes", "event_ids", "served")
+    __slots__ = ("_event_ids", "agent_id", "changes", "served")
 
     def __init__(self, agent_id: str) -> None:
         self.agent_id = agent_id
         self.changes: list[StateChange] = []
-        self.event_ids: set[str] = set()
+        self._event_ids: set[str] | None = None  # the ids of ``changes``, made when first needed
         self.served: set[str] = set()  # every queue ever listed, even in changes let go
 
     def add(self, event: Event) -> bool:
         """Record a state event; ``False`` for a duplicate."""
-        if event.id in self.event_ids:
+        event_ids = self._ids()
+        if event.id in event_ids:
             return False
-        self.event_ids.add(event.id)
+        event_ids.add(event.id)
         assert event.state is not None
         insort(self.changes, (event.time_us, event.id, event.state, event.queues))
         self.served.update(event.queues or ())
         return True
+
+    def _ids(self) -> set[str]:
+        # Only the agent step adds events; the queues' copies of an agent never need the set.
+        if self._event_ids is None:
+            self._event_ids = {change[1] for change in self.changes}
+        return self._event_ids
 
     def all_queues(self) -> set[str]:
         """Every queue the agent ever served: the queues that must hear of any change."""
@@ -72,7 +79,8 @@ class AgentHistory:
             keep_from = min(keep_from, listed[-1])
         dropped = self.changes[:keep_from]
         del self.changes[:keep_from]
-        self.event_ids.difference_update(change[1] for change in dropped)
+        if self._event_ids is not None:
+            self._event_ids.difference_update(change[1] for change in dropped)
 
     def to_json(self) -> list[Any]:
         return [self.agent_id, [list(c) for c in self.changes], sorted(self.served)]
@@ -83,6 +91,5 @@ class AgentHistory:
         for at, event_id, state, queues in row[1]:
             change = (at, event_id, state, tuple(queues) if queues is not None else None)
             history.changes.append(change)
-            history.event_ids.add(event_id)
         history.served = set(row[2])
         return history
