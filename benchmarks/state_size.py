@@ -6,9 +6,11 @@ Usage::
 
 Feeds the recovery benchmark's traffic (500 queues, 5,000 agents, a million calls a day)
 through the worker's steps (``stream/processors.py``) in one process, in batches as the
-worker takes them, with plain dicts as tables. Then prints the deep size of each table and
-of the queues' in-memory state, and what one call record is made of. Nothing is let go
-during the run, as in the first hours of a worker (calls are kept ``2 × max_call_age``).
+worker takes them, with plain dicts as tables. Snapshots are taken as often as the worker
+takes them, which moves the windows to now and lets their old buckets go. No call or visit
+is let go, as in the first hours of a worker (calls are kept ``2 × max_call_age``). Then
+prints the deep size of each table and of the queues' in-memory state, and what one call
+record is made of.
 The baseline is the whole: each part is printed as its share of the state measured.
 """
 
@@ -26,12 +28,15 @@ import orjson
 from benchmarks.recovery import history
 from metrics.calls import _FIELDS, CallRecord
 from metrics.pipeline import PipelineStats
+from metrics.queue_state import QueueState
 from metrics.settings import Settings
 from metrics.visits import Visit
 from stream.encode import to_cloudevent
 from stream.processors import AgentProcessor, CallProcessor, Incoming, QueueRegistry
 
 BATCH = 2000
+QUEUES = "queues (windows, visits, agents)"
+SNAPSHOT_EVERY = 25_000  # the worker snapshots once a second and takes about that many events a second
 
 
 def deep_size(root: object, seen: set[int]) -> int:
@@ -72,8 +77,11 @@ def run(events: int) -> dict[str, dict[str, Any]]:
         batch[kind].append(Incoming(key.encode(), orjson.dumps(to_cloudevent(event)), {}, 0))
         if number % BATCH == 0:
             _handle(steps, batch, tables, registry, now)
+        if number % SNAPSHOT_EVERY == 0:
+            registry.snapshot(now)  # as the worker's timer does: windows move to now, old buckets go
     _handle(steps, batch, tables, registry, now)
-    return {**tables, "queues (windows, visits, agents)": registry.states}
+    registry.snapshot(now)
+    return {**tables, QUEUES: registry.states}
 
 
 def _handle(
@@ -107,6 +115,17 @@ def call_record_parts(records: Iterable[CallRecord]) -> Counter[str]:
     return parts
 
 
+def queue_state_parts(states: dict[str, QueueState]) -> dict[str, list[object]]:
+    """The pieces of every queue's state, by kind."""
+    return {
+        "window buckets and sums": [q.sums for q in states.values()],
+        "visits by call": [q.visits for q in states.values()],
+        "waiting calls": [q._waiting for q in states.values()],
+        "agents by id": [q.agents for q in states.values()],
+        "settled sums": [q.settled for q in states.values()],
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -114,11 +133,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"building the state of {args.events:,} events ...", flush=True)
     state = run(args.events)
     seen: set[int] = set()
-    sizes = {name: deep_size(part, seen) for name, part in state.items()}
+    sizes = {name: deep_size(part, seen) for name, part in state.items() if name != QUEUES}
+    queue_parts = {name: deep_size(parts, seen) for name, parts in queue_state_parts(state[QUEUES]).items()}
+    sizes[QUEUES] = sum(queue_parts.values()) + deep_size(state[QUEUES], seen)
     whole = sum(sizes.values())
     print(f"{'':34}{'entries':>10}{'MB':>9}{'share':>8}")
     for name, size in sizes.items():
         print(f"{name:34}{len(state[name]):>10,}{size / 2**20:>9.1f}{size / whole:>8.0%}")
+    print("the queues' own state (what the tables above do not hold), of which:")
+    for name, size in queue_parts.items():
+        print(f"  {name:32}{size / 2**20:>8.1f} MB")
     calls = state["calls"]
     print(f"one call record, {sizes['calls'] / max(1, len(calls)):,.0f} bytes on average, of which:")
     for part, size in call_record_parts(calls.values()).most_common():

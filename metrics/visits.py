@@ -69,7 +69,7 @@ class Visit(NamedTuple):
             sys.intern(queue),  # one string per queue, not one per visit
             last_us,
             queued_us,
-            outcome,
+            None if outcome is None else sys.intern(outcome),  # one of three names: no copy per visit
             outcome_us,
             tuple(Handling(done, handle) for done, handle in handlings),
             tuple(transfers),

@@ -80,9 +80,15 @@ def decode_document(document: dict[str, Any]) -> Decoded:
         raise _missing(document, ENVELOPE_REQUIRED, "envelope field {!r} is missing") from None
     if spec != "1.0":
         raise Rejection("bad_specversion", f'specversion must be "1.0", not {spec!r}')
-    _check_text("id", event_id, MAX_ID_CHARS)
-    _check_text("source", source, MAX_ID_CHARS)
-    _check_text("type", event_type, MAX_ID_CHARS)
+    if not (
+        type(event_id) is str
+        and type(source) is str
+        and type(event_type) is str
+        and 0 < len(event_id) <= MAX_ID_CHARS
+        and 0 < len(source) <= MAX_ID_CHARS
+        and 0 < len(event_type) <= MAX_ID_CHARS
+    ):
+        _check_texts(event_id, source, event_type)
     time_us = _time(time_text)
     if type(data) is not dict:
         raise Rejection("bad_field", "data must be a JSON object")
@@ -152,9 +158,10 @@ def _missing(document: dict[str, Any], names: tuple[str, ...], message: str) -> 
     return Rejection("missing_field", message.format(missing))
 
 
-def _check_text(name: str, value: Any, limit: int) -> None:
-    if type(value) is not str or not 0 < len(value) <= limit:
-        _text({name: value}, name, limit)  # raises with the right detail
+def _check_texts(event_id: Any, source: Any, event_type: Any) -> None:
+    """Raise with the detail of the first envelope text that is not valid."""
+    for name, value in (("id", event_id), ("source", source), ("type", event_type)):
+        _text({name: value}, name, MAX_ID_CHARS)
 
 
 def _load_json(raw: bytes) -> Any:

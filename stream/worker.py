@@ -41,6 +41,7 @@ from stream.basic_auth import BasicAuth
 from stream.batch_consumer import BatchHandler, BatchTransport, Records
 from stream.deploy import Deployment
 from stream.direct_producer import DirectProducer, Message, table_deletion, table_entry
+from stream.heap import give_back_free_memory
 from stream.kafka_out import ensure_topics
 from stream.processors import SEPARATOR, AgentProcessor, CallProcessor, Incoming, Outgoing, QueueRegistry
 from stream.state_codecs import register_codecs
@@ -53,6 +54,11 @@ PRUNE_EVERY_SECONDS = 10.0
 # written several times). Small segments let the cleaner keep about one entry per key.
 CHANGELOG_CONFIG = {"segment.bytes": str(16 * 2**20), "segment.ms": str(3_600_000)}
 FRESH_ON_SCRAPE_US = 200_000  # a scrape takes a new snapshot if the latest is older than this
+# Records decoded from the fetch buffer at a time. Unbounded, a backlog or a recovery turns
+# whole 50 MB fetches into Python objects at once (74 thousand records were seen alive),
+# and the holes they leave among long-lived state keep the worker's memory at that peak.
+MAX_POLL_RECORDS = 10_000
+GIVE_BACK_MEMORY_SECONDS = 10.0  # see stream/heap.py; each time takes a few milliseconds
 
 
 def now_us() -> int:
@@ -112,6 +118,7 @@ def create_app(deployment: Deployment, settings: Settings) -> faust.App:
         broker_session_timeout=deployment.kafka_session_timeout_seconds,
         broker_heartbeat_interval=min(3.0, deployment.kafka_session_timeout_seconds / 4),
         table_standby_replicas=0,
+        broker_max_poll_records=MAX_POLL_RECORDS,
     )
     # Each step takes what the consumer fetched as one batch: a call's or agent's state is
     # stored once per batch, and each queue gets one message per batch.
@@ -224,6 +231,7 @@ def _wire(app: faust.App, deployment: Deployment, settings: Settings) -> None:
         registry.rebuild(items, list(settled_table.items()), partition_of)
         _index(calls_table, indexes["calls"])
         _index(agents_table, indexes["agents"])
+        give_back_free_memory()  # what reading the changelogs took
         log.info("recovered %d queues on partitions %s", len(registry.states), sorted(owned))
 
     visits_table.on_recover(rebuild_queues)
@@ -251,6 +259,10 @@ def _wire(app: faust.App, deployment: Deployment, settings: Settings) -> None:
     @app.timer(deployment.snapshot_interval_seconds)  # type: ignore[untyped-decorator]
     async def take_snapshot() -> None:
         snapshot_now()
+
+    @app.timer(GIVE_BACK_MEMORY_SECONDS)  # type: ignore[untyped-decorator]
+    async def give_back_memory() -> None:
+        give_back_free_memory()  # fetched batches and let-go state leave holes in the heap
 
     auth = (
         BasicAuth(deployment.metrics_username, deployment.metrics_password)
