@@ -12,8 +12,8 @@ are integers (counts and microseconds), so adding and taking back are exact. Usa
 
 from __future__ import annotations
 
-from bisect import bisect_right, insort
-from collections.abc import Iterable, Iterator
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable
 from zoneinfo import ZoneInfo
 
 from metrics.settled import Settled
@@ -51,15 +51,35 @@ class WindowSums:
         kept_after = -(2**63) if now is None else now - self._retain_us  # before now is set: keep all
         buckets = self._buckets
         for at_us, slot, value in contributions:
+            if not value:
+                continue
             value *= sign
             if at_us > kept_after:
                 bucket = buckets.get(at_us)
                 if bucket is None:
-                    bucket = buckets[at_us] = {}
-                    insort(self._times, at_us)
-                bucket[slot] = bucket.get(slot, 0) + value
+                    self._new_bucket(at_us, slot, value)
+                else:
+                    total = bucket.get(slot, 0) + value
+                    if total:
+                        bucket[slot] = total
+                    else:
+                        self._take_back(at_us, bucket, slot)
             if now is not None and at_us <= now:
                 self._count_now(at_us, slot, value, now)
+
+    def _new_bucket(self, at_us: int, slot: int, value: int) -> None:
+        self._buckets[at_us] = {slot: value}
+        times = self._times
+        index = bisect_left(times, at_us)
+        if index == len(times) or times[index] != at_us:  # else: its time stayed when it emptied
+            times.insert(index, at_us)
+
+    def _take_back(self, at_us: int, bucket: dict[int, int], slot: int) -> None:
+        """A slot summed back to zero: keep no empty slot or bucket (a waiting call's future
+        contributions are taken back when it is answered, hours before their time)."""
+        del bucket[slot]
+        if not bucket:
+            del self._buckets[at_us]  # its time stays in the sorted list until pruned
 
     def _count_now(self, at_us: int, slot: int, value: int, now: int) -> None:
         """Add a contribution at or before now to the sums of the windows that cover it."""
@@ -118,18 +138,16 @@ class WindowSums:
         _add_into(self._sums[name], self._sum_range(after, upto), sign)
 
     def _sum_range(self, after: int | None, upto: int) -> list[int]:
-        """Per slot, the sum of the buckets with ``after < time <= upto``."""
+        """Per slot, the sum of the buckets with ``after < time <= upto`` (``None``: no lower bound)."""
         sums = [0] * len(self._sums[TOTAL])
-        for bucket in self._range(after, upto):
-            for slot, value in bucket.items():
-                sums[slot] += value
+        times, buckets = self._times, self._buckets
+        lo = 0 if after is None else bisect_right(times, after)
+        for at in times[lo : bisect_right(times, upto)]:
+            bucket = buckets.get(at)
+            if bucket is not None:
+                for slot, value in bucket.items():
+                    sums[slot] += value
         return sums
-
-    def _range(self, after: int | None, upto: int) -> Iterator[dict[int, int]]:
-        """Buckets with ``after < time <= upto`` (no lower bound for ``None``)."""
-        lo = 0 if after is None else bisect_right(self._times, after)
-        hi = bisect_right(self._times, upto)
-        return (self._buckets[t] for t in self._times[lo:hi])
 
     def _day_around(self, now: int) -> tuple[int, int]:
         day = local_date(now, self._zone)
@@ -138,7 +156,7 @@ class WindowSums:
     def _prune(self, cutoff: int) -> None:
         count = bisect_right(self._times, cutoff)
         for at in self._times[:count]:
-            del self._buckets[at]
+            self._buckets.pop(at, None)
         del self._times[:count]
 
 
