@@ -14,6 +14,11 @@ all of them from the start with its own consumer group:
 - worker: ``ccmetrics worker``, done when every event is counted and its queue updates
   are consumed (lag 0 on every topic).
 
+Also the engine alone: ``ccmetrics replay``'s engine (decode, calls, agents, queues,
+windows) over the same events held in memory, no Kafka. It does the worker's arithmetic
+once, without its two Kafka hops, changelogs and batching: the most a plain-Python worker
+can reach.
+
 Each rate is events over the time from the first event seen to the last, so start-up and
 group joins are left out. The ratios are what to compare across machines.
 """
@@ -36,11 +41,14 @@ from aiokafka import AIOKafkaConsumer
 
 from benchmarks.scrape import metric_sums
 from metrics.events import Event
+from metrics.settings import Settings
 from metrics.timeutil import US
 from stream.deploy import Deployment
 from stream.encode import to_cloudevent
 from stream.kafka_out import EventProducer
+from stream.replay import replay_items
 from stream.simulate import Simulation, Traffic
+from stream.sources import read_lines
 from tools.kafka_local import REPO, LocalKafka, free_port
 from tools.processes import stop_all
 
@@ -217,15 +225,26 @@ def _env(data_dir: Path) -> dict[str, str]:
 
 
 def report(rates: list[Rate]) -> None:
-    bare, naive, ours, bad = rates
+    bare, naive, ours, alone, bad = rates
     print(f"{'':34}{'events':>10}{'seconds':>10}{'events/s':>12}")
     for rate in rates:
         print(f"{rate.name:34}{rate.events:>10,}{rate.seconds:>10.2f}{rate.per_second:>12,.0f}")
     print(f"worker / bare consumer: {ours.per_second / bare.per_second:.1%}   (target: at least 25 %)")
     print(f"worker / naive faust:   {ours.per_second / naive.per_second:.1f}x   (target: at least 5x)")
     print(
+        f"engine alone / bare consumer: {alone.per_second / bare.per_second:.1%}   (the plain-Python ceiling)"
+    )
+    print(
         f"worker with 1 malformed message in {BAD_EVERY + 1} / clean: {bad.per_second / ours.per_second:.0%}"
     )
+
+
+def engine_alone(events: list[Event]) -> Rate:
+    """The replay engine over the same events, as JSON lines in memory."""
+    lines = [orjson.dumps(to_cloudevent(event)) for event in events]
+    started = time.perf_counter()
+    replay_items(read_lines(lines, "cloudevents", "bench"), Settings())
+    return Rate("engine alone (no Kafka)", len(lines), time.perf_counter() - started)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -243,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         rates.append(naive_faust(broker.bootstrap, len(events)))
         print("naive faust done; the worker ...", flush=True)
         rates.append(worker(broker.bootstrap, len(events)))
+        rates.append(engine_alone(events))
         print("the worker on the same events with malformed ones among them ...", flush=True)
         mixed = asyncio.run(publish(broker.bootstrap, events, BAD_PREFIX, BAD_EVERY))
         rates.append(worker(broker.bootstrap, mixed, BAD_PREFIX, f"worker, 1 in {BAD_EVERY + 1} malformed"))
