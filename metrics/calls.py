@@ -138,9 +138,18 @@ class CallRecord:
         record = cls(data["id"])
         record.event_ids = tuple(data["ids"])
         record.last_us = data["last"]
+        # one string per event id, as when the events were folded in: facts hold them too
+        ids = {event_id: event_id for event_id in record.event_ids}
         for name in _FIELDS:
-            setattr(record, name, tuple((*v, sys.intern(k)) for k, v in data[name].items()))  # queue or agent
+            facts = tuple(_fact_from_json(value, key, ids) for key, value in data[name].items())
+            setattr(record, name, facts)
         return record
+
+
+def _fact_from_json(value: list[Any], key: str, ids: dict[str, str]) -> Fact:
+    """A stored fact with its key put back last; its texts are event ids or queue ids."""
+    shared = (ids.get(item) or sys.intern(item) if type(item) is str else item for item in value)
+    return (*shared, sys.intern(key))
 
 
 def _on_queued(record: CallRecord, event: Event) -> Touched:

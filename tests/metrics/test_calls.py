@@ -28,6 +28,7 @@ def test_a_stored_record_reads_back_into_the_same_visit() -> None:
     handled = (Handling(done_us=5_000_000, handle_us=3_000_000),)
     want = Visit("c1", "sales", 5_000_000, 1_000_000, "answered", 2_000_000, handled)
     assert record.visit("sales") == want
+    assert record.queued[0][1] is record.event_ids[0]  # one string per event id, as before the restart
     assert orjson.loads(orjson.dumps(record.to_json())) == orjson.loads(STORED)
 
 
