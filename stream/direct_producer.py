@@ -31,12 +31,17 @@ class Message(NamedTuple):
     partition: int | None  # None: by the key, with the default partitioner faust uses too
     key: bytes | None
     value: bytes | None  # None: a tombstone
+    state: Any = None  # a table value, encoded only as it is handed over (then ``value`` is None)
 
 
 def table_entry(table: Any, key: str, value: Any, partition: int) -> Message:
-    """Store ``value`` under ``key`` in a faust table and return its changelog message."""
+    """Store ``value`` under ``key`` in a faust table and return its changelog message.
+
+    The value is encoded when handed over, one message at a time: a batch that touches
+    every agent of every queue would otherwise hold tens of megabytes of JSON at once.
+    """
     table.data[key] = value  # the store itself: faust's __setitem__ would send the changelog too
-    return Message(table.changelog_topic.get_topic_name(), partition, key.encode(), encode_state(value))
+    return Message(table.changelog_topic.get_topic_name(), partition, key.encode(), None, value)
 
 
 def table_deletion(table: Any, key: str, partition: int) -> Message:
@@ -56,7 +61,8 @@ class DirectProducer:
         """Hand every message to the producer; the future is done once Kafka has all of them."""
         producer = await self._started()
         pending = [
-            await producer.send(m.topic, value=m.value, key=m.key, partition=m.partition) for m in messages
+            await producer.send(m.topic, value=_payload(m), key=m.key, partition=m.partition)
+            for m in messages
         ]
         return asyncio.gather(*pending)
 
@@ -70,3 +76,7 @@ class DirectProducer:
             self._producer = AIOKafkaProducer(**self._options, acks="all", linger_ms=LINGER_MS)
             await self._producer.start()
         return self._producer
+
+
+def _payload(message: Message) -> bytes | None:
+    return message.value if message.state is None else encode_state(message.state)
