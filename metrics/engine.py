@@ -47,7 +47,7 @@ class Engine:
         rejected as ``too_late``: its call or agent may already have been let go, and a fresh
         record would count the call twice or lose the agent's queues.
         """
-        if self._too_late(event):
+        if self.now_us is not None and self._too_late(event):  # no snapshot yet: nothing is late
             self.stats.rejected("too_late")
             return
         elif event.type == "agent.state":
@@ -72,8 +72,7 @@ class Engine:
             state.sums.advance(now_us)
 
     def _too_late(self, event: Event) -> bool:
-        if self.now_us is None:
-            return False
+        assert self.now_us is not None
         limit = self._max_age_us["agent" if event.type == "agent.state" else "call"]
         return event.time_us < self.now_us - limit
 

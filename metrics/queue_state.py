@@ -31,6 +31,7 @@ class QueueState:
         self.wait_bounds = settings.wait_buckets_seconds()
         self._bounds_us = tuple(round(b * US) for b in self.wait_bounds)
         self._max_agent_age_us = settings.limits.max_agent_age_us
+        self._max_call_age_us = settings.limits.max_call_age_us  # a property that computes: read once
         self.visits: dict[str, Visit] = {}
         self.agents: dict[str, AgentHistory] = {}
         self._waiting: dict[str, tuple[int, int]] = {}  # call id -> [queued, end)
@@ -51,7 +52,7 @@ class QueueState:
             self._contribute(old, -1)
         self._contribute(visit, +1)
         self.visits[visit.call_id] = visit
-        interval = rules.waiting_interval(visit, self.limits.max_call_age_us)
+        interval = rules.waiting_interval(visit, self._max_call_age_us)
         now = self.sums.now_us
         if interval is None or (now is not None and interval[1] <= now):  # not waiting at now or later
             self._waiting.pop(visit.call_id, None)
@@ -85,7 +86,7 @@ class QueueState:
         )
 
     def _contribute(self, visit: Visit, sign: int) -> None:
-        max_age = self.limits.max_call_age_us
+        max_age = self._max_call_age_us
         self.sums.add_all(rules.contributions(visit, self.settings, self._bounds_us, max_age), sign)
 
     def _waiting_at(self, now_us: int) -> tuple[int, int]:
@@ -110,7 +111,7 @@ class QueueState:
         today = day_start_us(local_date(now_us, self.settings.zone), self.settings.zone)
         oldest = now_us - self._keep_visit_us
         calls = [c for c, v in self.visits.items() if v.last_us < oldest]
-        max_age = self.limits.max_call_age_us
+        max_age = self._max_call_age_us
         for call_id in calls:
             visit = self.visits.pop(call_id)
             self.settled.add(rules.contributions(visit, self.settings, self._bounds_us, max_age), today)

@@ -34,10 +34,12 @@ def parse_rfc3339_us(text: str) -> int:
     1500000
     """
     rest = text[19:]
-    cut = -1 if rest[-1:] in ("Z", "z") else -6
-    hour, minute = _HOURS.get(text[:13]), _MINUTES.get(text[13:16])
-    second, offset = _SECONDS.get(text[16:19]), _OFFSETS.get(rest[cut:])
-    fraction = _fraction_us(rest[:cut])
+    if rest == "Z":  # whole seconds in UTC, as many feeds send them
+        offset, fraction = 0, 0
+    else:
+        cut = -1 if rest[-1:] in ("Z", "z") else -6
+        offset, fraction = _OFFSETS.get(rest[cut:]), _fraction_us(rest[:cut])
+    hour, minute, second = _HOURS.get(text[:13]), _MINUTES.get(text[13:16]), _SECONDS.get(text[16:19])
     if hour is None or minute is None or second is None or offset is None or fraction is None:
         return _parse_and_remember(text)
     return hour + minute + second + fraction + offset

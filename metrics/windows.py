@@ -12,7 +12,7 @@ are integers (counts and microseconds), so adding and taking back are exact. Usa
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections.abc import Iterable
 from zoneinfo import ZoneInfo
 
@@ -30,7 +30,11 @@ class WindowSums:
         self._rolling = dict(rolling_us)
         self._retain_us = max(self._rolling.values(), default=0)
         self._zone = zone
-        self._times: list[int] = []  # sorted times that have a bucket
+        # The bucket times in order, sorted again from the buckets when new ones came in (most
+        # come in order; sorting the almost sorted list once costs less than placing each one).
+        # An emptied bucket's time may stay in it until sorted or pruned.
+        self._times: list[int] = []
+        self._unsorted = False
         self._buckets: dict[int, dict[int, int]] = {}
         self._now: int | None = None
         self._day = (0, 0)  # [start, end) of now's local day
@@ -57,7 +61,8 @@ class WindowSums:
             if at_us > kept_after:
                 bucket = buckets.get(at_us)
                 if bucket is None:
-                    self._new_bucket(at_us, slot, value)
+                    buckets[at_us] = {slot: value}
+                    self._unsorted = True
                 else:
                     total = bucket.get(slot, 0) + value
                     if total:
@@ -67,19 +72,18 @@ class WindowSums:
             if now is not None and at_us <= now:
                 self._count_now(at_us, slot, value, now)
 
-    def _new_bucket(self, at_us: int, slot: int, value: int) -> None:
-        self._buckets[at_us] = {slot: value}
-        times = self._times
-        index = bisect_left(times, at_us)
-        if index == len(times) or times[index] != at_us:  # else: its time stayed when it emptied
-            times.insert(index, at_us)
+    def _sorted_times(self) -> list[int]:
+        if self._unsorted:
+            self._times = sorted(self._buckets)
+            self._unsorted = False
+        return self._times
 
     def _take_back(self, at_us: int, bucket: dict[int, int], slot: int) -> None:
         """A slot summed back to zero: keep no empty slot or bucket (a waiting call's future
         contributions are taken back when it is answered, hours before their time)."""
         del bucket[slot]
         if not bucket:
-            del self._buckets[at_us]  # its time stays in the sorted list until pruned
+            del self._buckets[at_us]  # its time may stay in the list until pruned
 
     def _count_now(self, at_us: int, slot: int, value: int, now: int) -> None:
         """Add a contribution at or before now to the sums of the windows that cover it."""
@@ -124,10 +128,13 @@ class WindowSums:
 
     def _move(self, old: int, now: int) -> None:
         entered = self._sum_range(old, now)  # entered every window at once
-        for name in (TOTAL, *self._rolling):
-            _add_into(self._sums[name], entered, +1)
+        _add_into(self._sums[TOTAL], entered, +1)
         for name, width in self._rolling.items():
-            _add_into(self._sums[name], self._sum_range(old - width, now - width), -1)
+            if now - old >= width:  # nothing of the old window is left: sum the new one (a replay's jumps)
+                self._sums[name] = self._sum_range(now - width, now)
+            else:
+                _add_into(self._sums[name], entered, +1)
+                _add_into(self._sums[name], self._sum_range(old - width, now - width), -1)
         if now >= self._day[1]:
             self._day = self._day_around(now)
             self._sums[TODAY] = self._sum_range(self._day[0] - 1, now)
@@ -140,7 +147,7 @@ class WindowSums:
     def _sum_range(self, after: int | None, upto: int) -> list[int]:
         """Per slot, the sum of the buckets with ``after < time <= upto`` (``None``: no lower bound)."""
         sums = [0] * len(self._sums[TOTAL])
-        times, buckets = self._times, self._buckets
+        times, buckets = self._sorted_times(), self._buckets
         lo = 0 if after is None else bisect_right(times, after)
         for at in times[lo : bisect_right(times, upto)]:
             bucket = buckets.get(at)
@@ -154,7 +161,7 @@ class WindowSums:
         return (day_start_us(day, self._zone), next_day_start_us(day, self._zone))
 
     def _prune(self, cutoff: int) -> None:
-        count = bisect_right(self._times, cutoff)
+        count = bisect_right(self._sorted_times(), cutoff)
         for at in self._times[:count]:
             self._buckets.pop(at, None)
         del self._times[:count]

@@ -99,10 +99,12 @@ def decode_document(document: dict[str, Any]) -> Decoded:
     values = [event_id, event_type, time_us, source, *_EVENT_DEFAULTS]
     seen = layout.fill(values, data)
     unknown += len(data.keys() - layout.known) if len(data) > seen else 0
-    return Decoded(Event._make(values), unknown, event_type)
+    # named tuples made with tuple.__new__: half the time of calling the class, once per event
+    return _new(Decoded, (_new(Event, values), unknown, event_type))
 
 
 _ENVELOPE_KNOWN = frozenset(ENVELOPE_REQUIRED) | ENVELOPE_OPTIONAL
+_new = tuple.__new__
 _EVENT_DEFAULTS = tuple(Event._field_defaults[name] for name in Event._fields[4:])
 _ABSENT = object()
 _ID_LIMITS = {
