@@ -34,6 +34,8 @@ def parse_rfc3339_us(text: str) -> int:
     1500000
     """
     rest = text[19:]
+    offset: int | None
+    fraction: int | None
     if rest == "Z":  # whole seconds in UTC, as many feeds send them
         offset, fraction = 0, 0
     else:
