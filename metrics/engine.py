@@ -92,13 +92,16 @@ class Engine:
         return Snapshot(now_us, queues, self.stats.snapshot())
 
     def _apply_call(self, event: Event) -> bool:
-        assert event.call_id is not None
-        record = self.calls.get(event.call_id)
+        call_id = event.call_id
+        assert call_id is not None
+        record = self.calls.get(call_id)
         if record is None:
-            record = self.calls[event.call_id] = CallRecord(event.call_id)
+            record = self.calls[call_id] = CallRecord(call_id)
         touched = record.apply(event)
-        for queue in touched or ():
-            self._changed_visits[(event.call_id, queue)] = record
+        if touched:
+            changed = self._changed_visits
+            for queue in touched:
+                changed[call_id, queue] = record
         return touched is not None
 
     def _apply_agent(self, event: Event) -> bool:

@@ -191,13 +191,16 @@ def apply_changelog(table: Any, partition: int, records: Records) -> None:
     loads_key = codecs.get_codec(table.key_serializer).loads
     loads_value = codecs.get_codec(table.value_serializer).loads
     store, partitions = table.data, table.data._key_partition  # which partition each key came from
-    for record in records:
-        key = loads_key(record.key)
-        if record.value is None:
+    # Only a key's last record stands: decode that one (a call's state is written after
+    # every batch that changed it, so a changelog not yet compacted holds several).
+    latest = {record.key: record.value for record in records}
+    for raw_key, raw_value in latest.items():
+        key = loads_key(raw_key)
+        if raw_value is None:
             store.pop(key, None)
             partitions.pop(key, None)
         else:
-            store[key] = loads_value(record.value)
+            store[key] = loads_value(raw_value)
             partitions[key] = partition
 
 

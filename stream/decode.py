@@ -140,13 +140,14 @@ class _Layout:
             if not (type(value) is str and 0 < len(value) <= limit):  # else: a valid id, kept as is
                 value = _FIELD_CHECKS[name](self.event_type, data, name)
             if position != _NOT_KEPT:
-                values[position] = sys.intern(value) if shared else value
+                values[position] = _intern(value) if shared else value
         return seen
 
 
 # Queue and agent ids repeat in every call's and agent's state: one string each, not one per
 # event (interned strings are freed once nothing uses them).
 _SHARED = frozenset({"queue", "agent_id", "to_queue"})
+_intern = sys.intern
 
 
 def _position(name: str) -> int:

@@ -124,7 +124,9 @@ def test_changelog_records_set_and_delete_table_entries_in_order() -> None:
         SimpleNamespace(key=b"support", value=encode_state(earlier)),
         SimpleNamespace(key=b"sales", value=encode_state(later)),
         SimpleNamespace(key=b"support", value=None),  # a tombstone
+        SimpleNamespace(key=b"billing", value=None),
+        SimpleNamespace(key=b"billing", value=encode_state(earlier)),  # set again after it
     ]
     apply_changelog(table, 2, records)
-    assert table.data == {"sales": later}
-    assert table.data._key_partition == {"sales": 2}
+    assert table.data == {"sales": later, "billing": earlier}
+    assert table.data._key_partition == {"sales": 2, "billing": 2}
