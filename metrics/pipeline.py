@@ -26,8 +26,10 @@ class PipelineStats:
 
     def accepted(self, event_type: str, time_us: int, unknown_fields: int = 0) -> None:
         self.by_type[event_type] += 1
-        self.unknown_fields += unknown_fields
-        if self.last_event_us is None or time_us > self.last_event_us:
+        if unknown_fields:
+            self.unknown_fields += unknown_fields
+        last = self.last_event_us
+        if last is None or time_us > last:
             self.last_event_us = time_us
 
     def rejected(self, reason: str) -> None:

@@ -48,17 +48,18 @@ def replay_items(
     """Fold decoded items into a fresh engine and take the snapshot at ``until_us``."""
     engine, report = Engine(settings), ReplayReport()
     newest: int | None = None
+    apply, accepted = engine.apply, 0
     for item in items:
         if isinstance(item, Accepted):
             time_us = item.event.time_us
             if until_us is not None and time_us > until_us:
                 report.after_until += 1
                 continue
-            engine.apply(item.event, item.unknown_fields)
-            report.accepted += 1
+            apply(item.event, item.unknown_fields)
+            accepted += 1
             if newest is None or time_us > newest:
                 newest = time_us
-            if report.accepted % ADVANCE_EVERY == 0:
+            if accepted % ADVANCE_EVERY == 0:
                 engine.advance(newest)
         elif isinstance(item, Ignored):
             engine.stats.ignored("unknown_type")
@@ -66,6 +67,7 @@ def replay_items(
         else:
             engine.stats.rejected(item.reason)
             report.rejected.append(item)
+    report.accepted = accepted
     now = until_us if until_us is not None else (newest or 0)
     return engine.snapshot(now, let_go=False), report
 
