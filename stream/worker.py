@@ -54,10 +54,6 @@ PRUNE_EVERY_SECONDS = 10.0
 # written several times). Small segments let the cleaner keep about one entry per key.
 CHANGELOG_CONFIG = {"segment.bytes": str(16 * 2**20), "segment.ms": str(3_600_000)}
 FRESH_ON_SCRAPE_US = 200_000  # a scrape takes a new snapshot if the latest is older than this
-# Records decoded from the fetch buffer at a time. Unbounded, a backlog or a recovery turns
-# whole 50 MB fetches into Python objects at once (74 thousand records were seen alive),
-# and the holes they leave among long-lived state keep the worker's memory at that peak.
-MAX_POLL_RECORDS = 10_000
 GIVE_BACK_MEMORY_SECONDS = 10.0  # see stream/heap.py; each time takes a few milliseconds
 
 
@@ -118,7 +114,6 @@ def create_app(deployment: Deployment, settings: Settings) -> faust.App:
         broker_session_timeout=deployment.kafka_session_timeout_seconds,
         broker_heartbeat_interval=min(3.0, deployment.kafka_session_timeout_seconds / 4),
         table_standby_replicas=0,
-        broker_max_poll_records=MAX_POLL_RECORDS,
     )
     # Each step takes what the consumer fetched as one batch: a call's or agent's state is
     # stored once per batch, and each queue gets one message per batch.
