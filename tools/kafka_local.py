@@ -94,7 +94,15 @@ def ensure_jars(cache: Path = DEFAULT_CACHE) -> Path:
 
 
 def _cluster_id() -> str:
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A random KRaft cluster id (base64url of 16 bytes) that does not start with "-".
+
+    kafka-storage would read such an id as an option ("argument --cluster-id/-t: expected
+    one argument"): one start in 64 failed that way. Kafka's own Uuid.randomUuid skips them.
+    """
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not text.startswith("-"):
+            return text
 
 
 @dataclass(frozen=True)
