@@ -21,7 +21,7 @@ import orjson
 
 from metrics.settings import Settings
 from metrics.timeutil import clear_time_caches, parse_rfc3339_us
-from stream.cli import REPLAY_YOUNG_OBJECTS, tune_gc
+from stream.cli import REPLAY_GC_THRESHOLDS, tune_gc
 from stream.replay import replay_items
 from stream.simulate import Simulation, Traffic
 from stream.sources import read_lines
@@ -59,7 +59,7 @@ def best_seconds(work: Callable[[list[bytes]], None], lines: list[bytes], repeat
 
 
 def main(argv: list[str] | None = None) -> int:
-    tune_gc(REPLAY_YOUNG_OBJECTS)  # as ccmetrics replay runs
+    tune_gc(REPLAY_GC_THRESHOLDS)  # as ccmetrics replay runs
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("file", type=Path, nargs="?")
     parser.add_argument("--repeat", type=int, default=5)

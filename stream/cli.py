@@ -12,23 +12,25 @@ from metrics.settings import Settings, SettingsError
 from metrics.timeutil import parse_rfc3339_us
 from stream.sources import FORMATS
 
+GcThresholds = tuple[int, int, int]  # gc.set_threshold's: young allocations, then collections
+# Every command: young objects every 10,000 allocations, so that one collection never
+# holds up the worker's event loop for long.
+GC_THRESHOLDS: GcThresholds = (10_000, 20, 20)
 # A replay is a batch job whose state is all long-lived and has no reference cycles: it
 # collects young objects every million allocations (a tenth less time for the bank month
 # than every 10,000, benchmarks/replay_throughput.py) and older ones almost never.
-REPLAY_YOUNG_OBJECTS = 1_000_000
+REPLAY_GC_THRESHOLDS: GcThresholds = (1_000_000, 1000, 1000)
 
 
-def tune_gc(young_objects: int = 10_000) -> None:
+def tune_gc(thresholds: GcThresholds = GC_THRESHOLDS) -> None:
     """Collect young objects less often than Python's default (every 700 allocations).
 
     The engine keeps many long-lived records; with the default, collections took about a
     sixth of a replay (benchmarks/replay_throughput.py). Objects freed by reference
-    counting are unaffected; only cycles wait longer. The worker keeps 10,000, so that one
-    collection never holds up its event loop for long.
+    counting are unaffected; only cycles wait longer.
     """
     gc.freeze()  # what was made at start-up is never garbage
-    older = 20 if young_objects <= 10_000 else 1000
-    gc.set_threshold(young_objects, older, older)
+    gc.set_threshold(*thresholds)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,7 +79,7 @@ def _run_replay(args: argparse.Namespace) -> int:
     if missing:
         print(f"ccmetrics replay: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
-    tune_gc(REPLAY_YOUNG_OBJECTS)
+    tune_gc(REPLAY_GC_THRESHOLDS)
     snapshot = replay_files(args.files, args.format, Settings.load(args.config), until)
     sys.stdout.buffer.write(render(snapshot))
     return 0
