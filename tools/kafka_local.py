@@ -105,6 +105,18 @@ def _cluster_id() -> str:
             return text
 
 
+def _format_storage(classpath: str, properties: Path, attempts: int = 2) -> None:
+    """Format the broker's log folder with a fresh cluster id; say why if kafka-storage fails."""
+    for attempt in range(1, attempts + 1):
+        command = ["java", "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", _cluster_id()]
+        done = subprocess.run([*command, "-c", str(properties)], capture_output=True, text=True)
+        if done.returncode == 0:
+            return
+        why = (done.stderr or done.stdout).strip()[-2000:]
+        print(f"kafka-storage format failed (attempt {attempt} of {attempts}): {why}", file=sys.stderr)
+    raise RuntimeError(f"kafka-storage format failed {attempts} times; last: {why}")
+
+
 @dataclass(frozen=True)
 class SecureListener:
     """A ``SASL_SSL`` listener: TLS with the server key and certificate, and one PLAIN user."""
@@ -145,9 +157,7 @@ class LocalKafka:
         port = port or free_port()
         properties = _write_config(run_dir, port, secure)
         classpath = f"{libs}/*"
-        storage = "kafka.tools.StorageTool"
-        format_cmd = ["java", "-cp", classpath, storage, "format", "-t", _cluster_id()]
-        subprocess.run([*format_cmd, "-c", str(properties)], check=True, capture_output=True)
+        _format_storage(classpath, properties)
         process = _spawn_broker(classpath, run_dir, properties)
         broker = cls(process, port, run_dir, secure)
         broker.wait_ready()
