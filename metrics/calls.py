@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from metrics.events import Event
+from metrics.packing import pack, packed_last_us, unpack
 from metrics.visits import Handling, Visit
 
 _OUTCOME_RANK = {"call.answered": 0, "call.abandoned": 1, "call.flowed_out": 2}
@@ -133,6 +134,20 @@ class CallRecord:
         state = {name: {fact[-1]: fact[:-1] for fact in getattr(self, name)} for name in _FIELDS}
         return {"id": self.call_id, "ids": sorted(self.event_ids), "last": self.last_us, **state}
 
+    def pack(self) -> bytes:
+        """The record as bytes, a fifth of its size as objects (see :mod:`metrics.packing`)."""
+        return pack(self.last_us, (self.event_ids, *(getattr(self, name) for name in _FIELDS)))
+
+    @classmethod
+    def unpack(cls, call_id: str, data: bytes) -> CallRecord:
+        """The record of ``call_id`` given to :meth:`pack`."""
+        record = cls(call_id)
+        record.last_us = packed_last_us(data)
+        record.event_ids, *facts = unpack(data)
+        for name, value in zip(_FIELDS, facts, strict=True):
+            setattr(record, name, value)
+        return record
+
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CallRecord:
         record = cls(data["id"])
@@ -144,6 +159,11 @@ class CallRecord:
             facts = tuple(_fact_from_json(value, key, ids) for key, value in data[name].items())
             setattr(record, name, facts)
         return record
+
+
+def record_last_us(stored: CallRecord | bytes) -> int:
+    """The newest event time of a record, packed or not."""
+    return packed_last_us(stored) if isinstance(stored, bytes) else stored.last_us
 
 
 def _fact_from_json(value: list[Any], key: str, ids: dict[str, str]) -> Fact:

@@ -10,15 +10,26 @@ Usage::
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from metrics import rules
 from metrics.agents import AgentHistory
 from metrics.events import AGENT_STATES
+from metrics.packing import COLD_AFTER_US
 from metrics.settings import Settings
 from metrics.settled import Settled
 from metrics.snapshot import QueueSnapshot, WindowValues
 from metrics.timeutil import US, day_start_us, local_date
-from metrics.visits import Visit
+from metrics.visits import Visit, visit_last_us
 from metrics.windows import TOTAL, WindowSums
+
+
+class LetGo(NamedTuple):
+    """What :meth:`QueueState.forget` let go of, and the visits it packed."""
+
+    calls: list[str]
+    agents: list[str]
+    packed: dict[str, bytes]  # call id -> its visit, now kept packed
 
 
 class QueueState:
@@ -32,7 +43,7 @@ class QueueState:
         self._bounds_us = tuple(round(b * US) for b in self.wait_bounds)
         self._max_agent_age_us = settings.limits.max_agent_age_us
         self._max_call_age_us = settings.limits.max_call_age_us  # a property that computes: read once
-        self.visits: dict[str, Visit] = {}
+        self.visits: dict[str, Visit | bytes] = {}  # packed once cold: see metrics/packing.py
         self.agents: dict[str, AgentHistory] = {}
         self._waiting: dict[str, tuple[int, int]] = {}  # call id -> [queued, end)
         slots = rules.slot_count(self._bounds_us)
@@ -45,7 +56,7 @@ class QueueState:
 
     def apply_visit(self, visit: Visit) -> None:
         """Replace what is known of one call in this queue."""
-        old = self.visits.get(visit.call_id)
+        old = self.visit(visit.call_id)
         if old == visit:
             return
         if old is not None:
@@ -58,6 +69,13 @@ class QueueState:
             self._waiting.pop(visit.call_id, None)
         else:
             self._waiting[visit.call_id] = interval
+
+    def visit(self, call_id: str) -> Visit | None:
+        """The visit of ``call_id``, unpacked if need be."""
+        stored = self.visits.get(call_id)
+        if isinstance(stored, bytes):
+            return Visit.unpack(call_id, self.queue, stored)
+        return stored
 
     def apply_agent(self, history: AgentHistory) -> None:
         """Replace what is known of one agent that serves, or served, this queue."""
@@ -102,24 +120,38 @@ class QueueState:
                 counts[current[0]] += 1
         return counts
 
-    def forget(self, now_us: int) -> tuple[list[str], list[str]]:
-        """Let go of state too old to matter; return the call ids and agent ids let go.
+    def forget(self, now_us: int, pack_cold: bool = False) -> LetGo:
+        """Let go of state too old to matter; with ``pack_cold``, pack visits gone quiet.
 
         Sums stay counted; the let-go visits' contributions go to :attr:`settled`, which a
         restarted worker restores so that ``today`` and ``total`` stay exact.
         """
+        calls, packed = self._sort_visits(now_us, pack_cold)
         today = day_start_us(local_date(now_us, self.settings.zone), self.settings.zone)
-        oldest = now_us - self._keep_visit_us
-        calls = [c for c, v in self.visits.items() if v.last_us < oldest]
         max_age = self._max_call_age_us
         for call_id in calls:
-            visit = self.visits.pop(call_id)
+            visit = self.visit(call_id)
+            assert visit is not None
+            del self.visits[call_id]
             self.settled.add(rules.contributions(visit, self.settings, self._bounds_us, max_age), today)
+        self.visits.update(packed)
         oldest_agent = now_us - self.limits.forget_agent_after_us
         agents = [a for a, h in self.agents.items() if not h.changes or h.changes[-1][0] < oldest_agent]
         for agent_id in agents:
             del self.agents[agent_id]
-        return calls, agents
+        return LetGo(calls, agents, packed)
+
+    def _sort_visits(self, now_us: int, pack_cold: bool) -> tuple[list[str], dict[str, bytes]]:
+        """The calls whose visits are too old to keep, and the cold visits packed."""
+        oldest, cold = now_us - self._keep_visit_us, now_us - COLD_AFTER_US if pack_cold else 0
+        calls, packed = [], {}
+        for call_id, stored in self.visits.items():
+            last_us = visit_last_us(stored)
+            if last_us < oldest:
+                calls.append(call_id)
+            elif last_us < cold and isinstance(stored, Visit):
+                packed[call_id] = stored.pack()
+        return calls, packed
 
     def restore_settled(self, settled: Settled) -> None:
         """After a restart: count what visits let go before it contributed (before any snapshot)."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 import sys
 from typing import Any, NamedTuple
 
+from metrics.packing import pack, packed_last_us, unpack
+
 
 class Handling(NamedTuple):
     """One agent's handling of the call, completed at ``done_us``.
@@ -61,6 +63,28 @@ class Visit(NamedTuple):
             self.blocked_us,
         ]
 
+    def pack(self) -> bytes:
+        """The visit as bytes, without its call and queue (see :mod:`metrics.packing`)."""
+        handlings = tuple(tuple(h) for h in self.handlings)  # marshal takes plain tuples only
+        outcome = (self.queued_us, self.outcome, self.outcome_us)
+        return pack(self.last_us, (*outcome, handlings, self.transfers_us, self.blocked_us))
+
+    @classmethod
+    def unpack(cls, call_id: str, queue: str, data: bytes) -> Visit:
+        """The visit of ``call_id`` in ``queue`` given to :meth:`pack`."""
+        queued_us, outcome, outcome_us, handlings, transfers_us, blocked_us = unpack(data)
+        return cls(
+            call_id,
+            queue,
+            packed_last_us(data),
+            queued_us,
+            outcome,
+            outcome_us,
+            tuple(Handling(*h) for h in handlings),
+            transfers_us,
+            blocked_us,
+        )
+
     @classmethod
     def from_json(cls, row: list[Any]) -> Visit:
         call_id, queue, last_us, queued_us, outcome, outcome_us, handlings, transfers, blocked = row
@@ -75,3 +99,8 @@ class Visit(NamedTuple):
             tuple(transfers),
             blocked,
         )
+
+
+def visit_last_us(stored: Visit | bytes) -> int:
+    """The newest fact's time of a visit, packed or not."""
+    return packed_last_us(stored) if isinstance(stored, bytes) else stored.last_us

@@ -18,15 +18,16 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import orjson
 
 from metrics.agents import AgentHistory
-from metrics.calls import CallRecord
+from metrics.calls import CallRecord, record_last_us
 from metrics.events import AGENT_TYPES, CALL_TYPES, Event
+from metrics.packing import COLD_AFTER_US
 from metrics.pipeline import PipelineStats
-from metrics.queue_state import QueueState
+from metrics.queue_state import LetGo, QueueState
 from metrics.settings import Settings
 from metrics.settled import Settled
 from metrics.snapshot import QueueSnapshot
@@ -71,6 +72,13 @@ class Incoming(Generic[Token]):
     token: Token
 
 
+class Tidied(NamedTuple):
+    """What a table's tidying found: entities to let go, and records to keep packed instead."""
+
+    stale: list[str]
+    packed: dict[str, bytes]
+
+
 @dataclass
 class Batch(Generic[State, Token]):
     """What a batch of messages leads to: messages to send and table entries to store.
@@ -101,7 +109,7 @@ class _Step(Generic[State]):
         )
 
     def handle_batch(
-        self, messages: list[Incoming[Token]], table: Mapping[str, State], now_us: int
+        self, messages: list[Incoming[Token]], table: Mapping[str, State | bytes], now_us: int
     ) -> Batch[State, Token]:
         """Process messages in order; the caller stores ``writes`` and sends ``outgoing``.
 
@@ -130,7 +138,7 @@ class _Step(Generic[State]):
         event: Event,
         unknown_fields: int,
         token: Token,
-        table: Mapping[str, State],
+        table: Mapping[str, State | bytes],
         batch: Batch[State, Token],
         now_us: int,
     ) -> None:
@@ -140,26 +148,45 @@ class _Step(Generic[State]):
         """What a queue is told of the entity."""
         raise NotImplementedError
 
-    def _last_us(self, state: State) -> int:
+    def _last_us(self, stored: State | bytes) -> int:
         """Event time of the entity's newest event."""
         raise NotImplementedError
 
-    def forget(self, table: Mapping[str, State], candidates: Iterable[str], now_us: int) -> list[str]:
-        """Entities among ``candidates`` silent long enough to let go (the caller deletes them).
+    def _hot(self, entity: str, stored: State | bytes) -> State:
+        """The state, unpacked if it was kept packed."""
+        raise NotImplementedError
 
-        Calls go ``forget_call_after`` past their newest event, agents ``forget_agent_after``.
+    def _pack(self, stored: State | bytes) -> bytes | None:
+        """The state packed; ``None`` if it is not packed (already, or never for its kind)."""
+        return None
+
+    def tidy(self, table: Mapping[str, State | bytes], candidates: Iterable[str], now_us: int) -> Tidied:
+        """Entities among ``candidates`` silent long enough to let go, and states to pack.
+
+        Calls go ``forget_call_after`` past their newest event, agents ``forget_agent_after``;
+        a call record with no event for ``COLD_AFTER_US`` is packed (the caller keeps the
+        bytes in its place: the same content, nothing to send).
         """
-        oldest = now_us - self._forget_after_us
-        return [
-            e for e in candidates if (state := table.get(e)) is not None and self._last_us(state) < oldest
-        ]
+        oldest, cold = now_us - self._forget_after_us, now_us - COLD_AFTER_US
+        stale, packed = [], {}
+        for entity in candidates:
+            stored = table.get(entity)
+            if stored is None:
+                continue
+            last_us = self._last_us(stored)
+            if last_us < oldest:
+                stale.append(entity)
+            elif last_us < cold and (data := self._pack(stored)) is not None:
+                packed[entity] = data
+        return Tidied(stale, packed)
 
-    def _to_queues(self, table: Mapping[str, State], batch: Batch[State, Any]) -> list[Outgoing]:
+    def _to_queues(self, table: Mapping[str, State | bytes], batch: Batch[State, Any]) -> list[Outgoing]:
         """One message per queue, with everything the batch has to tell it."""
         by_queue: dict[str, list[Visit | AgentHistory]] = {}
         for entity, queues in batch.touched.items():
-            state = _current(entity, table, batch)
-            assert state is not None
+            stored = _current(entity, table, batch)
+            assert stored is not None
+            state = self._hot(entity, stored)
             for queue in queues:
                 by_queue.setdefault(queue, []).append(self._for_queue(state, queue))
         return [
@@ -188,7 +215,9 @@ class _Step(Generic[State]):
         return event, decoded.unknown_fields
 
 
-def _current(entity: str, table: Mapping[str, State], batch: Batch[State, Any]) -> State | None:
+def _current(
+    entity: str, table: Mapping[str, State | bytes], batch: Batch[State, Any]
+) -> State | bytes | None:
     """The entity's state: as this batch left it, else as stored."""
     written = batch.writes.get(entity)
     return written[0] if written is not None else table.get(entity)
@@ -206,13 +235,14 @@ class CallProcessor(_Step[CallRecord]):
         event: Event,
         unknown_fields: int,
         token: Token,
-        records: Mapping[str, CallRecord],
+        records: Mapping[str, CallRecord | bytes],
         batch: Batch[CallRecord, Token],
         now_us: int,
     ) -> None:
         call_id = event.call_id
         assert call_id is not None
-        record = _current(call_id, records, batch) or CallRecord(call_id)
+        stored = _current(call_id, records, batch)
+        record = CallRecord(call_id) if stored is None else self._hot(call_id, stored)
         changed = record.apply(event)
         if changed is None:
             self.stats.duplicate()
@@ -225,8 +255,14 @@ class CallProcessor(_Step[CallRecord]):
     def _for_queue(self, record: CallRecord, queue: str) -> Visit:
         return record.visit(queue)
 
-    def _last_us(self, record: CallRecord) -> int:
-        return record.last_us
+    def _last_us(self, stored: CallRecord | bytes) -> int:
+        return record_last_us(stored)
+
+    def _hot(self, call_id: str, stored: CallRecord | bytes) -> CallRecord:
+        return CallRecord.unpack(call_id, stored) if isinstance(stored, bytes) else stored
+
+    def _pack(self, stored: CallRecord | bytes) -> bytes | None:
+        return None if isinstance(stored, bytes) else stored.pack()
 
 
 class AgentProcessor(_Step[AgentHistory]):
@@ -241,13 +277,14 @@ class AgentProcessor(_Step[AgentHistory]):
         event: Event,
         unknown_fields: int,
         token: Token,
-        histories: Mapping[str, AgentHistory],
+        histories: Mapping[str, AgentHistory | bytes],
         batch: Batch[AgentHistory, Token],
         now_us: int,
     ) -> None:
         agent_id = event.agent_id
         assert agent_id is not None
-        history = _current(agent_id, histories, batch) or AgentHistory(agent_id)
+        stored = _current(agent_id, histories, batch)
+        history = AgentHistory(agent_id) if stored is None else self._hot(agent_id, stored)
         if history.add(event):
             self.stats.accepted(event.type, event.time_us, unknown_fields)
             history.forget_before(now_us)
@@ -259,8 +296,34 @@ class AgentProcessor(_Step[AgentHistory]):
     def _for_queue(self, history: AgentHistory, queue: str) -> AgentHistory:
         return history
 
-    def _last_us(self, history: AgentHistory) -> int:
+    def _last_us(self, stored: AgentHistory | bytes) -> int:
+        history = self._hot("", stored)
         return history.changes[-1][0] if history.changes else 0
+
+    def _hot(self, agent_id: str, stored: AgentHistory | bytes) -> AgentHistory:
+        assert not isinstance(stored, bytes), "agent histories are never packed"
+        return stored
+
+
+@dataclass
+class QueuesTidied:
+    """Table keys (queue, separator, id) whose state a partition's queues let go or packed.
+
+    The caller deletes the let-go keys, keeps the packed bytes in place of their visits in
+    the visits table, and stores the new settled sums of queues that let visits go.
+    """
+
+    visits_let_go: list[str]
+    agents_let_go: list[str]
+    visits_packed: dict[str, bytes]
+    settled: dict[str, Settled]
+
+    def add(self, queue: str, let_go: LetGo, settled: Settled) -> None:
+        self.visits_let_go += [f"{queue}{SEPARATOR}{call_id}" for call_id in let_go.calls]
+        self.agents_let_go += [f"{queue}{SEPARATOR}{agent_id}" for agent_id in let_go.agents]
+        self.visits_packed.update((f"{queue}{SEPARATOR}{c}", data) for c, data in let_go.packed.items())
+        if let_go.calls:
+            self.settled[queue] = settled
 
 
 class QueueRegistry:
@@ -290,23 +353,26 @@ class QueueRegistry:
 
     def rebuild(
         self,
-        items: Iterable[tuple[str, Visit | AgentHistory]],
+        items: Iterable[tuple[str, Visit | AgentHistory | bytes]],
         settled: Iterable[tuple[str, Settled]],
         partition_of: dict[str, int],
     ) -> None:
-        """Recreate owned queues from table contents after recovery (``partition_of``: queue to partition)."""
+        """Recreate owned queues from table contents after recovery (``partition_of``: queue to partition).
+
+        A visit may be packed: a partition kept through a rebalance keeps its packed visits.
+        """
         for queue, sums in settled:
             if queue in partition_of:
                 self._state(queue, partition_of[queue]).restore_settled(sums)
         for key, value in items:
-            queue = key.split(SEPARATOR, 1)[0]
+            queue, entity = key.split(SEPARATOR, 1)
             if queue not in partition_of:
                 continue
             state = self._state(queue, partition_of[queue])
-            if isinstance(value, Visit):
-                state.apply_visit(value)
-            else:
+            if isinstance(value, AgentHistory):
                 state.apply_agent(value)
+            else:
+                state.apply_visit(Visit.unpack(entity, queue, value) if isinstance(value, bytes) else value)
 
     def keep_partitions(self, owned: set[int]) -> None:
         """Drop queues whose partition this worker no longer owns (no stale series)."""
@@ -316,20 +382,14 @@ class QueueRegistry:
     def snapshot(self, now_us: int) -> tuple[QueueSnapshot, ...]:
         return tuple(self.states[q].snapshot(now_us) for q in sorted(self.states))
 
-    def forget(self, partition: int, now_us: int) -> tuple[list[str], dict[str, Settled]]:
-        """Let go of old state in one partition's queues.
-
-        Returns the table keys let go (the caller deletes them) and the new settled sums of
-        the queues that let visits go (the caller stores them).
-        """
-        keys, settled = [], {}
+    def forget(self, partition: int, now_us: int) -> QueuesTidied:
+        """Let go of old state in one partition's queues, and pack the visits gone cold."""
+        tidied = QueuesTidied([], [], {}, {})
         for queue, state in self.states.items():
             if self.partition[queue] == partition:
-                calls, agents = state.forget(now_us)
-                keys += [f"{queue}{SEPARATOR}{i}" for i in (*calls, *agents)]
-                if calls:
-                    settled[queue] = state.settled
-        return keys, settled
+                let_go = state.forget(now_us, pack_cold=True)
+                tidied.add(queue, let_go, state.settled)
+        return tidied
 
     def _state(self, queue: str, partition: int) -> QueueState:
         state = self.states.get(queue)

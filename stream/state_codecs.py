@@ -41,10 +41,15 @@ class _Text(codecs.Codec):
         return data.decode()
 
 
+def _packed_call(data: dict[str, Any]) -> bytes:
+    """A recovered call record, packed: most calls read back are over (metrics/packing.py)."""
+    return CallRecord.from_json(data).pack()
+
+
 def register_codecs() -> None:
     """Make the codec names used by the worker's tables known to faust."""
     codecs.register("ccm-str", _Text())
-    codecs.register("ccm-call", _JsonState(CallRecord.from_json))
+    codecs.register("ccm-call", _JsonState(_packed_call))
     codecs.register("ccm-visit", _JsonState(Visit.from_json))
     codecs.register("ccm-agent", _JsonState(AgentHistory.from_json))
     codecs.register("ccm-settled", _JsonState(Settled.from_json))

@@ -337,22 +337,20 @@ def _due(pruner: Pruner, step: str, records: Records) -> list[int]:
 def _prune_queues(
     registry: QueueRegistry, partition: int, visits: Any, agents: Any, settled: Any
 ) -> list[Message]:
-    stale_keys, sums = registry.forget(partition, now_us())
-    deletions = [
-        table_deletion(table, key, partition)
-        for key in stale_keys
-        for table in (visits, agents)
-        if key in table.data
-    ]
-    return deletions + [table_entry(settled, queue, s, partition) for queue, s in sums.items()]
+    tidied = registry.forget(partition, now_us())
+    visits.data.update(tidied.visits_packed)  # the same visits, packed: nothing to send
+    deletions = [table_deletion(visits, key, partition) for key in tidied.visits_let_go]
+    deletions += [table_deletion(agents, key, partition) for key in tidied.agents_let_go]
+    return deletions + [table_entry(settled, queue, s, partition) for queue, s in tidied.settled.items()]
 
 
 def _prune(
     processor: CallProcessor | AgentProcessor, table: Any, index: set[str], partition: int
 ) -> list[Message]:
-    stale = processor.forget(table, index, now_us())
-    index.difference_update(stale)
-    return [table_deletion(table, entity, partition) for entity in stale]
+    tidied = processor.tidy(table, index, now_us())
+    table.data.update(tidied.packed)  # the same states, packed: nothing to send
+    index.difference_update(tidied.stale)
+    return [table_deletion(table, entity, partition) for entity in tidied.stale]
 
 
 def _index(table: Any, index: dict[int, set[str]]) -> None:

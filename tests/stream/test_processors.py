@@ -9,6 +9,7 @@ import pytest
 
 from metrics.agents import AgentHistory
 from metrics.calls import CallRecord
+from metrics.packing import COLD_AFTER_US
 from metrics.pipeline import PipelineStats
 from metrics.settings import Settings
 from metrics.settled import Settled
@@ -111,18 +112,22 @@ def test_queue_updates_are_idempotent_and_revoked_partitions_dropped(calls: Call
 def test_a_rebuilt_registry_counts_visits_let_go_through_their_settled_sums(calls: CallProcessor) -> None:
     records: dict[str, CallRecord] = {}
     registry, table = QueueRegistry(Settings()), {}
-    for number, queued in enumerate(["2026-01-05T00:10:00Z", "2026-01-05T09:59:00Z"]):
+    for number, queued in enumerate(["2026-01-05T00:10:00Z", "2026-01-05T09:58:00Z"]):
         event = ev("call.queued", queued, call_id=f"c{number}", queue="sales")
         arrival = event.time_us + US
         for message in handle(calls, f"c{number}".encode(), to_json_line(event), records, arrival, ORIGIN):
             table.update(registry.apply("sales", 2, message.value))
     registry.snapshot(NOW)
-    stale, settled = registry.forget(2, NOW)
-    assert stale == ["sales\x1fc0"] and set(settled) == {"sales"}
-    for key in stale:
+    tidied = registry.forget(2, NOW)
+    assert tidied.visits_let_go == ["sales\x1fc0"] and set(tidied.settled) == {"sales"}
+    assert list(tidied.visits_packed) == ["sales\x1fc1"]  # quiet for over a minute
+    for key in tidied.visits_let_go:
         del table[key]
+    table.update(tidied.visits_packed)  # as the worker keeps them
     rebuilt = QueueRegistry(Settings())
-    stored = {q: Settled.from_json(orjson.loads(orjson.dumps(s.to_json()))) for q, s in settled.items()}
+    stored = {
+        q: Settled.from_json(orjson.loads(orjson.dumps(s.to_json()))) for q, s in tidied.settled.items()
+    }
     rebuilt.rebuild(list(table.items()), list(stored.items()), {"sales": 2})
     assert rebuilt.snapshot(NOW) == registry.snapshot(NOW)
     assert rebuilt.snapshot(NOW)[0].windows["today"].sums[0] == 2  # both calls offered today
@@ -155,9 +160,27 @@ def test_silent_calls_and_agents_are_let_go_after_their_forget_ages(calls: CallP
     for agent, at in (("gone", "2026-01-04T09:59:59Z"), ("here", "2026-01-04T10:00:01Z")):
         event = ev("agent.state", at, agent_id=agent, state="available", queues=("sales",))
         handle(agents, agent.encode(), to_json_line(event), histories, event.time_us, ORIGIN)
-    assert agents.forget(histories, ["gone", "here", "never-seen"], NOW) == ["gone"]
-    records: dict[str, CallRecord] = {}
+    assert agents.tidy(histories, ["gone", "here", "never-seen"], NOW) == (["gone"], {})
+    records: dict[str, CallRecord | bytes] = {}
     for call, at in (("old", "2026-01-05T01:59:59Z"), ("new", "2026-01-05T02:00:01Z")):
         event = ev("call.queued", at, call_id=call, queue="sales")
         handle(calls, call.encode(), to_json_line(event), records, event.time_us, ORIGIN)
-    assert calls.forget(records, ["old", "new"], NOW) == ["old"]
+    assert calls.tidy(records, ["old", "new"], NOW).stale == ["old"]
+
+
+def test_a_quiet_call_is_packed_and_goes_on_as_if_it_never_was(calls: CallProcessor) -> None:
+    queued = ev("call.queued", "2026-01-05T09:50:00Z", call_id="c1", queue="sales")
+    answered = ev("call.answered", "2026-01-05T09:59:00Z", call_id="c1", queue="sales", agent_id="a1")
+    packed: dict[str, CallRecord | bytes] = {}
+    plain: dict[str, CallRecord | bytes] = {}
+    for table in (packed, plain):
+        handle(calls, b"c1", to_json_line(queued), table, NOW, ORIGIN)
+    assert calls.tidy(plain, ["c1"], queued.time_us + COLD_AFTER_US).packed == {}
+    tidied = calls.tidy(packed, ["c1"], NOW)
+    assert tidied.stale == [] and list(tidied.packed) == ["c1"]
+    packed.update(tidied.packed)
+    assert calls.tidy(packed, ["c1"], NOW) == ([], {})  # packed once
+    for event in (queued, answered):  # a duplicate (nothing to store), then a new event
+        assert handle(calls, b"c1", to_json_line(event), packed, NOW, ORIGIN) == handle(
+            calls, b"c1", to_json_line(event), plain, NOW, ORIGIN
+        )
