@@ -70,6 +70,12 @@ class QueueState:
         else:
             self._waiting[visit.call_id] = interval
 
+    def restore_visit(self, call_id: str, stored: Visit | bytes) -> None:
+        """After a restart: apply a kept visit, and keep it packed if it was."""
+        self.apply_visit(Visit.unpack(call_id, self.queue, stored) if isinstance(stored, bytes) else stored)
+        if isinstance(stored, bytes):
+            self.visits[call_id] = stored
+
     def visit(self, call_id: str) -> Visit | None:
         """The visit of ``call_id``, unpacked if need be."""
         stored = self.visits.get(call_id)

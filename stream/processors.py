@@ -359,7 +359,7 @@ class QueueRegistry:
     ) -> None:
         """Recreate owned queues from table contents after recovery (``partition_of``: queue to partition).
 
-        A visit may be packed: a partition kept through a rebalance keeps its packed visits.
+        Visits may be packed (as recovery reads them, or kept so through a rebalance); they stay so.
         """
         for queue, sums in settled:
             if queue in partition_of:
@@ -372,7 +372,7 @@ class QueueRegistry:
             if isinstance(value, AgentHistory):
                 state.apply_agent(value)
             else:
-                state.apply_visit(Visit.unpack(entity, queue, value) if isinstance(value, bytes) else value)
+                state.restore_visit(entity, value)
 
     def keep_partitions(self, owned: set[int]) -> None:
         """Drop queues whose partition this worker no longer owns (no stale series)."""

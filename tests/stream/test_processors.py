@@ -131,6 +131,7 @@ def test_a_rebuilt_registry_counts_visits_let_go_through_their_settled_sums(call
     rebuilt.rebuild(list(table.items()), list(stored.items()), {"sales": 2})
     assert rebuilt.snapshot(NOW) == registry.snapshot(NOW)
     assert rebuilt.snapshot(NOW)[0].windows["today"].sums[0] == 2  # both calls offered today
+    assert rebuilt.states["sales"].visits["c1"] is table["sales\x1fc1"]  # kept packed, shared
 
 
 def test_a_batch_stores_each_call_once_and_sends_each_queue_one_message(calls: CallProcessor) -> None:
