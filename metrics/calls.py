@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from metrics.events import Event
-from metrics.packing import pack, packed_last_us, unpack
+from metrics.packing import before_last, pack, packed_last_us, unpack
 from metrics.visits import Handling, Visit
 
 _OUTCOME_RANK = {"call.answered": 0, "call.abandoned": 1, "call.flowed_out": 2}
@@ -136,7 +136,8 @@ class CallRecord:
 
     def pack(self) -> bytes:
         """The record as bytes, a fifth of its size as objects (see :mod:`metrics.packing`)."""
-        return pack(self.last_us, (self.event_ids, *(getattr(self, name) for name in _FIELDS)))
+        facts = (_times_flipped(getattr(self, name), self.last_us) for name in _FIELDS)
+        return pack(self.last_us, (self.event_ids, *facts))
 
     @classmethod
     def unpack(cls, call_id: str, data: bytes) -> CallRecord:
@@ -145,7 +146,7 @@ class CallRecord:
         record.last_us = packed_last_us(data)
         record.event_ids, *facts = unpack(data)
         for name, value in zip(_FIELDS, facts, strict=True):
-            setattr(record, name, value)
+            setattr(record, name, _times_flipped(value, record.last_us))
         return record
 
     @classmethod
@@ -159,6 +160,11 @@ class CallRecord:
             facts = tuple(_fact_from_json(value, key, ids) for key, value in data[name].items())
             setattr(record, name, facts)
         return record
+
+
+def _times_flipped(facts: Facts, last_us: int) -> Facts:
+    """Each fact with its time as time before ``last_us``, or back (see ``before_last``)."""
+    return tuple((before_last(last_us, fact[0]), *fact[1:]) for fact in facts)
 
 
 def record_last_us(stored: CallRecord | bytes) -> int:

@@ -10,7 +10,7 @@ already written (an event id held by several facts is written once). Its format 
 specific to the Python version, so packed values only ever live in memory: changelogs
 keep their JSON. Usage::
 
-    data = pack(record.last_us, fields)
+    data = pack(record.last_us, fields)       # times in fields as before_last(last_us, time)
     packed_last_us(data) == record.last_us
     fields == unpack(data)
 """
@@ -25,6 +25,15 @@ from metrics.timeutil import US
 
 COLD_AFTER_US = 60 * US  # a call or visit with no event for this long (event time) is packed
 _LAST_US = struct.Struct("<q")
+
+
+def before_last(last_us: int, time_us: int | None) -> int | None:
+    """How long before ``last_us`` a time is; the same again gives the time back.
+
+    Packed values keep their times so: ``marshal`` writes an int under 2**31 (35 minutes in
+    microseconds) in 5 bytes, and an epoch time in microseconds in 13.
+    """
+    return None if time_us is None else last_us - time_us
 
 
 def pack(last_us: int, fields: tuple[Any, ...]) -> bytes:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from typing import Any, NamedTuple
 
-from metrics.packing import pack, packed_last_us, unpack
+from metrics.packing import before_last, pack, packed_last_us, unpack
 
 
 class Handling(NamedTuple):
@@ -65,24 +65,27 @@ class Visit(NamedTuple):
 
     def pack(self) -> bytes:
         """The visit as bytes, without its call and queue (see :mod:`metrics.packing`)."""
-        handlings = tuple(tuple(h) for h in self.handlings)  # marshal takes plain tuples only
-        outcome = (self.queued_us, self.outcome, self.outcome_us)
-        return pack(self.last_us, (*outcome, handlings, self.transfers_us, self.blocked_us))
+        last = self.last_us
+        handlings = tuple((before_last(last, done), handle) for done, handle in self.handlings)
+        transfers = tuple(before_last(last, t) for t in self.transfers_us)
+        times = (before_last(last, self.queued_us), before_last(last, self.outcome_us))
+        return pack(last, (*times, self.outcome, handlings, transfers, before_last(last, self.blocked_us)))
 
     @classmethod
     def unpack(cls, call_id: str, queue: str, data: bytes) -> Visit:
         """The visit of ``call_id`` in ``queue`` given to :meth:`pack`."""
-        queued_us, outcome, outcome_us, handlings, transfers_us, blocked_us = unpack(data)
+        queued, outcome_at, outcome, handlings, transfers, blocked = unpack(data)
+        last = packed_last_us(data)
         return cls(
             call_id,
             queue,
-            packed_last_us(data),
-            queued_us,
+            last,
+            before_last(last, queued),
             outcome,
-            outcome_us,
-            tuple(Handling(*h) for h in handlings),
-            transfers_us,
-            blocked_us,
+            before_last(last, outcome_at),
+            tuple(Handling(last - done, handle) for done, handle in handlings),
+            tuple(last - t for t in transfers),
+            before_last(last, blocked),
         )
 
     @classmethod
