@@ -169,7 +169,12 @@ def naive_faust(bootstrap: str, expected: int) -> Rate:
 
 
 def start_worker(
-    bootstrap: str, port: int, app_id: str | None = None, wait: bool = True, prefix: str = PREFIX
+    bootstrap: str,
+    port: int,
+    app_id: str | None = None,
+    wait: bool = True,
+    prefix: str = PREFIX,
+    config: Path | None = None,
 ) -> subprocess.Popen[bytes]:
     """``ccmetrics worker`` on the bench topics, serving ``port`` (a fresh app id unless given)."""
     env = _env(RUN / "worker-data") | {
@@ -179,6 +184,8 @@ def start_worker(
         "CCMETRICS_METRICS_PORT": str(port),
         "CCMETRICS_LOG_LEVEL": "warning",
     }
+    if config is not None:
+        env["CCMETRICS_CONFIG"] = str(config)
     log = (RUN / "worker.log").open("ab")
     command = [sys.executable, "-m", "stream.cli", "worker"]
     child = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)

@@ -36,8 +36,9 @@ from tools.kafka_local import LocalKafka, free_port
 WATCHED = ("callcenter_calls_offered_total", "callcenter_events_total", "callcenter_consumer_lag_messages")
 
 
-def history(count: int) -> Iterator[Event]:
-    """``count`` events of 500 queues and 5,000 agents at a million calls a day, ending before now."""
+def history(count: int, hours: float = 3.5) -> Iterator[Event]:
+    """Up to ``count`` events of 500 queues and 5,000 agents at a million calls a day, of the
+    ``hours`` before now."""
     now = time.time_ns() // 1000
     traffic = Traffic(
         queues=tuple(f"q{n:03d}" for n in range(500)),
@@ -46,7 +47,7 @@ def history(count: int) -> Iterator[Event]:
         seed=9,
         flat=True,
     )
-    for number, event in enumerate(Simulation(traffic, now - int(3.5 * 3600 * US)).run(now)):
+    for number, event in enumerate(Simulation(traffic, now - int(hours * 3600 * US)).run(now)):
         if number == count:
             return
         yield event

@@ -7,10 +7,11 @@ Usage::
 Feeds the recovery benchmark's traffic (500 queues, 5,000 agents, a million calls a day)
 through the worker's steps (``stream/processors.py``) in one process, in batches as the
 worker takes them, with plain dicts as tables. Snapshots are taken as often as the worker
-takes them, which moves the windows to now and lets their old buckets go. No call or visit
-is let go, as in the first hours of a worker (calls are kept ``2 × max_call_age``). Then
-prints the deep size of each table and of the queues' in-memory state, and what one call
-record is made of.
+takes them, which moves the windows to now and lets their old buckets go, and tables are
+tidied as often: quiet call records and visits are packed (``metrics/packing.py``). No call
+or visit is let go, as in the first hours of a worker (calls are kept ``2 × max_call_age``).
+Then prints the deep size of each table and of the queues' in-memory state, and what an
+unpacked call record is made of.
 The baseline is the whole: each part is printed as its share of the state measured.
 """
 
@@ -37,6 +38,7 @@ from stream.processors import AgentProcessor, CallProcessor, Incoming, QueueRegi
 BATCH = 2000
 QUEUES = "queues (windows, visits, agents)"
 SNAPSHOT_EVERY = 25_000  # the worker snapshots once a second and takes about that many events a second
+TIDY_EVERY = 250_000  # and tidies each partition every 10 seconds
 
 
 def deep_size(root: object, seen: set[int]) -> int:
@@ -79,9 +81,19 @@ def run(events: int) -> dict[str, dict[str, Any]]:
             _handle(steps, batch, tables, registry, now)
         if number % SNAPSHOT_EVERY == 0:
             registry.snapshot(now)  # as the worker's timer does: windows move to now, old buckets go
+        if number % TIDY_EVERY == 0:
+            _tidy(steps["call"], tables, registry, now)
     _handle(steps, batch, tables, registry, now)
     registry.snapshot(now)
+    _tidy(steps["call"], tables, registry, now)
     return {**tables, QUEUES: registry.states}
+
+
+def _tidy(calls: CallProcessor, tables: dict[str, dict[str, Any]], registry: QueueRegistry, now: int) -> None:
+    """As the worker's prune does: quiet call records and visits are kept packed."""
+    tables["calls"].update(calls.tidy(tables["calls"], tables["calls"], now).packed)
+    for partition in set(registry.partition.values()):
+        tables["visits"].update(registry.forget(partition, now).visits_packed)
 
 
 def _handle(
@@ -143,10 +155,15 @@ def main(argv: list[str] | None = None) -> int:
     print("the queues' own state (what the tables above do not hold), of which:")
     for name, size in queue_parts.items():
         print(f"  {name:32}{size / 2**20:>8.1f} MB")
-    calls = state["calls"]
-    print(f"one call record, {sizes['calls'] / max(1, len(calls)):,.0f} bytes on average, of which:")
-    for part, size in call_record_parts(calls.values()).most_common():
-        print(f"  {part:32}{size / max(1, len(calls)):>8,.0f}")
+    records = [r for r in state["calls"].values() if isinstance(r, CallRecord)]
+    packed = [len(r) for r in state["calls"].values() if isinstance(r, bytes)]
+    print(
+        f"call records packed: {len(packed):,}, {sum(packed) / max(1, len(packed)):,.0f} bytes of data each"
+    )
+    if records:
+        print(f"call records as objects: {len(records):,}, of which on average (bytes):")
+    for part, size in call_record_parts(records).most_common():
+        print(f"  {part:32}{size / max(1, len(records)):>8,.0f}")
     return 0
 
 
