@@ -93,7 +93,7 @@ def _tidy(calls: CallProcessor, tables: dict[str, dict[str, Any]], registry: Que
     """As the worker's prune does: quiet call records and visits are kept packed."""
     tables["calls"].update(calls.tidy(tables["calls"], tables["calls"], now).packed)
     for partition in set(registry.partition.values()):
-        tables["visits"].update(registry.forget(partition, now).visits_packed)
+        tables["visits"].update(registry.tidy(partition, now).visits_packed)
 
 
 def _handle(

@@ -382,7 +382,7 @@ class QueueRegistry:
     def snapshot(self, now_us: int) -> tuple[QueueSnapshot, ...]:
         return tuple(self.states[q].snapshot(now_us) for q in sorted(self.states))
 
-    def forget(self, partition: int, now_us: int) -> QueuesTidied:
+    def tidy(self, partition: int, now_us: int) -> QueuesTidied:
         """Let go of old state in one partition's queues, and pack the visits gone cold."""
         tidied = QueuesTidied([], [], {}, {})
         for queue, state in self.states.items():

@@ -337,7 +337,7 @@ def _due(pruner: Pruner, step: str, records: Records) -> list[int]:
 def _prune_queues(
     registry: QueueRegistry, partition: int, visits: Any, agents: Any, settled: Any
 ) -> list[Message]:
-    tidied = registry.forget(partition, now_us())
+    tidied = registry.tidy(partition, now_us())
     visits.data.update(tidied.visits_packed)  # the same visits, packed: nothing to send
     deletions = [table_deletion(visits, key, partition) for key in tidied.visits_let_go]
     deletions += [table_deletion(agents, key, partition) for key in tidied.agents_let_go]

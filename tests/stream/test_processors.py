@@ -118,7 +118,7 @@ def test_a_rebuilt_registry_counts_visits_let_go_through_their_settled_sums(call
         for message in handle(calls, f"c{number}".encode(), to_json_line(event), records, arrival, ORIGIN):
             table.update(registry.apply("sales", 2, message.value))
     registry.snapshot(NOW)
-    tidied = registry.forget(2, NOW)
+    tidied = registry.tidy(2, NOW)
     assert tidied.visits_let_go == ["sales\x1fc0"] and set(tidied.settled) == {"sales"}
     assert list(tidied.visits_packed) == ["sales\x1fc1"]  # quiet for over a minute
     for key in tidied.visits_let_go:
