@@ -22,7 +22,7 @@ import logging
 import os
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Container
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
@@ -212,20 +212,24 @@ def _wire(app: faust.App, deployment: Deployment, settings: Settings) -> None:
 
     consumed = {t.get_topic_name() for t in (calls_topic, agents_topic, queue_topic)}
 
+    def owned_partitions(topic: Any) -> set[int]:
+        return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic.get_topic_name()}
+
     def owned_queue_partitions() -> set[int]:
-        return {
-            tp.partition for tp in app.assignor.assigned_actives() if tp.topic == queue_topic.get_topic_name()
-        }
+        return owned_partitions(queue_topic)
 
     async def rebuild_queues() -> None:
         owned = owned_queue_partitions()
         registry.keep_partitions(set())
-        queues = {key.split(SEPARATOR, 1)[0] for table in (visits_table, queue_agents_table) for key in table}
+        queue_tables = (visits_table, queue_agents_table, settled_table)
+        queues = {_queue_of(key) for table in queue_tables for key in table}
         partition_of = {q: p for q in queues if (p := _partition_for(app, queue_topic, q)) in owned}
+        for table in queue_tables:
+            _keep_owned_queues(table, partition_of)
         items = list(visits_table.items()) + list(queue_agents_table.items())
         registry.rebuild(items, list(settled_table.items()), partition_of)
-        _index(calls_table, indexes["calls"])
-        _index(agents_table, indexes["agents"])
+        _reindex(calls_table, indexes["calls"], owned_partitions(calls_topic))
+        _reindex(agents_table, indexes["agents"], owned_partitions(agents_topic))
         give_back_free_memory()  # what reading the changelogs took
         log.info("recovered %d queues on partitions %s", len(registry.states), sorted(owned))
 
@@ -353,12 +357,33 @@ def _prune(
     return [table_deletion(table, entity, partition) for entity in tidied.stale]
 
 
-def _index(table: Any, index: dict[int, set[str]]) -> None:
-    """After recovery: which partition each stored key came from."""
-    index.clear()
-    partitions: dict[str, int] = getattr(table.data, "_key_partition", {})
-    for key in table:
-        index[partitions.get(key, -1)].add(key)
+def _reindex(table: Any, index: dict[int, set[str]], owned: set[int]) -> None:
+    """After a recovery: index the keys it read, and let go of partitions no longer owned.
+
+    faust's memory store knows the partition of a key it read back (``_key_partition``), not
+    of one written since: ``index`` alone knows those. (Indexing from the store alone lost
+    every key written live at each rebalance, never to be let go, and a revoked partition's
+    keys stayed in memory.) The store's list is cleared once read: the index keeps up.
+    """
+    recovered: dict[str, int] = table.data._key_partition
+    for key, partition in recovered.items():
+        index[partition].add(key)
+    recovered.clear()
+    for partition in [p for p in index if p not in owned]:
+        for key in index.pop(partition):
+            table.data.pop(key, None)
+
+
+def _queue_of(key: str) -> str:
+    """The queue of a queue-side table key (the queue, or queue, separator, id)."""
+    return key.split(SEPARATOR, 1)[0]
+
+
+def _keep_owned_queues(table: Any, owned: Container[str]) -> None:
+    """After a recovery: let go of a queue-side table's entries of queues no longer owned."""
+    for key in [key for key in table.data if _queue_of(key) not in owned]:
+        del table.data[key]
+    table.data._key_partition.clear()  # read back only to be let go on revocation: done here
 
 
 def _partition_for(app: faust.App, topic: Any, queue: str) -> int:
