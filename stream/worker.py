@@ -22,7 +22,7 @@ import logging
 import os
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Container
+from collections.abc import AsyncIterator, Awaitable, Callable, Container, Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
@@ -222,8 +222,7 @@ def _wire(app: faust.App, deployment: Deployment, settings: Settings) -> None:
         owned = owned_queue_partitions()
         registry.keep_partitions(set())
         queue_tables = (visits_table, queue_agents_table, settled_table)
-        queues = {_queue_of(key) for table in queue_tables for key in table}
-        partition_of = {q: p for q in queues if (p := _partition_for(app, queue_topic, q)) in owned}
+        partition_of = _owned_queues(queue_tables, lambda q: _partition_for(app, queue_topic, q), owned)
         for table in queue_tables:
             _keep_owned_queues(table, partition_of)
         items = list(visits_table.items()) + list(queue_agents_table.items())
@@ -377,6 +376,17 @@ def _reindex(table: Any, index: dict[int, set[str]], owned: set[int]) -> None:
 def _queue_of(key: str) -> str:
     """The queue of a queue-side table key (the queue, or queue, separator, id)."""
     return key.split(SEPARATOR, 1)[0]
+
+
+def _owned_queues(
+    tables: Iterable[Any], partition_for: Callable[[str], int], owned: set[int]
+) -> dict[str, int]:
+    """Queue -> partition of each queue in the queue-side tables whose partition is owned.
+
+    The settled sums count: a queue whose visits were all let go has nothing else left.
+    """
+    queues = {_queue_of(key) for table in tables for key in table.data}
+    return {queue: p for queue in queues if (p := partition_for(queue)) in owned}
 
 
 def _keep_owned_queues(table: Any, owned: Container[str]) -> None:
