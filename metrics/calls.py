@@ -167,11 +167,6 @@ def _times_flipped(facts: Facts, last_us: int) -> Facts:
     return tuple((before_last(last_us, fact[0]), *fact[1:]) for fact in facts)
 
 
-def record_last_us(stored: CallRecord | bytes) -> int:
-    """The newest event time of a record, packed or not."""
-    return packed_last_us(stored) if isinstance(stored, bytes) else stored.last_us
-
-
 def _fact_from_json(value: list[Any], key: str, ids: dict[str, str]) -> Fact:
     """A stored fact with its key put back last; its texts are event ids or queue ids."""
     shared = (ids.get(item) or sys.intern(item) if type(item) is str else item for item in value)

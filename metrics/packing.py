@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import marshal
 import struct
-from typing import Any
+from typing import Any, Protocol
 
 from metrics.timeutil import US
 
@@ -46,6 +46,18 @@ def unpack(data: bytes) -> tuple[Any, ...]:
     """The fields given to :func:`pack`."""
     fields: tuple[Any, ...] = marshal.loads(memoryview(data)[_LAST_US.size :])
     return fields
+
+
+class Timed(Protocol):
+    """A call record or a visit: anything with the time of its newest event."""
+
+    @property
+    def last_us(self) -> int: ...
+
+
+def last_us_of(stored: Timed | bytes) -> int:
+    """The newest event time of a call record or visit, packed or not."""
+    return packed_last_us(stored) if isinstance(stored, bytes) else stored.last_us
 
 
 def packed_last_us(data: bytes) -> int:

@@ -15,12 +15,12 @@ from typing import NamedTuple
 from metrics import rules
 from metrics.agents import AgentHistory
 from metrics.events import AGENT_STATES
-from metrics.packing import COLD_AFTER_US
+from metrics.packing import COLD_AFTER_US, last_us_of
 from metrics.settings import Settings
 from metrics.settled import Settled
 from metrics.snapshot import QueueSnapshot, WindowValues
 from metrics.timeutil import US, day_start_us, local_date
-from metrics.visits import Visit, visit_last_us
+from metrics.visits import Visit
 from metrics.windows import TOTAL, WindowSums
 
 
@@ -152,7 +152,7 @@ class QueueState:
         oldest, cold = now_us - self._keep_visit_us, now_us - COLD_AFTER_US if pack_cold else 0
         calls, packed = [], {}
         for call_id, stored in self.visits.items():
-            last_us = visit_last_us(stored)
+            last_us = last_us_of(stored)
             if last_us < oldest:
                 calls.append(call_id)
             elif last_us < cold and isinstance(stored, Visit):

@@ -102,8 +102,3 @@ class Visit(NamedTuple):
             tuple(transfers),
             blocked,
         )
-
-
-def visit_last_us(stored: Visit | bytes) -> int:
-    """The newest fact's time of a visit, packed or not."""
-    return packed_last_us(stored) if isinstance(stored, bytes) else stored.last_us

@@ -23,9 +23,9 @@ from typing import Any, Generic, NamedTuple, TypeVar
 import orjson
 
 from metrics.agents import AgentHistory
-from metrics.calls import CallRecord, record_last_us
+from metrics.calls import CallRecord
 from metrics.events import AGENT_TYPES, CALL_TYPES, Event
-from metrics.packing import COLD_AFTER_US
+from metrics.packing import COLD_AFTER_US, last_us_of
 from metrics.pipeline import PipelineStats
 from metrics.queue_state import LetGo, QueueState
 from metrics.settings import Settings
@@ -256,7 +256,7 @@ class CallProcessor(_Step[CallRecord]):
         return record.visit(queue)
 
     def _last_us(self, stored: CallRecord | bytes) -> int:
-        return record_last_us(stored)
+        return last_us_of(stored)
 
     def _hot(self, call_id: str, stored: CallRecord | bytes) -> CallRecord:
         return CallRecord.unpack(call_id, stored) if isinstance(stored, bytes) else stored

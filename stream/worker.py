@@ -215,11 +215,8 @@ def _wire(app: faust.App, deployment: Deployment, settings: Settings) -> None:
     def owned_partitions(topic: Any) -> set[int]:
         return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic.get_topic_name()}
 
-    def owned_queue_partitions() -> set[int]:
-        return owned_partitions(queue_topic)
-
     async def rebuild_queues() -> None:
-        owned = owned_queue_partitions()
+        owned = owned_partitions(queue_topic)
         registry.keep_partitions(set())
         queue_tables = (visits_table, queue_agents_table, settled_table)
         partition_of = _owned_queues(queue_tables, lambda q: _partition_for(app, queue_topic, q), owned)
@@ -249,7 +246,7 @@ def _wire(app: faust.App, deployment: Deployment, settings: Settings) -> None:
             read_offsets[tp] = None
 
     def snapshot_now() -> None:
-        registry.keep_partitions(owned_queue_partitions())
+        registry.keep_partitions(owned_partitions(queue_topic))
         moment = now_us()
         pipeline = replace(stats.snapshot(), lag_by_topic=_lag(app, consumed))
         latest.replace(Snapshot(moment, registry.snapshot(moment), pipeline))

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from metrics.calls import CallRecord, record_last_us
+from metrics.calls import CallRecord
+from metrics.packing import last_us_of
 from metrics.visits import Handling, Visit
 from tests.strategies import History, histories
 
@@ -41,7 +42,7 @@ def test_a_stored_record_reads_back_into_the_same_visit() -> None:
 
 def test_a_packed_record_tells_its_newest_event_time_without_unpacking() -> None:
     record = CallRecord.from_json(orjson.loads(STORED))
-    assert record_last_us(record.pack()) == record_last_us(record) == 5_000_000
+    assert last_us_of(record.pack()) == last_us_of(record) == 5_000_000
 
 
 @pytest.mark.parametrize("keep", [_through_changelog, _through_packing])
