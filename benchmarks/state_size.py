@@ -8,16 +8,18 @@ Feeds the recovery benchmark's traffic (500 queues, 5,000 agents, a million call
 through the worker's steps (``stream/processors.py``) in one process, in batches as the
 worker takes them, with plain dicts as tables. Snapshots are taken as often as the worker
 takes them, which moves the windows to now and lets their old buckets go, and tables are
-tidied as often: quiet call records and visits are packed (``metrics/packing.py``). No call
-or visit is let go, as in the first hours of a worker (calls are kept ``2 × max_call_age``).
-Then prints the deep size of each table and of the queues' in-memory state, and what an
-unpacked call record is made of.
+tidied as often: quiet call records and visits are packed (``metrics/packing.py``) and
+moved to cold stores (``stream/cold_store.py``; in memory here, on disk in the worker). No
+call or visit is let go, as in the first hours of a worker (calls are kept
+``2 × max_call_age``). Then prints the deep size of each table and of the queues' in-memory
+state, the size of the cold stores' databases, and what an unpacked call record is made of.
 The baseline is the whole: each part is printed as its share of the state measured.
 """
 
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 import time
 from collections import Counter
@@ -28,10 +30,12 @@ import orjson
 
 from benchmarks.recovery import history
 from metrics.calls import _FIELDS, CallRecord
+from metrics.cold import HotThenCold
 from metrics.pipeline import PipelineStats
 from metrics.queue_state import QueueState
 from metrics.settings import Settings
 from metrics.visits import Visit
+from stream.cold_store import SqliteCold
 from stream.encode import to_cloudevent
 from stream.processors import AgentProcessor, CallProcessor, Incoming, QueueRegistry
 
@@ -66,46 +70,70 @@ def _held(item: object) -> Iterable[object]:
     return []
 
 
-def run(events: int) -> dict[str, dict[str, Any]]:
-    """The worker's tables and queues after ``events`` events, built as the worker builds them."""
+def cold_store(name: str) -> SqliteCold:
+    """A cold store as the worker's, in memory: its size is what it would take on disk."""
+    return SqliteCold(sqlite3.connect(":memory:", isolation_level=None), name)
+
+
+def cold_bytes(cold: SqliteCold) -> int:
+    database = cold._db
+    pages: int = database.execute("PRAGMA page_count").fetchone()[0]
+    return pages * int(database.execute("PRAGMA page_size").fetchone()[0])
+
+
+def run(events: int) -> tuple[dict[str, dict[str, Any]], dict[str, SqliteCold]]:
+    """The worker's tables, queues and cold stores after ``events`` events, built as the worker does."""
     settings, stats, now = Settings.load(None), PipelineStats(), time.time_ns() // 1000
     steps = {"call": CallProcessor(settings, stats), "agent": AgentProcessor(settings, stats)}
     tables: dict[str, dict[str, Any]] = {"calls": {}, "agents": {}, "visits": {}, "queue agents": {}}
-    registry = QueueRegistry(settings)
+    colds = {"calls": cold_store("calls"), "visits": cold_store("visits")}
+    registry = QueueRegistry(settings, colds["visits"])
     batch: dict[str, list[Incoming[int]]] = {"call": [], "agent": []}
     for number, event in enumerate(history(events), start=1):
         kind = "agent" if event.type == "agent.state" else "call"
         key = (event.agent_id if kind == "agent" else event.call_id) or ""
         batch[kind].append(Incoming(key.encode(), orjson.dumps(to_cloudevent(event)), {}, 0))
         if number % BATCH == 0:
-            _handle(steps, batch, tables, registry, now)
+            _handle(steps, batch, tables, colds["calls"], registry, now)
         if number % SNAPSHOT_EVERY == 0:
             registry.snapshot(now)  # as the worker's timer does: windows move to now, old buckets go
         if number % TIDY_EVERY == 0:
-            _tidy(steps["call"], tables, registry, now)
-    _handle(steps, batch, tables, registry, now)
+            _tidy(steps["call"], tables, colds["calls"], registry, now)
+    _handle(steps, batch, tables, colds["calls"], registry, now)
     registry.snapshot(now)
-    _tidy(steps["call"], tables, registry, now)
-    return {**tables, QUEUES: registry.states}
+    _tidy(steps["call"], tables, colds["calls"], registry, now)
+    return {**tables, QUEUES: registry.states}, colds
 
 
-def _tidy(calls: CallProcessor, tables: dict[str, dict[str, Any]], registry: QueueRegistry, now: int) -> None:
-    """As the worker's prune does: quiet call records and visits are kept packed."""
-    tables["calls"].update(calls.tidy(tables["calls"], tables["calls"], now).packed)
+def _tidy(
+    calls: CallProcessor,
+    tables: dict[str, dict[str, Any]],
+    cold: SqliteCold,
+    registry: QueueRegistry,
+    now: int,
+) -> None:
+    """As the worker's prune does: quiet call records and visits move to the cold stores."""
+    packed = calls.tidy(tables["calls"], tables["calls"], now).packed
+    cold.put(0, packed)
+    for key, _, _ in packed:
+        del tables["calls"][key]
     for partition in set(registry.partition.values()):
-        tables["visits"].update(registry.tidy(partition, now).visits_packed)
+        for key in registry.tidy(partition, now).visits_cold:
+            del tables["visits"][key]
 
 
 def _handle(
     steps: dict[str, Any],
     batch: dict[str, list[Incoming[int]]],
     tables: dict[str, dict[str, Any]],
+    cold_calls: SqliteCold,
     registry: QueueRegistry,
     now: int,
 ) -> None:
     for kind, messages in batch.items():
         table = tables["calls" if kind == "call" else "agents"]
-        result = steps[kind].handle_batch(messages, table, now)
+        stored = HotThenCold(table, cold_calls) if kind == "call" else table
+        result = steps[kind].handle_batch(messages, stored, now)
         table.update({key: state for key, (state, _) in result.writes.items()})
         for message in result.outgoing:
             if message.destination == "queues" and message.key is not None:
@@ -143,20 +171,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=1_000_000)
     args = parser.parse_args(argv)
     print(f"building the state of {args.events:,} events ...", flush=True)
-    state = run(args.events)
+    state, colds = run(args.events)
     seen: set[int] = set()
     sizes = {name: deep_size(part, seen) for name, part in state.items() if name != QUEUES}
     queue_parts = {name: deep_size(parts, seen) for name, parts in queue_state_parts(state[QUEUES]).items()}
     sizes[QUEUES] = sum(queue_parts.values()) + deep_size(state[QUEUES], seen)
+    counts = {name: len(part) for name, part in state.items()}
+    for name, cold in colds.items():
+        sizes[f"cold {name} (SQLite, on disk)"] = cold_bytes(cold)
+        counts[f"cold {name} (SQLite, on disk)"] = len(cold)
     whole = sum(sizes.values())
     print(f"{'':34}{'entries':>10}{'MB':>9}{'share':>8}")
     for name, size in sizes.items():
-        print(f"{name:34}{len(state[name]):>10,}{size / 2**20:>9.1f}{size / whole:>8.0%}")
+        print(f"{name:34}{counts[name]:>10,}{size / 2**20:>9.1f}{size / whole:>8.0%}")
     print("the queues' own state (what the tables above do not hold), of which:")
     for name, size in queue_parts.items():
         print(f"  {name:32}{size / 2**20:>8.1f} MB")
     records = [r for r in state["calls"].values() if isinstance(r, CallRecord)]
-    packed = [len(r) for r in state["calls"].values() if isinstance(r, bytes)]
+    packed = [len(data) for _, data in colds["calls"].items()]
     print(
         f"call records packed: {len(packed):,}, {sum(packed) / max(1, len(packed)):,.0f} bytes of data each"
     )

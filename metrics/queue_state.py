@@ -6,16 +6,21 @@ Usage::
     state.apply_visit(visit)                 # idempotent: the same visit twice is a no-op
     state.apply_agent(history)
     snapshot = state.snapshot(now_us)        # now must not go back between snapshots
+
+Visits gone quiet may be packed and moved to a cold store (:mod:`metrics.cold`): the
+queue then reads them through ``cold_visit`` and is told when they expire
+(:meth:`QueueState.settle_cold`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 from metrics import rules
 from metrics.agents import AgentHistory
 from metrics.events import AGENT_STATES
-from metrics.packing import COLD_AFTER_US, last_us_of
+from metrics.packing import COLD_AFTER_US
 from metrics.settings import Settings
 from metrics.settled import Settled
 from metrics.snapshot import QueueSnapshot, WindowValues
@@ -29,13 +34,29 @@ class LetGo(NamedTuple):
 
     calls: list[str]
     agents: list[str]
-    packed: dict[str, bytes]  # call id -> its visit, now kept packed
+    packed: dict[str, bytes]  # call id -> its visit packed, for the caller's cold store
+
+
+def keep_visit_us(settings: Settings, queue: str) -> int:
+    """How long after its newest fact a queue keeps a visit.
+
+    Until none of its contributions (at most max_call_age after its newest fact) can fall
+    inside a rolling window; then "settled" keeps them for today and total.
+    """
+    limits, widest = settings.limits, max(settings.for_queue(queue).window_us.values(), default=0)
+    return max(limits.forget_call_after_us, widest + limits.max_call_age_us)
+
+
+def _nothing_cold(call_id: str) -> None:
+    return None
 
 
 class QueueState:
     """All state of one queue; owned by exactly one worker at a time."""
 
-    def __init__(self, queue: str, settings: Settings) -> None:
+    def __init__(
+        self, queue: str, settings: Settings, cold_visit: Callable[[str], bytes | None] = _nothing_cold
+    ) -> None:
         self.queue = queue
         self.settings = settings.for_queue(queue)
         self.limits = settings.limits
@@ -43,16 +64,14 @@ class QueueState:
         self._bounds_us = tuple(round(b * US) for b in self.wait_bounds)
         self._max_agent_age_us = settings.limits.max_agent_age_us
         self._max_call_age_us = settings.limits.max_call_age_us  # a property that computes: read once
-        self.visits: dict[str, Visit | bytes] = {}  # packed once cold: see metrics/packing.py
+        self.visits: dict[str, Visit] = {}  # the hot ones; see the module's docstring
+        self._cold_visit = cold_visit
         self.agents: dict[str, AgentHistory] = {}
         self._waiting: dict[str, tuple[int, int]] = {}  # call id -> [queued, end)
         slots = rules.slot_count(self._bounds_us)
         self.sums = WindowSums(slots, self.settings.window_us, self.settings.zone)
         self.settled = Settled.empty(slots)
-        # A visit is let go once none of its contributions (at most max_call_age after its
-        # newest fact) can fall inside a rolling window; "settled" keeps them for today and total.
-        widest = max(self.settings.window_us.values(), default=0)
-        self._keep_visit_us = max(self.limits.forget_call_after_us, widest + self.limits.max_call_age_us)
+        self.keep_visit_us = keep_visit_us(settings, queue)
 
     def apply_visit(self, visit: Visit) -> None:
         """Replace what is known of one call in this queue."""
@@ -61,27 +80,33 @@ class QueueState:
             return
         if old is not None:
             self._contribute(old, -1)
-        self._contribute(visit, +1)
+        self._count(visit)
         self.visits[visit.call_id] = visit
+
+    def restore_cold(self, call_id: str, data: bytes) -> None:
+        """After a restart: count a visit kept packed in the cold store.
+
+        Cold visits are restored before hot ones: a hot visit then replaces its cold copy.
+        """
+        self._count(Visit.unpack(call_id, self.queue, data))
+
+    def visit(self, call_id: str) -> Visit | None:
+        """The visit of ``call_id``, hot or cold."""
+        visit = self.visits.get(call_id)
+        if visit is None:
+            data = self._cold_visit(call_id)
+            return None if data is None else Visit.unpack(call_id, self.queue, data)
+        return visit
+
+    def _count(self, visit: Visit) -> None:
+        """Add a visit's contributions, and follow it while it waits."""
+        self._contribute(visit, +1)
         interval = rules.waiting_interval(visit, self._max_call_age_us)
         now = self.sums.now_us
         if interval is None or (now is not None and interval[1] <= now):  # not waiting at now or later
             self._waiting.pop(visit.call_id, None)
         else:
             self._waiting[visit.call_id] = interval
-
-    def restore_visit(self, call_id: str, stored: Visit | bytes) -> None:
-        """After a restart: apply a kept visit, and keep it packed if it was."""
-        self.apply_visit(Visit.unpack(call_id, self.queue, stored) if isinstance(stored, bytes) else stored)
-        if isinstance(stored, bytes):
-            self.visits[call_id] = stored
-
-    def visit(self, call_id: str) -> Visit | None:
-        """The visit of ``call_id``, unpacked if need be."""
-        stored = self.visits.get(call_id)
-        if isinstance(stored, bytes):
-            return Visit.unpack(call_id, self.queue, stored)
-        return stored
 
     def apply_agent(self, history: AgentHistory) -> None:
         """Replace what is known of one agent that serves, or served, this queue."""
@@ -127,36 +152,44 @@ class QueueState:
         return counts
 
     def forget(self, now_us: int, pack_cold: bool = False) -> LetGo:
-        """Let go of state too old to matter; with ``pack_cold``, pack visits gone quiet.
+        """Let go of state too old to matter; with ``pack_cold``, hand over visits gone quiet.
 
         Sums stay counted; the let-go visits' contributions go to :attr:`settled`, which a
-        restarted worker restores so that ``today`` and ``total`` stay exact.
+        restarted worker restores so that ``today`` and ``total`` stay exact. Packed visits
+        leave :attr:`visits`: the caller puts them in the cold store ``cold_visit`` reads.
         """
         calls, packed = self._sort_visits(now_us, pack_cold)
-        today = day_start_us(local_date(now_us, self.settings.zone), self.settings.zone)
-        max_age = self._max_call_age_us
         for call_id in calls:
-            visit = self.visit(call_id)
-            assert visit is not None
+            self._settle(self.visits.pop(call_id), now_us)
+        for call_id in packed:
             del self.visits[call_id]
-            self.settled.add(rules.contributions(visit, self.settings, self._bounds_us, max_age), today)
-        self.visits.update(packed)
         oldest_agent = now_us - self.limits.forget_agent_after_us
         agents = [a for a, h in self.agents.items() if not h.changes or h.changes[-1][0] < oldest_agent]
         for agent_id in agents:
             del self.agents[agent_id]
         return LetGo(calls, agents, packed)
 
+    def settle_cold(self, call_id: str, data: bytes, now_us: int) -> bool:
+        """A visit expired from the cold store: settle it, unless it is hot again (then ``False``)."""
+        if call_id in self.visits:
+            return False  # the cold copy was out of date; the hot visit replaced its contributions
+        self._settle(Visit.unpack(call_id, self.queue, data), now_us)
+        return True
+
+    def _settle(self, visit: Visit, now_us: int) -> None:
+        today = day_start_us(local_date(now_us, self.settings.zone), self.settings.zone)
+        contributions = rules.contributions(visit, self.settings, self._bounds_us, self._max_call_age_us)
+        self.settled.add(contributions, today)
+
     def _sort_visits(self, now_us: int, pack_cold: bool) -> tuple[list[str], dict[str, bytes]]:
-        """The calls whose visits are too old to keep, and the cold visits packed."""
-        oldest, cold = now_us - self._keep_visit_us, now_us - COLD_AFTER_US if pack_cold else 0
+        """The calls whose visits are too old to keep, and the quiet visits packed."""
+        oldest, cold = now_us - self.keep_visit_us, now_us - COLD_AFTER_US if pack_cold else 0
         calls, packed = [], {}
-        for call_id, stored in self.visits.items():
-            last_us = last_us_of(stored)
-            if last_us < oldest:
+        for call_id, visit in self.visits.items():
+            if visit.last_us < oldest:
                 calls.append(call_id)
-            elif last_us < cold and isinstance(stored, Visit):
-                packed[call_id] = stored.pack()
+            elif visit.last_us < cold:
+                packed[call_id] = visit.pack()
         return calls, packed
 
     def restore_settled(self, settled: Settled) -> None:

@@ -40,6 +40,8 @@ from faust.types import TP
 from faust.types.tuples import ack_lock
 from mode.utils.futures import notify
 
+from stream.spilling_store import SpillingStore
+
 Records = Sequence[ConsumerRecord[bytes, bytes]]
 BatchHandler = Callable[[Records], Awaitable[Awaitable[None]]]
 Span = tuple[TP, int, int]  # a partition's offsets, first to last
@@ -190,17 +192,21 @@ def apply_changelog(table: Any, partition: int, records: Records) -> None:
     """Apply changelog records to a faust table's in-memory store, as faust's recovery does."""
     loads_key = codecs.get_codec(table.key_serializer).loads
     loads_value = codecs.get_codec(table.value_serializer).loads
-    store, partitions = table.data, table.data._key_partition  # which partition each key came from
     # Only a key's last record stands: decode that one (a call's state is written after
     # every batch that changed it, so a changelog not yet compacted holds several).
     latest = {record.key: record.value for record in records}
-    for raw_key, raw_value in latest.items():
-        key = loads_key(raw_key)
-        if raw_value is None:
+    entries = [(loads_key(k), None if v is None else loads_value(v)) for k, v in latest.items()]
+    store = table.data
+    if isinstance(store, SpillingStore):
+        store.apply_entries(partition, entries)
+        return
+    partitions = store._key_partition  # which partition each key came from
+    for key, value in entries:
+        if value is None:
             store.pop(key, None)
             partitions.pop(key, None)
         else:
-            store[key] = loads_value(raw_value)
+            store[key] = value
             partitions[key] = partition
 
 

@@ -44,6 +44,7 @@ class Deployment:
     metrics_tls_certfile: str = ""  # set to serve /metrics over HTTPS
     metrics_tls_keyfile: str = ""
     data_dir: Path = Path("data")
+    cold_cache_mb: int = 32  # memory for reading cold calls and visits, kept on disk in data_dir
     config: Path | None = None
     snapshot_interval_seconds: float = 1.0
     kafka_session_timeout_seconds: float = 10.0  # how soon a crashed worker's partitions move

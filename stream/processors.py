@@ -18,16 +18,18 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Generic, NamedTuple, TypeVar
 
 import orjson
 
 from metrics.agents import AgentHistory
 from metrics.calls import CallRecord
+from metrics.cold import ColdStore, InMemoryCold, Row
 from metrics.events import AGENT_TYPES, CALL_TYPES, Event
-from metrics.packing import COLD_AFTER_US, last_us_of
+from metrics.packing import COLD_AFTER_US, last_us_of, packed_last_us
 from metrics.pipeline import PipelineStats
-from metrics.queue_state import LetGo, QueueState
+from metrics.queue_state import QueueState, keep_visit_us
 from metrics.settings import Settings
 from metrics.settled import Settled
 from metrics.snapshot import QueueSnapshot
@@ -73,10 +75,10 @@ class Incoming(Generic[Token]):
 
 
 class Tidied(NamedTuple):
-    """What a table's tidying found: entities to let go, and records to keep packed instead."""
+    """What a table's tidying found: entities to let go, and packed records for the cold store."""
 
     stale: list[str]
-    packed: dict[str, bytes]
+    packed: list[Row]
 
 
 @dataclass
@@ -164,11 +166,11 @@ class _Step(Generic[State]):
         """Entities among ``candidates`` silent long enough to let go, and states to pack.
 
         Calls go ``forget_call_after`` past their newest event, agents ``forget_agent_after``;
-        a call record with no event for ``COLD_AFTER_US`` is packed (the caller keeps the
-        bytes in its place: the same content, nothing to send).
+        a call record with no event for ``COLD_AFTER_US`` is packed, with the time it expires
+        (the caller moves it to its cold store: the same content, nothing to send).
         """
         oldest, cold = now_us - self._forget_after_us, now_us - COLD_AFTER_US
-        stale, packed = [], {}
+        stale, packed = [], []
         for entity in candidates:
             stored = table.get(entity)
             if stored is None:
@@ -177,8 +179,12 @@ class _Step(Generic[State]):
             if last_us < oldest:
                 stale.append(entity)
             elif last_us < cold and (data := self._pack(stored)) is not None:
-                packed[entity] = data
+                packed.append((entity, last_us + self._forget_after_us, data))
         return Tidied(stale, packed)
+
+    def expiry(self, data: bytes) -> int:
+        """When a packed state expires: as :meth:`tidy` would let it go."""
+        return packed_last_us(data) + self._forget_after_us
 
     def _to_queues(self, table: Mapping[str, State | bytes], batch: Batch[State, Any]) -> list[Outgoing]:
         """One message per queue, with everything the batch has to tell it."""
@@ -307,32 +313,35 @@ class AgentProcessor(_Step[AgentHistory]):
 
 @dataclass
 class QueuesTidied:
-    """Table keys (queue, separator, id) whose state a partition's queues let go or packed.
+    """Table keys (queue, separator, id) whose state a partition's queues let go or made cold.
 
-    The caller deletes the let-go keys, keeps the packed bytes in place of their visits in
-    the visits table, and stores the new settled sums of queues that let visits go.
+    The caller deletes the let-go keys, drops the cold ones from its visits table (the
+    registry's cold store has them now), and stores the new settled sums of queues that
+    let visits go.
     """
 
-    visits_let_go: list[str]
-    agents_let_go: list[str]
-    visits_packed: dict[str, bytes]
-    settled: dict[str, Settled]
+    visits_let_go: list[str] = field(default_factory=list)
+    agents_let_go: list[str] = field(default_factory=list)
+    visits_cold: list[str] = field(default_factory=list)
+    settled: dict[str, Settled] = field(default_factory=dict)
 
-    def add(self, queue: str, let_go: LetGo, settled: Settled) -> None:
-        self.visits_let_go += [f"{queue}{SEPARATOR}{call_id}" for call_id in let_go.calls]
-        self.agents_let_go += [f"{queue}{SEPARATOR}{agent_id}" for agent_id in let_go.agents]
-        self.visits_packed.update((f"{queue}{SEPARATOR}{c}", data) for c, data in let_go.packed.items())
-        if let_go.calls:
-            self.settled[queue] = settled
+
+def visit_key(queue: str, call_id: str) -> str:
+    return f"{queue}{SEPARATOR}{call_id}"
 
 
 class QueueRegistry:
-    """The queues this worker owns, by partition of the internal queue topic."""
+    """The queues this worker owns, by partition of the internal queue topic.
 
-    def __init__(self, settings: Settings) -> None:
+    Quiet visits go to ``cold`` (keys as in the visits table), kept until they expire.
+    """
+
+    def __init__(self, settings: Settings, cold: ColdStore | None = None) -> None:
         self.settings = settings
+        self.cold: ColdStore = InMemoryCold() if cold is None else cold
         self.states: dict[str, QueueState] = {}
         self.partition: dict[str, int] = {}
+        self._keep_visit_us: dict[str, int] = {}
 
     def apply(self, queue: str, partition: int, value: bytes) -> list[tuple[str, Visit | AgentHistory]]:
         """Apply one queue-topic message; return the table keys and values to store."""
@@ -343,36 +352,49 @@ class QueueRegistry:
             for row in rows:
                 visit = Visit.from_json(row)
                 state.apply_visit(visit)
-                stored.append((f"{queue}{SEPARATOR}{visit.call_id}", visit))
+                stored.append((visit_key(queue, visit.call_id), visit))
         else:
             for row in rows:
                 history = AgentHistory.from_json(row)
                 state.apply_agent(history)
-                stored.append((f"{queue}{SEPARATOR}{history.agent_id}", history))
+                stored.append((visit_key(queue, history.agent_id), history))
         return stored
+
+    def expiry(self, key: str, data: bytes) -> int:
+        """When a packed visit (by its table key) expires: as its queue would let it go."""
+        queue = key.split(SEPARATOR, 1)[0]
+        keep = self._keep_visit_us.get(queue)
+        if keep is None:
+            keep = self._keep_visit_us[queue] = keep_visit_us(self.settings, queue)
+        return packed_last_us(data) + keep
 
     def rebuild(
         self,
-        items: Iterable[tuple[str, Visit | AgentHistory | bytes]],
+        items: Iterable[tuple[str, Visit | AgentHistory]],
         settled: Iterable[tuple[str, Settled]],
         partition_of: dict[str, int],
     ) -> None:
-        """Recreate owned queues from table contents after recovery (``partition_of``: queue to partition).
+        """Recreate owned queues after recovery (``partition_of``: queue to partition).
 
-        Visits may be packed (as recovery reads them, or kept so through a rebalance); they stay so.
+        From their settled sums, the cold store, then the hot ``items`` (visits and agents),
+        which replace their cold copies.
         """
         for queue, sums in settled:
             if queue in partition_of:
                 self._state(queue, partition_of[queue]).restore_settled(sums)
+        for key, data in self.cold.items():
+            queue, call_id = key.split(SEPARATOR, 1)
+            if queue in partition_of:
+                self._state(queue, partition_of[queue]).restore_cold(call_id, data)
         for key, value in items:
-            queue, entity = key.split(SEPARATOR, 1)
+            queue = key.split(SEPARATOR, 1)[0]
             if queue not in partition_of:
                 continue
             state = self._state(queue, partition_of[queue])
             if isinstance(value, AgentHistory):
                 state.apply_agent(value)
             else:
-                state.restore_visit(entity, value)
+                state.apply_visit(value)
 
     def keep_partitions(self, owned: set[int]) -> None:
         """Drop queues whose partition this worker no longer owns (no stale series)."""
@@ -383,17 +405,41 @@ class QueueRegistry:
         return tuple(self.states[q].snapshot(now_us) for q in sorted(self.states))
 
     def tidy(self, partition: int, now_us: int) -> QueuesTidied:
-        """Let go of old state in one partition's queues, and pack the visits gone cold."""
-        tidied = QueuesTidied([], [], {}, {})
+        """Let go of old state in one partition's queues, and move quiet visits to the cold store."""
+        tidied = QueuesTidied()
         for queue, state in self.states.items():
             if self.partition[queue] == partition:
-                let_go = state.forget(now_us, pack_cold=True)
-                tidied.add(queue, let_go, state.settled)
+                self._tidy_queue(queue, state, partition, now_us, tidied)
+        for key, data in self.cold.expire(partition, now_us):
+            queue, call_id = key.split(SEPARATOR, 1)
+            owner = self.states.get(queue)
+            if owner is not None and owner.settle_cold(call_id, data, now_us):
+                tidied.visits_let_go.append(key)
+                tidied.settled[queue] = owner.settled
         return tidied
+
+    def _tidy_queue(
+        self, queue: str, state: QueueState, partition: int, now_us: int, tidied: QueuesTidied
+    ) -> None:
+        let_go = state.forget(now_us, pack_cold=True)
+        gone = [visit_key(queue, call_id) for call_id in let_go.calls]
+        self.cold.delete(gone)  # older copies of visits that had turned hot again
+        cold = {visit_key(queue, call_id): data for call_id, data in let_go.packed.items()}
+        self.cold.put(partition, [(key, self.expiry(key, data), data) for key, data in cold.items()])
+        tidied.visits_let_go += gone
+        tidied.agents_let_go += [visit_key(queue, agent_id) for agent_id in let_go.agents]
+        tidied.visits_cold += cold
+        if gone:
+            tidied.settled[queue] = state.settled
 
     def _state(self, queue: str, partition: int) -> QueueState:
         state = self.states.get(queue)
         if state is None:
-            state = self.states[queue] = QueueState(queue, self.settings)
+            cold_visit = partial(_cold_visit, self.cold, queue)
+            state = self.states[queue] = QueueState(queue, self.settings, cold_visit)
         self.partition[queue] = partition
         return state
+
+
+def _cold_visit(cold: ColdStore, queue: str, call_id: str) -> bytes | None:
+    return cold.get(visit_key(queue, call_id))

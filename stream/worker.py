@@ -32,6 +32,7 @@ from aiokafka.structs import ConsumerRecord
 from faust.types import StreamT
 from faust.web import Request, Response, View
 
+from metrics.cold import ColdStore, HotThenCold, Row
 from metrics.exporter import render
 from metrics.pipeline import PipelineStats
 from metrics.settings import Settings
@@ -39,11 +40,13 @@ from metrics.snapshot import Snapshot
 from metrics.visits import Visit
 from stream.basic_auth import BasicAuth
 from stream.batch_consumer import BatchHandler, BatchTransport, Records
+from stream.cold_store import SqliteCold, open_cold_database
 from stream.deploy import Deployment
 from stream.direct_producer import DirectProducer, Message, table_deletion, table_entry
 from stream.heap import give_back_free_memory
 from stream.kafka_out import ensure_topics
 from stream.processors import SEPARATOR, AgentProcessor, CallProcessor, Incoming, Outgoing, QueueRegistry
+from stream.spilling_store import spill_recovery
 from stream.state_codecs import register_codecs
 
 log = logging.getLogger("ccmetrics.worker")
@@ -157,7 +160,11 @@ def _wire(app: faust.App, deployment: Deployment, settings: Settings) -> None:
 
     stats = PipelineStats()
     calls, agents = CallProcessor(settings, stats), AgentProcessor(settings, stats)
-    registry, latest, pruner = QueueRegistry(settings), LatestSnapshot(), Pruner()
+    database = open_cold_database(deployment.data_dir, deployment.cold_cache_mb)
+    cold_calls, cold_visits = SqliteCold(database, "calls"), SqliteCold(database, "visits")
+    registry, latest, pruner = QueueRegistry(settings, cold_visits), LatestSnapshot(), Pruner()
+    spill_recovery(calls_table, cold_calls, lambda key, data: calls.expiry(data))
+    spill_recovery(visits_table, cold_visits, registry.expiry)
     # partition -> call ids or agent ids stored from it, so each partition prunes its own
     indexes: dict[str, dict[int, set[str]]] = {"calls": defaultdict(set), "agents": defaultdict(set)}
     direct = DirectProducer(deployment.aiokafka_options())
@@ -171,16 +178,19 @@ def _wire(app: faust.App, deployment: Deployment, settings: Settings) -> None:
     def to_topics(outgoing: list[Outgoing]) -> list[Message]:
         return [Message(names[m.destination], None, m.key, m.value) for m in outgoing]
 
-    def entity_step(step: str, processor: CallProcessor | AgentProcessor, table: Any) -> BatchHandler:
+    def entity_step(
+        step: str, processor: CallProcessor | AgentProcessor, table: Any, cold: ColdStore | None
+    ) -> BatchHandler:
         index = indexes[step]
+        stored = table.data if cold is None else HotThenCold(table.data, cold)
 
         async def handle(records: Records) -> Awaitable[None]:
-            batch = processor.handle_batch(_incoming(records), table, now_us())
+            batch = processor.handle_batch(_incoming(records), stored, now_us())
             for entity, (_, partition) in batch.writes.items():
                 index[partition].add(entity)
             messages = _entries(table, batch.writes) + to_topics(batch.outgoing)
             for partition in _due(pruner, step, records):
-                messages += _prune(processor, table, index[partition], partition)
+                messages += _prune(processor, table, cold, index[partition], partition)
             return await direct.hand_over(messages)
 
         return handle
@@ -200,8 +210,8 @@ def _wire(app: faust.App, deployment: Deployment, settings: Settings) -> None:
     transport = cast(BatchTransport, app.transport)
     transport.handlers.update(
         {
-            calls_topic.get_topic_name(): entity_step("calls", calls, calls_table),
-            agents_topic.get_topic_name(): entity_step("agents", agents, agents_table),
+            calls_topic.get_topic_name(): entity_step("calls", calls, calls_table, cold_calls),
+            agents_topic.get_topic_name(): entity_step("agents", agents, agents_table, None),
             queue_topic.get_topic_name(): queue_step,
         }
     )
@@ -218,13 +228,17 @@ def _wire(app: faust.App, deployment: Deployment, settings: Settings) -> None:
     async def rebuild_queues() -> None:
         owned = owned_partitions(queue_topic)
         registry.keep_partitions(set())
+        cold_visits.keep_partitions(owned)
         queue_tables = (visits_table, queue_agents_table, settled_table)
-        partition_of = _owned_queues(queue_tables, lambda q: _partition_for(app, queue_topic, q), owned)
+        partition_of = _owned_queues(
+            queue_tables, cold_visits, lambda q: _partition_for(app, queue_topic, q), owned
+        )
         for table in queue_tables:
             _keep_owned_queues(table, partition_of)
         items = list(visits_table.items()) + list(queue_agents_table.items())
         registry.rebuild(items, list(settled_table.items()), partition_of)
         _reindex(calls_table, indexes["calls"], owned_partitions(calls_topic))
+        cold_calls.keep_partitions(owned_partitions(calls_topic))
         _reindex(agents_table, indexes["agents"], owned_partitions(agents_topic))
         give_back_free_memory()  # what reading the changelogs took
         log.info("recovered %d queues on partitions %s", len(registry.states), sorted(owned))
@@ -338,19 +352,37 @@ def _prune_queues(
     registry: QueueRegistry, partition: int, visits: Any, agents: Any, settled: Any
 ) -> list[Message]:
     tidied = registry.tidy(partition, now_us())
-    visits.data.update(tidied.visits_packed)  # the same visits, packed: nothing to send
+    for key in tidied.visits_cold:  # the same visits, in the registry's cold store: nothing to send
+        visits.data.pop(key, None)
     deletions = [table_deletion(visits, key, partition) for key in tidied.visits_let_go]
     deletions += [table_deletion(agents, key, partition) for key in tidied.agents_let_go]
     return deletions + [table_entry(settled, queue, s, partition) for queue, s in tidied.settled.items()]
 
 
 def _prune(
-    processor: CallProcessor | AgentProcessor, table: Any, index: set[str], partition: int
+    processor: CallProcessor | AgentProcessor,
+    table: Any,
+    cold: ColdStore | None,
+    index: set[str],
+    partition: int,
 ) -> list[Message]:
-    tidied = processor.tidy(table, index, now_us())
-    table.data.update(tidied.packed)  # the same states, packed: nothing to send
-    index.difference_update(tidied.stale)
-    return [table_deletion(table, entity, partition) for entity in tidied.stale]
+    moment = now_us()
+    tidied = processor.tidy(table.data, index, moment)
+    stale = tidied.stale
+    index.difference_update(stale)
+    if cold is not None:
+        _to_cold(table, cold, index, partition, tidied.packed)
+        cold.delete(stale)  # older copies of states that had turned hot again
+        stale += [key for key, _ in cold.expire(partition, moment) if key not in table.data]
+    return [table_deletion(table, entity, partition) for entity in stale]
+
+
+def _to_cold(table: Any, cold: ColdStore, index: set[str], partition: int, packed: list[Row]) -> None:
+    """Move packed states out of a table's memory into its cold store: nothing to send."""
+    cold.put(partition, packed)
+    for key, _, _ in packed:
+        del table.data[key]
+        index.discard(key)
 
 
 def _reindex(table: Any, index: dict[int, set[str]], owned: set[int]) -> None:
@@ -376,13 +408,14 @@ def _queue_of(key: str) -> str:
 
 
 def _owned_queues(
-    tables: Iterable[Any], partition_for: Callable[[str], int], owned: set[int]
+    tables: Iterable[Any], cold: ColdStore, partition_for: Callable[[str], int], owned: set[int]
 ) -> dict[str, int]:
-    """Queue -> partition of each queue in the queue-side tables whose partition is owned.
+    """Queue -> partition of each queue in the queue-side tables or cold visits whose partition is owned.
 
     The settled sums count: a queue whose visits were all let go has nothing else left.
     """
     queues = {_queue_of(key) for table in tables for key in table.data}
+    queues.update(_queue_of(key) for key, _ in cold.items())
     return {queue: p for queue in queues if (p := partition_for(queue)) in owned}
 
 

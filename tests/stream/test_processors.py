@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import pytest
 
 from metrics.agents import AgentHistory
 from metrics.calls import CallRecord
+from metrics.cold import HotThenCold, InMemoryCold
 from metrics.packing import COLD_AFTER_US
 from metrics.pipeline import PipelineStats
 from metrics.settings import Settings
@@ -26,13 +27,14 @@ def handle(
     step: CallProcessor | AgentProcessor,
     key: bytes | None,
     raw: bytes,
-    table: dict[str, Any],
+    table: dict[str, Any] | HotThenCold[Any],
     now_us: int,
     origin: dict[str, Any],
 ) -> list[Outgoing]:
-    """One message through a step, its state stored in ``table``; what it sends."""
+    """One message through a step, its state stored in ``table`` (the hot one); what it sends."""
     batch = step.handle_batch([Incoming(key, raw, origin, None)], table, now_us)
-    table.update({entity: state for entity, (state, _) in batch.writes.items()})
+    hot = cast(dict[str, Any], table.hot if isinstance(table, HotThenCold) else table)
+    hot.update({entity: state for entity, (state, _) in batch.writes.items()})
     return batch.outgoing
 
 
@@ -120,18 +122,20 @@ def test_a_rebuilt_registry_counts_visits_let_go_through_their_settled_sums(call
     registry.snapshot(NOW)
     tidied = registry.tidy(2, NOW)
     assert tidied.visits_let_go == ["sales\x1fc0"] and set(tidied.settled) == {"sales"}
-    assert list(tidied.visits_packed) == ["sales\x1fc1"]  # quiet for over a minute
-    for key in tidied.visits_let_go:
+    assert tidied.visits_cold == ["sales\x1fc1"]  # quiet for over a minute
+    assert dict(registry.cold.items()) == {"sales\x1fc1": table["sales\x1fc1"].pack()}
+    for key in tidied.visits_let_go + tidied.visits_cold:  # as the worker does
         del table[key]
-    table.update(tidied.visits_packed)  # as the worker keeps them
-    rebuilt = QueueRegistry(Settings())
+    rebuilt = QueueRegistry(Settings(), registry.cold)
     stored = {
         q: Settled.from_json(orjson.loads(orjson.dumps(s.to_json()))) for q, s in tidied.settled.items()
     }
     rebuilt.rebuild(list(table.items()), list(stored.items()), {"sales": 2})
     assert rebuilt.snapshot(NOW) == registry.snapshot(NOW)
     assert rebuilt.snapshot(NOW)[0].windows["today"].sums[0] == 2  # both calls offered today
-    assert rebuilt.states["sales"].visits["c1"] is table["sales\x1fc1"]  # kept packed, shared
+    assert rebuilt.states["sales"].visits == {}  # still cold
+    later = NOW + rebuilt.states["sales"].keep_visit_us
+    assert rebuilt.tidy(2, later).visits_let_go == ["sales\x1fc1"] and len(rebuilt.cold) == 0
 
 
 def test_a_batch_stores_each_call_once_and_sends_each_queue_one_message(calls: CallProcessor) -> None:
@@ -161,7 +165,7 @@ def test_silent_calls_and_agents_are_let_go_after_their_forget_ages(calls: CallP
     for agent, at in (("gone", "2026-01-04T09:59:59Z"), ("here", "2026-01-04T10:00:01Z")):
         event = ev("agent.state", at, agent_id=agent, state="available", queues=("sales",))
         handle(agents, agent.encode(), to_json_line(event), histories, event.time_us, ORIGIN)
-    assert agents.tidy(histories, ["gone", "here", "never-seen"], NOW) == (["gone"], {})
+    assert agents.tidy(histories, ["gone", "here", "never-seen"], NOW) == (["gone"], [])
     records: dict[str, CallRecord | bytes] = {}
     for call, at in (("old", "2026-01-05T01:59:59Z"), ("new", "2026-01-05T02:00:01Z")):
         event = ev("call.queued", at, call_id=call, queue="sales")
@@ -172,16 +176,19 @@ def test_silent_calls_and_agents_are_let_go_after_their_forget_ages(calls: CallP
 def test_a_quiet_call_is_packed_and_goes_on_as_if_it_never_was(calls: CallProcessor) -> None:
     queued = ev("call.queued", "2026-01-05T09:50:00Z", call_id="c1", queue="sales")
     answered = ev("call.answered", "2026-01-05T09:59:00Z", call_id="c1", queue="sales", agent_id="a1")
-    packed: dict[str, CallRecord | bytes] = {}
+    hot: dict[str, CallRecord | bytes] = {}
     plain: dict[str, CallRecord | bytes] = {}
-    for table in (packed, plain):
+    for table in (hot, plain):
         handle(calls, b"c1", to_json_line(queued), table, NOW, ORIGIN)
-    assert calls.tidy(plain, ["c1"], queued.time_us + COLD_AFTER_US).packed == {}
-    tidied = calls.tidy(packed, ["c1"], NOW)
-    assert tidied.stale == [] and list(tidied.packed) == ["c1"]
-    packed.update(tidied.packed)
-    assert calls.tidy(packed, ["c1"], NOW) == ([], {})  # packed once
+    assert calls.tidy(plain, ["c1"], queued.time_us + COLD_AFTER_US).packed == []
+    tidied = calls.tidy(hot, ["c1"], NOW)
+    assert tidied.stale == [] and [key for key, _, _ in tidied.packed] == ["c1"]
+    (_, expires, data), cold = tidied.packed[0], InMemoryCold()
+    assert expires == calls.expiry(data) == queued.time_us + Settings().limits.forget_call_after_us
+    cold.put(0, tidied.packed)
+    del hot["c1"]  # as the worker moves it
+    both = HotThenCold(hot, cold)
     for event in (queued, answered):  # a duplicate (nothing to store), then a new event
-        assert handle(calls, b"c1", to_json_line(event), packed, NOW, ORIGIN) == handle(
+        assert handle(calls, b"c1", to_json_line(event), both, NOW, ORIGIN) == handle(
             calls, b"c1", to_json_line(event), plain, NOW, ORIGIN
         )

@@ -1,0 +1,90 @@
+"""The worker's cold stores: packed calls and visits in SQLite, on local disk.
+
+A worker in a steady state keeps hours of finished calls (docs/architecture.md, "What is
+kept") and reads them only when a late or re-sent event arrives. Kept in SQLite they cost
+no Python objects and, on disk, little memory: SQLite caches what it reads in a page cache
+of a bounded size (``CCMETRICS_COLD_CACHE_MB``), and the operating system's file cache does
+the rest. The file is only a spill area, never a source of truth: it is made anew at each
+start, unlinked at once so nothing is left behind, and the changelogs fill it again.
+Usage::
+
+    database = open_cold_database(Path("data"), cache_mb=32)
+    calls = SqliteCold(database, "calls")           # a metrics.cold.ColdStore
+    calls.put(0, [("c1", expires_us, packed)])
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Container, Iterable, Iterator
+from pathlib import Path
+
+from metrics.cold import Row
+
+
+def open_cold_database(directory: Path, cache_mb: int) -> sqlite3.Connection:
+    """A new, empty database in ``directory``, its file already unlinked."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"cold-state-{os.getpid()}.sqlite"
+    path.unlink(missing_ok=True)
+    database = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    path.unlink()  # the open connection keeps the file; a crash leaves nothing behind
+    # A spill area rebuilt from the changelogs at each start: no journal, no fsync.
+    for pragma in ("journal_mode = OFF", "synchronous = OFF", f"cache_size = {-1024 * cache_mb}"):
+        database.execute(f"PRAGMA {pragma}")
+    return database
+
+
+class SqliteCold:
+    """A :class:`metrics.cold.ColdStore` in one table of a SQLite database.
+
+    >>> cold = SqliteCold(sqlite3.connect(":memory:", isolation_level=None), "calls")
+    >>> cold.put(2, [("c1", 100, b"x")])
+    >>> cold.get("c1"), cold.expire(2, 101), len(cold)
+    (b'x', [('c1', b'x')], 0)
+    """
+
+    def __init__(self, database: sqlite3.Connection, name: str) -> None:
+        self._db, self._name = database, name
+        database.execute(
+            f"CREATE TABLE {name} (key TEXT PRIMARY KEY, partition INTEGER, expires INTEGER,"
+            " data BLOB) WITHOUT ROWID"
+        )
+        database.execute(f"CREATE INDEX {name}_expiry ON {name} (partition, expires)")
+        self._get = f"SELECT data FROM {name} WHERE key = ?"
+
+    def get(self, key: str) -> bytes | None:
+        row = self._db.execute(self._get, (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def put(self, partition: int, rows: Iterable[Row]) -> None:
+        sql = f"INSERT OR REPLACE INTO {self._name} VALUES (?, {partition:d}, ?, ?)"
+        self._write(sql, rows)
+
+    def delete(self, keys: Iterable[str]) -> None:
+        self._write(f"DELETE FROM {self._name} WHERE key = ?", ((key,) for key in keys))
+
+    def expire(self, partition: int, now_us: int) -> list[tuple[str, bytes]]:
+        sql = f"DELETE FROM {self._name} WHERE partition = ? AND expires < ? RETURNING key, data"
+        return self._db.execute(sql, (partition, now_us)).fetchall()
+
+    def items(self) -> Iterator[tuple[str, bytes]]:
+        return iter(self._db.execute(f"SELECT key, data FROM {self._name}").fetchall())
+
+    def keep_partitions(self, owned: Container[int]) -> None:
+        present = [p for (p,) in self._db.execute(f"SELECT DISTINCT partition FROM {self._name}")]
+        gone = [(p,) for p in present if p not in owned]
+        self._write(f"DELETE FROM {self._name} WHERE partition = ?", gone)
+
+    def __len__(self) -> int:
+        count: int = self._db.execute(f"SELECT count(*) FROM {self._name}").fetchone()[0]
+        return count
+
+    def _write(self, sql: str, rows: Iterable[tuple[object, ...]]) -> None:
+        """One statement over many rows, in one transaction (one per row would be slower)."""
+        self._db.execute("BEGIN")
+        try:
+            self._db.executemany(sql, rows)
+        finally:
+            self._db.execute("COMMIT")

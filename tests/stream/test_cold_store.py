@@ -1,0 +1,95 @@
+"""The cold stores: SQLite on disk (the worker's) behaves as the dict one (tests' and tools')."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from metrics.calls import CallRecord
+from metrics.cold import ColdStore, HotThenCold, InMemoryCold
+from metrics.packing import packed_last_us
+from stream.batch_consumer import apply_changelog
+from stream.cold_store import SqliteCold, open_cold_database
+from stream.spilling_store import spill_recovery
+from stream.state_codecs import encode_state, register_codecs
+
+
+def sqlite_cold(tmp_path: Path) -> ColdStore:
+    return SqliteCold(open_cold_database(tmp_path, cache_mb=1), "calls")
+
+
+def in_memory_cold(tmp_path: Path) -> ColdStore:
+    return InMemoryCold()
+
+
+@pytest.fixture(params=[sqlite_cold, in_memory_cold])
+def make_cold(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], ColdStore]:
+    return lambda: request.param(tmp_path)  # type: ignore[no-any-return]
+
+
+def test_rows_are_kept_replaced_and_deleted(make_cold: Callable[[], ColdStore]) -> None:
+    cold = make_cold()
+    cold.put(0, [("c1", 10, b"one"), ("c2", 20, b"two")])
+    cold.put(0, [("c1", 30, b"one again")])
+    cold.delete(["c2", "never-there"])
+    assert cold.get("c1") == b"one again" and cold.get("c2") is None
+    assert sorted(cold.items()) == [("c1", b"one again")] and len(cold) == 1
+
+
+def test_rows_expire_by_partition_and_time(make_cold: Callable[[], ColdStore]) -> None:
+    cold = make_cold()
+    cold.put(0, [("old", 10, b"a"), ("due", 19, b"b"), ("young", 20, b"c")])
+    cold.put(1, [("elsewhere", 10, b"d")])
+    assert sorted(cold.expire(0, 20)) == [("due", b"b"), ("old", b"a")]
+    assert cold.expire(0, 20) == [] and sorted(key for key, _ in cold.items()) == ["elsewhere", "young"]
+
+
+def test_revoked_partitions_are_dropped(make_cold: Callable[[], ColdStore]) -> None:
+    cold = make_cold()
+    for partition in range(4):
+        cold.put(partition, [(f"c{partition}", 10, b"x")])
+    cold.keep_partitions({1, 3})
+    assert sorted(key for key, _ in cold.items()) == ["c1", "c3"]
+
+
+def test_hot_entries_hide_their_cold_copies(make_cold: Callable[[], ColdStore]) -> None:
+    cold = make_cold()
+    cold.put(0, [("c1", 10, b"out of date"), ("c2", 10, b"cold")])
+    table = HotThenCold({"c1": "hot"}, cold)
+    assert (table.get("c1"), table["c2"], table.get("c3")) == ("hot", b"cold", None)
+    assert sorted(table) == ["c1", "c2"] and len(table) == 2
+    with pytest.raises(KeyError):
+        table["c3"]
+
+
+def test_the_database_file_is_gone_from_the_folder_at_once(tmp_path: Path) -> None:
+    cold = SqliteCold(open_cold_database(tmp_path / "data", cache_mb=1), "visits")
+    cold.put(0, [("sales\x1fc1", 10, os.urandom(300))])
+    assert list((tmp_path / "data").iterdir()) == []  # a killed worker leaves nothing behind
+    assert len(cold) == 1
+
+
+def test_recovery_sends_packed_values_to_the_cold_store_and_the_rest_to_memory() -> None:
+    register_codecs()
+    table = SimpleNamespace(name="calls", app=None, loop=None, key_serializer="ccm-str")
+    table.value_serializer = "ccm-call"  # packs what it reads: the calls recovered go cold
+    cold = InMemoryCold()
+    spill_recovery(table, cold, lambda key, data: packed_last_us(data) + 7)
+    old, record = CallRecord("c1"), CallRecord("c2")
+    record.last_us = 1_000
+    records = [
+        SimpleNamespace(key=b"c1", value=encode_state(old)),
+        SimpleNamespace(key=b"c2", value=encode_state(record)),
+        SimpleNamespace(key=b"c1", value=None),  # a tombstone: c1 was let go
+    ]
+    table.data = table._data  # as faust's table property gives it
+    apply_changelog(table, 3, records)
+    assert dict(cold.items()) == {"c2": record.pack()} and cold.expire(3, 1_007) == []
+    store = table.data
+    store.apply_entries(3, [("c2", None), ("hot", "not packed")])
+    assert len(cold) == 0 and dict(store.data) == {"hot": "not packed"}
+    assert store._key_partition == {"hot": 3}
