@@ -8,7 +8,8 @@ Start reading here:
   metric definitions of docs/metrics.md, and nothing else.
 - :mod:`metrics.windows` sums contributions over rolling windows, ``today`` and all time.
 - :mod:`metrics.queue_state` keeps one queue (visits, agents, sums) and takes snapshots.
-- :mod:`metrics.packing` keeps calls and visits gone quiet as bytes (the worker's memory).
+- :mod:`metrics.packing` keeps calls and visits gone quiet as bytes, and
+  :mod:`metrics.cold` is where those bytes wait until they expire (the worker's memory).
 - :mod:`metrics.engine` wires it all in one process (``ccmetrics replay``, tests);
   the worker in :mod:`stream` runs the same pieces across faust agents and tables.
 - :mod:`metrics.exporter` renders a :class:`~metrics.snapshot.Snapshot` for Prometheus.

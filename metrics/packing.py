@@ -2,14 +2,13 @@
 
 Most of a worker's state is calls and visits that are over but must be kept for hours in
 case a late or re-sent event arrives (docs/architecture.md, "What is kept"). Packed, they
-take under a third of the memory they take as objects, keys included
-(``python -m benchmarks.state_size`` prints both). A packed value
-starts with its newest event time, readable without unpacking (the worker checks every
-kept value's age every few seconds), then the ``marshal`` of its fields. ``marshal`` is
+go to a cold store (:mod:`metrics.cold`); ``python -m benchmarks.state_size`` prints their
+size. A packed value starts with its newest event time, readable without unpacking (its
+expiry is set from it), then the ``marshal`` of its fields. ``marshal`` is
 CPython's fastest serializer of tuples, ints and strings, and refers back to a string it has
 already written (an event id held by several facts is written once). Its format is
-specific to the Python version, so packed values only ever live in memory: changelogs
-keep their JSON. Usage::
+specific to the Python version, so packed values never leave the process (the worker's
+cold store is a file it unlinks as it opens it): changelogs keep their JSON. Usage::
 
     data = pack(record.last_us, fields)       # times in fields as before_last(last_us, time)
     packed_last_us(data) == record.last_us
