@@ -236,7 +236,7 @@ def _wire(app: faust.App, deployment: Deployment, settings: Settings) -> None:
         for table in queue_tables:
             _keep_owned_queues(table, partition_of)
         items = list(visits_table.items()) + list(queue_agents_table.items())
-        registry.rebuild(items, list(settled_table.items()), partition_of)
+        registry.rebuild(items, list(settled_table.items()), partition_of, now_us())
         _reindex(calls_table, indexes["calls"], owned_partitions(calls_topic))
         cold_calls.keep_partitions(owned_partitions(calls_topic))
         _reindex(agents_table, indexes["agents"], owned_partitions(agents_topic))

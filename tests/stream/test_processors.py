@@ -114,7 +114,7 @@ def test_queue_updates_are_idempotent_and_revoked_partitions_dropped(calls: Call
 def test_a_rebuilt_registry_counts_visits_let_go_through_their_settled_sums(calls: CallProcessor) -> None:
     records: dict[str, CallRecord] = {}
     registry, table = QueueRegistry(Settings()), {}
-    for number, queued in enumerate(["2026-01-05T00:10:00Z", "2026-01-05T09:58:00Z"]):
+    for number, queued in enumerate(["2026-01-05T00:10:00Z", "2026-01-05T09:58:00Z", "2026-01-05T04:00:00Z"]):
         event = ev("call.queued", queued, call_id=f"c{number}", queue="sales")
         arrival = event.time_us + US
         for message in handle(calls, f"c{number}".encode(), to_json_line(event), records, arrival, ORIGIN):
@@ -122,20 +122,22 @@ def test_a_rebuilt_registry_counts_visits_let_go_through_their_settled_sums(call
     registry.snapshot(NOW)
     tidied = registry.tidy(2, NOW)
     assert tidied.visits_let_go == ["sales\x1fc0"] and set(tidied.settled) == {"sales"}
-    assert tidied.visits_cold == ["sales\x1fc1"]  # quiet for over a minute
-    assert dict(registry.cold.items()) == {"sales\x1fc1": table["sales\x1fc1"].pack()}
+    assert tidied.visits_cold == ["sales\x1fc1", "sales\x1fc2"]  # quiet for over a minute
+    assert dict(registry.cold.items()) == {key: table[key].pack() for key in tidied.visits_cold}
     for key in tidied.visits_let_go + tidied.visits_cold:  # as the worker does
         del table[key]
     rebuilt = QueueRegistry(Settings(), registry.cold)
     stored = {
         q: Settled.from_json(orjson.loads(orjson.dumps(s.to_json()))) for q, s in tidied.settled.items()
     }
-    rebuilt.rebuild(list(table.items()), list(stored.items()), {"sales": 2})
+    rebuilt.rebuild(list(table.items()), list(stored.items()), {"sales": 2}, NOW)
+    # windows start at now: no bucket is made for what no window can hold any more (c2)
+    assert rebuilt.states["sales"].sums._buckets.keys() == registry.states["sales"].sums._buckets.keys()
     assert rebuilt.snapshot(NOW) == registry.snapshot(NOW)
-    assert rebuilt.snapshot(NOW)[0].windows["today"].sums[0] == 2  # both calls offered today
+    assert rebuilt.snapshot(NOW)[0].windows["today"].sums[0] == 3  # all three offered today
     assert rebuilt.states["sales"].visits == {}  # still cold
     later = NOW + rebuilt.states["sales"].keep_visit_us
-    assert rebuilt.tidy(2, later).visits_let_go == ["sales\x1fc1"] and len(rebuilt.cold) == 0
+    assert sorted(rebuilt.tidy(2, later).visits_let_go) == tidied.visits_cold and len(rebuilt.cold) == 0
 
 
 def test_a_batch_stores_each_call_once_and_sends_each_queue_one_message(calls: CallProcessor) -> None:
