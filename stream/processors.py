@@ -371,14 +371,15 @@ class QueueRegistry:
     def rebuild(
         self,
         items: Iterable[tuple[str, Visit | AgentHistory]],
+        cold: Iterable[tuple[str, bytes]],
         settled: Iterable[tuple[str, Settled]],
         partition_of: dict[str, int],
         now_us: int,
     ) -> None:
         """Recreate owned queues after recovery (``partition_of``: queue to partition).
 
-        From their settled sums, the cold store, then the hot ``items`` (visits and agents),
-        which replace their cold copies. Windows start at ``now_us`` first, as a running
+        From their settled sums, the ``cold`` store's rows, then the hot ``items`` (visits
+        and agents), which replace their cold copies. Windows start at ``now_us`` first, as a running
         worker's are: hours of contributions too old for any window then go straight into
         the sums instead of into buckets that the first snapshot would drop. (Those buckets,
         made and dropped in their millions, left a restarted worker's heap full of holes.)
@@ -388,7 +389,7 @@ class QueueRegistry:
                 self._state(queue, partition_of[queue]).restore_settled(sums)
         for queue, partition in partition_of.items():
             self._state(queue, partition).sums.advance(now_us)
-        for key, data in self.cold.items():
+        for key, data in cold:
             queue, call_id = key.split(SEPARATOR, 1)
             if queue in partition_of:
                 self._state(queue, partition_of[queue]).restore_cold(call_id, data)

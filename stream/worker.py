@@ -229,14 +229,15 @@ def _wire(app: faust.App, deployment: Deployment, settings: Settings) -> None:
         owned = owned_partitions(queue_topic)
         registry.keep_partitions(set())
         cold_visits.keep_partitions(owned)
+        cold = list(cold_visits.items())  # read once: for the queues' names, then their visits
         queue_tables = (visits_table, queue_agents_table, settled_table)
         partition_of = _owned_queues(
-            queue_tables, cold_visits, lambda q: _partition_for(app, queue_topic, q), owned
+            queue_tables, [key for key, _ in cold], lambda q: _partition_for(app, queue_topic, q), owned
         )
         for table in queue_tables:
             _keep_owned_queues(table, partition_of)
         items = list(visits_table.items()) + list(queue_agents_table.items())
-        registry.rebuild(items, list(settled_table.items()), partition_of, now_us())
+        registry.rebuild(items, cold, list(settled_table.items()), partition_of, now_us())
         _reindex(calls_table, indexes["calls"], owned_partitions(calls_topic))
         cold_calls.keep_partitions(owned_partitions(calls_topic))
         _reindex(agents_table, indexes["agents"], owned_partitions(agents_topic))
@@ -408,14 +409,14 @@ def _queue_of(key: str) -> str:
 
 
 def _owned_queues(
-    tables: Iterable[Any], cold: ColdStore, partition_for: Callable[[str], int], owned: set[int]
+    tables: Iterable[Any], cold_keys: Iterable[str], partition_for: Callable[[str], int], owned: set[int]
 ) -> dict[str, int]:
     """Queue -> partition of each queue in the queue-side tables or cold visits whose partition is owned.
 
     The settled sums count: a queue whose visits were all let go has nothing else left.
     """
     queues = {_queue_of(key) for table in tables for key in table.data}
-    queues.update(_queue_of(key) for key, _ in cold.items())
+    queues.update(_queue_of(key) for key in cold_keys)
     return {queue: p for queue in queues if (p := partition_for(queue)) in owned}
 
 
