@@ -103,6 +103,12 @@ def pipeline_families(p: PipelineSnapshot) -> list[tuple[str, str, str, Samples]
         ("callcenter_events_duplicate", "counter", "Events seen before (same id)", _one(p.duplicates)),
         ("callcenter_event_unknown_fields", "counter", "Unknown fields ignored", _one(p.unknown_fields)),
         (
+            "callcenter_output_failures",
+            "counter",
+            "Messages Kafka refused for good and the worker skipped, by topic and reason",
+            [({"topic": t, "reason": r}, n) for (t, r), n in sorted(p.output_failures.items())],
+        ),
+        (
             "callcenter_consumer_lag_messages",
             "gauge",
             "Messages not yet read, by topic",

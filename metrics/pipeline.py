@@ -1,4 +1,5 @@
-"""Counters of the event feed's health: accepted, rejected, ignored, duplicate events."""
+"""Counters of the event feed's health: accepted, rejected, ignored, duplicate events, and
+messages the worker could not send."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ class PipelineStats:
         self.duplicates = 0
         self.unknown_fields = 0
         self.last_event_us: int | None = None
+        self.output_failures: Counter[tuple[str, str]] = Counter()  # (topic, reason): worker only
 
     def accepted(self, event_type: str, time_us: int, unknown_fields: int = 0) -> None:
         self.by_type[event_type] += 1
@@ -41,6 +43,9 @@ class PipelineStats:
     def duplicate(self) -> None:
         self.duplicates += 1
 
+    def output_failed(self, topic: str, reason: str) -> None:
+        self.output_failures[topic, reason] += 1
+
     def snapshot(self) -> PipelineSnapshot:
         return PipelineSnapshot(
             events_by_type=dict(self.by_type),
@@ -49,4 +54,5 @@ class PipelineStats:
             duplicates=self.duplicates,
             unknown_fields=self.unknown_fields,
             last_event_us=self.last_event_us,
+            output_failures=dict(self.output_failures),
         )

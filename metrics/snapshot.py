@@ -72,6 +72,7 @@ class PipelineSnapshot:
     unknown_fields: int = 0
     last_event_us: int | None = None
     lag_by_topic: dict[str, int] = field(default_factory=dict)  # messages not yet read (worker only)
+    output_failures: dict[tuple[str, str], int] = field(default_factory=dict)  # (topic, reason): worker
 
 
 @dataclass(frozen=True, slots=True)

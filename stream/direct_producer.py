@@ -8,22 +8,55 @@ batch's offsets are acknowledged once Kafka has all of them. A table entry is wr
 to the table's store and to its changelog topic in faust's own format, so faust's recovery
 reads it back like any other. Usage::
 
-    producer = DirectProducer(deployment.aiokafka_options())
+    producer = DirectProducer(deployment.aiokafka_options(), stats)
     delivered = await producer.hand_over([table_entry(table, key, value, partition), ...])
-    await delivered  # Kafka has them all
+    await delivered  # Kafka has them all, or refused some for good (counted in stats)
+
+A message Kafka can never take (too large, refused by the broker) is counted in
+``callcenter_output_failures_total{topic,reason}``, logged without its payload and skipped:
+one bad record must not stop the worker, nor make it fail again on the same offset after
+every restart. Errors that may pass (a broker away, a timeout) still fail the batch, whose
+offsets are then not committed: it is processed again after the restart.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import (
+    CorruptRecordException,
+    InvalidTimestampError,
+    InvalidTopicError,
+    MessageSizeTooLargeError,
+    PolicyViolationError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+    TopicAuthorizationFailedError,
+)
 
+from metrics.pipeline import PipelineStats
 from stream.state_codecs import encode_state
 
 LINGER_MS = 5
+# Errors about one message that sending it again cannot cure, by the reason label they count under
+REFUSALS: dict[type[Exception], str] = {
+    MessageSizeTooLargeError: "too_large",
+    RecordListTooLargeError: "too_large",
+    RecordTooLargeError: "too_large",
+    CorruptRecordException: "corrupt_record",
+    InvalidTimestampError: "invalid_timestamp",
+    InvalidTopicError: "invalid_topic",
+    PolicyViolationError: "policy_violation",
+    TopicAuthorizationFailedError: "not_authorized",
+}
+_REFUSED = tuple(REFUSALS)
+LOG_AGAIN_AFTER_SECONDS = 60.0  # refusals of one topic and reason are logged at most this often
+log = logging.getLogger("ccmetrics.producer")
 
 
 class Message(NamedTuple):
@@ -53,18 +86,32 @@ def table_deletion(table: Any, key: str, partition: int) -> Message:
 class DirectProducer:
     """An aiokafka producer (acks from all replicas) started on first use."""
 
-    def __init__(self, options: dict[str, Any]) -> None:
+    def __init__(self, options: dict[str, Any], stats: PipelineStats) -> None:
         self._options = options
         self._producer: AIOKafkaProducer | None = None
+        self._refusals = RefusalLog(stats)
 
     async def hand_over(self, messages: Iterable[Message]) -> asyncio.Future[Any]:
-        """Hand every message to the producer; the future is done once Kafka has all of them."""
+        """Hand every message to the producer; the future is done once Kafka has or refused each."""
         producer = await self._started()
-        pending = [
-            await producer.send(m.topic, value=_payload(m), key=m.key, partition=m.partition)
-            for m in messages
-        ]
-        return asyncio.gather(*pending)
+        sent: list[tuple[Message, asyncio.Future[Any]]] = []
+        for m in messages:
+            try:
+                sent.append(
+                    (m, await producer.send(m.topic, value=_payload(m), key=m.key, partition=m.partition))
+                )
+            except _REFUSED as error:  # refused before sending: too large for the producer
+                self._refusals.add(m, error)
+        return asyncio.ensure_future(self._confirmed(sent))
+
+    async def _confirmed(self, sent: list[tuple[Message, asyncio.Future[Any]]]) -> None:
+        """Wait for Kafka's answer to each message; count refusals, raise any other error."""
+        answers = await asyncio.gather(*(future for _, future in sent), return_exceptions=True)
+        for (message, _), answer in zip(sent, answers, strict=True):
+            if isinstance(answer, BaseException):
+                if not isinstance(answer, _REFUSED):
+                    raise answer
+                self._refusals.add(message, answer)
 
     async def stop(self) -> None:
         if self._producer is not None:
@@ -80,3 +127,26 @@ class DirectProducer:
 
 def _payload(message: Message) -> bytes | None:
     return message.value if message.state is None else encode_state(message.state)
+
+
+class RefusalLog:
+    """Counts messages Kafka refused for good, and logs them without their payload."""
+
+    def __init__(self, stats: PipelineStats) -> None:
+        self._stats = stats
+        self._logged: dict[tuple[str, str], tuple[float, int]] = {}  # -> (when, count then)
+
+    def add(self, message: Message, error: Exception) -> None:
+        reason = next(r for kind, r in REFUSALS.items() if isinstance(error, kind))
+        self._stats.output_failed(message.topic, reason)
+        count = self._stats.output_failures[message.topic, reason]
+        last = self._logged.get((message.topic, reason))
+        if last is None or time.monotonic() - last[0] >= LOG_AGAIN_AFTER_SECONDS:
+            self._logged[message.topic, reason] = (time.monotonic(), count)
+            log.error(
+                "Kafka refused a message to %s (%s: %s), skipped; %d such since the last report",
+                message.topic,
+                reason,
+                type(error).__name__,
+                count - (last[1] if last else 0),
+            )

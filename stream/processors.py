@@ -15,7 +15,6 @@ Messages to the queue step are full state, not deltas, so applying one twice is 
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -35,8 +34,10 @@ from metrics.settled import Settled
 from metrics.snapshot import QueueSnapshot
 from metrics.visits import Visit
 from stream.decode import Rejection, decode
+from stream.rejection_record import rejection_record
 
 SEPARATOR = "\x1f"  # between queue and call or agent id in queue-side table keys
+MAX_QUEUE_MESSAGE_BYTES = 256 * 1024  # a quarter of the producer's and Kafka's default limit
 State = TypeVar("State", CallRecord, AgentHistory)
 Token = TypeVar("Token")
 
@@ -50,18 +51,18 @@ class Outgoing:
     value: bytes
 
 
-def rejection_message(rejection: Rejection, raw: bytes, origin: dict[str, Any]) -> bytes:
-    """What goes to ``callcenter.rejected``: reason, detail, where it came from, the payload."""
-    try:
-        payload: dict[str, str] = {"payload": raw.decode("utf-8")}
-    except UnicodeDecodeError:
-        payload = {"payload_base64": base64.b64encode(raw).decode()}
-    return orjson.dumps({"reason": rejection.reason, "detail": rejection.detail, **origin, **payload})
+def batch_messages(kind: str, states: list[Visit | AgentHistory]) -> list[bytes]:
+    """Messages to a queue with every visit (``kind="visits"``) or agent (``"agents"``) for it.
 
-
-def batch_message(kind: str, states: Iterable[Visit | AgentHistory]) -> bytes:
-    """One message to a queue: every visit (``kind="visits"``) or agent (``"agents"``) for it."""
-    return orjson.dumps([kind, [state.to_json() for state in states]])
+    Usually one; halved until each fits in :data:`MAX_QUEUE_MESSAGE_BYTES`, so that a batch
+    with thousands of calls of one queue never makes a message Kafka refuses (each message
+    carries full states, so a queue applies the parts as it would the whole).
+    """
+    message = orjson.dumps([kind, [state.to_json() for state in states]])
+    if len(message) <= MAX_QUEUE_MESSAGE_BYTES or len(states) == 1:
+        return [message]
+    half = len(states) // 2
+    return batch_messages(kind, states[:half]) + batch_messages(kind, states[half:])
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,11 +125,7 @@ class _Step(Generic[State]):
                 decoded = self._decode(message.key, message.raw, now_us)
             except Rejection as rejection:
                 self.stats.rejected(rejection.reason)
-                batch.outgoing.append(
-                    Outgoing(
-                        "rejected", message.key, rejection_message(rejection, message.raw, message.origin)
-                    )
-                )
+                batch.outgoing.append(_rejected(rejection, message))
                 continue
             if decoded is not None:
                 self._fold(*decoded, message.token, table, batch, now_us)
@@ -196,8 +193,9 @@ class _Step(Generic[State]):
             for queue in queues:
                 by_queue.setdefault(queue, []).append(self._for_queue(state, queue))
         return [
-            Outgoing("queues", q.encode(), batch_message(self.queue_kind, by_queue[q]))
+            Outgoing("queues", q.encode(), message)
             for q in sorted(by_queue)
+            for message in batch_messages(self.queue_kind, by_queue[q])
         ]
 
     def _decode(self, key: bytes | None, raw: bytes, now_us: int) -> tuple[Event, int] | None:
@@ -210,7 +208,9 @@ class _Step(Generic[State]):
         if event.type not in self.kinds:
             raise Rejection("wrong_topic", f"{event.type} does not belong on this topic")
         entity = event.agent_id if event.type == "agent.state" else event.call_id
-        if key is not None and key.decode("utf-8", "replace") != entity:
+        if key is None:
+            raise Rejection("missing_key", f"a {self.what} event needs its {self.what} id as the Kafka key")
+        if key.decode("utf-8", "replace") != entity:
             raise Rejection("key_mismatch", "the Kafka key must be the call id (calls) or agent id (agents)")
         if event.time_us > now_us + self.settings.limits.max_clock_skew_us:
             raise Rejection("too_early", "timed further ahead of now than max_clock_skew allows")
@@ -219,6 +219,14 @@ class _Step(Generic[State]):
                 "too_late", f"older than max_{self.what}_age: the {self.what} may already be let go"
             )
         return event, decoded.unknown_fields
+
+
+def _rejected(rejection: Rejection, message: Incoming[Any]) -> Outgoing:
+    """The message for ``callcenter.rejected``: reason, detail, origin, a bounded payload prefix."""
+    key, value = rejection_record(
+        rejection.reason, rejection.detail, message.key, message.raw, message.origin
+    )
+    return Outgoing("rejected", key, value)
 
 
 def _current(

@@ -167,7 +167,7 @@ def _wire(app: faust.App, deployment: Deployment, settings: Settings) -> None:
     spill_recovery(visits_table, cold_visits, registry.expiry)
     # partition -> call ids or agent ids stored from it, so each partition prunes its own
     indexes: dict[str, dict[int, set[str]]] = {"calls": defaultdict(set), "agents": defaultdict(set)}
-    direct = DirectProducer(deployment.aiokafka_options())
+    direct = DirectProducer(deployment.aiokafka_options(), stats)
 
     @app.on_before_shutdown.connect
     async def stop_direct_producer(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:

@@ -16,7 +16,14 @@ from metrics.settings import Settings
 from metrics.settled import Settled
 from metrics.timeutil import US, parse_rfc3339_us
 from stream.encode import to_json_line
-from stream.processors import AgentProcessor, CallProcessor, Incoming, Outgoing, QueueRegistry
+from stream.processors import (
+    MAX_QUEUE_MESSAGE_BYTES,
+    AgentProcessor,
+    CallProcessor,
+    Incoming,
+    Outgoing,
+    QueueRegistry,
+)
 from tests.helpers import ev
 
 NOW = parse_rfc3339_us("2026-01-05T10:00:00Z")
@@ -64,13 +71,14 @@ def test_a_duplicate_is_counted_and_its_visits_sent_again(calls: CallProcessor) 
     ("key", "event", "reason"),
     [
         (b"other", ev("call.queued", "2026-01-05T09:59:00Z", call_id="c1", queue="q"), "key_mismatch"),
+        (None, ev("call.queued", "2026-01-05T09:59:00Z", call_id="c1", queue="q"), "missing_key"),
         (b"a1", ev("agent.state", "2026-01-05T09:59:00Z", agent_id="a1", state="away"), "wrong_topic"),
         (b"c1", ev("call.queued", "2026-01-05T05:59:59Z", call_id="c1", queue="q"), "too_late"),
         (b"c1", ev("call.queued", "2026-01-05T10:05:01Z", call_id="c1", queue="q"), "too_early"),
     ],
 )
 def test_misrouted_and_mistimed_events_are_rejected(
-    calls: CallProcessor, key: bytes, event: object, reason: str
+    calls: CallProcessor, key: bytes | None, event: object, reason: str
 ) -> None:
     out = handle(calls, key, to_json_line(event), {}, NOW, ORIGIN)
     assert [o.destination for o in out] == ["rejected"]
@@ -153,8 +161,8 @@ def test_a_batch_stores_each_call_once_and_sends_each_queue_one_message(calls: C
     assert {c: token for c, (_, token) in batch.writes.items()} == {"c1": 2, "c2": 1}
     assert [(o.destination, o.key) for o in batch.outgoing] == [("rejected", None), ("queues", b"sales")]
     one_by_one, records = QueueRegistry(Settings()), {}
-    for line in lines[:3]:
-        for message in handle(calls, None, line, records, NOW, ORIGIN):
+    for key, line in zip(keys[:3], lines[:3], strict=True):
+        for message in handle(calls, key, line, records, NOW, ORIGIN):
             one_by_one.apply("sales", 0, message.value)
     batched = QueueRegistry(Settings())
     batched.apply("sales", 0, batch.outgoing[1].value)
@@ -194,3 +202,20 @@ def test_a_quiet_call_is_packed_and_goes_on_as_if_it_never_was(calls: CallProces
         assert handle(calls, b"c1", to_json_line(event), both, NOW, ORIGIN) == handle(
             calls, b"c1", to_json_line(event), plain, NOW, ORIGIN
         )
+
+
+def test_a_queue_message_too_large_for_kafka_is_split_into_parts_that_add_up(calls: CallProcessor) -> None:
+    lines = [
+        to_json_line(
+            ev("call.queued", "2026-01-05T09:58:00Z", call_id=f"c{n:05d}" + "x" * 200, queue="sales")
+        )
+        for n in range(3000)
+    ]
+    messages = [Incoming(orjson.loads(line)["data"]["call_id"].encode(), line, ORIGIN, 0) for line in lines]
+    parts = calls.handle_batch(messages, {}, NOW).outgoing
+    assert len(parts) > 1 and all(len(p.value) <= MAX_QUEUE_MESSAGE_BYTES for p in parts)
+    whole, split = QueueRegistry(Settings()), QueueRegistry(Settings())
+    whole.apply("sales", 0, orjson.dumps(["visits", [v for p in parts for v in orjson.loads(p.value)[1]]]))
+    for part in parts:
+        split.apply("sales", 0, part.value)
+    assert split.snapshot(NOW) == whole.snapshot(NOW) and split.snapshot(NOW)[0].waiting == 3000
