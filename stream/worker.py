@@ -44,6 +44,7 @@ from stream.cold_store import SqliteCold, open_cold_database
 from stream.deploy import Deployment
 from stream.direct_producer import DirectProducer, Message, table_deletion, table_entry
 from stream.heap import give_back_free_memory
+from stream.http_guard import HttpGuard
 from stream.kafka_out import ensure_topics
 from stream.processors import SEPARATOR, AgentProcessor, CallProcessor, Incoming, Outgoing, QueueRegistry
 from stream.spilling_store import spill_recovery
@@ -56,6 +57,7 @@ PRUNE_EVERY_SECONDS = 10.0
 # uncompacted for days, and a restart reads every entry ever written (each call's state is
 # written several times). Small segments let the cleaner keep about one entry per key.
 CHANGELOG_CONFIG = {"segment.bytes": str(16 * 2**20), "segment.ms": str(3_600_000)}
+SERVED_PATHS = ("/metrics", "/healthz", "/readyz")  # all the HTTP side answers (docs/configuration.md)
 FRESH_ON_SCRAPE_US = 200_000  # a scrape takes a new snapshot if the latest is older than this
 GIVE_BACK_MEMORY_SECONDS = 10.0  # see stream/heap.py; each time takes a few milliseconds
 
@@ -117,12 +119,26 @@ def create_app(deployment: Deployment, settings: Settings) -> faust.App:
         broker_session_timeout=deployment.kafka_session_timeout_seconds,
         broker_heartbeat_interval=min(3.0, deployment.kafka_session_timeout_seconds / 4),
         table_standby_replicas=0,
+        # faust's own pages (router, tables, statistics, graph) are off; the guard answers
+        # 404 to any path the product does not document, and 401 without credentials
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_stats_enabled=False,
+        web_graph_enabled=False,
+        web_metrics_enabled=False,
+        web_application_options={"middlewares": [HttpGuard(SERVED_PATHS, _auth(deployment)).middleware]},
     )
     # Each step takes what the consumer fetched as one batch: a call's or agent's state is
     # stored once per batch, and each queue gets one message per batch.
     app.transport = BatchTransport(app.conf.broker_consumer, app)
     _wire(app, deployment, settings)
     return app
+
+
+def _auth(deployment: Deployment) -> BasicAuth | None:
+    if not deployment.metrics_username:
+        return None
+    return BasicAuth(deployment.metrics_username, deployment.metrics_password)
 
 
 def _credentials(deployment: Deployment) -> Any:
@@ -274,25 +290,24 @@ def _wire(app: faust.App, deployment: Deployment, settings: Settings) -> None:
     async def give_back_memory() -> None:
         give_back_free_memory()  # fetched batches and let-go state leave holes in the heap
 
-    auth = (
-        BasicAuth(deployment.metrics_username, deployment.metrics_password)
-        if deployment.metrics_username
-        else None
-    )
-
     @app.page("/metrics")
     class Metrics(View):
         async def get(self, request: Request) -> Response:
-            if auth is not None and not auth.allows(request.headers.get("Authorization")):
-                return self.text(
-                    "authentication required\n", status=401, headers={"WWW-Authenticate": auth.challenge}
-                )
             if latest.snapshot is not None and now_us() - latest.snapshot.at_us > FRESH_ON_SCRAPE_US:
                 snapshot_now()  # a scrape sees what was processed until now, not up to a second ago
             return self.bytes(latest.text(), content_type="text/plain; version=0.0.4")
 
     @app.page("/healthz")
     class Health(View):
+        """Alive: the event loop answers."""
+
+        async def get(self, request: Request) -> Response:
+            return self.json({"alive": True})
+
+    @app.page("/readyz")
+    class Readiness(View):
+        """Ready: a snapshot has been taken, so /metrics has something to say."""
+
         async def get(self, request: Request) -> Response:
             ready = latest.snapshot is not None
             return self.json({"ready": ready, "queues": len(registry.states)}, status=200 if ready else 503)

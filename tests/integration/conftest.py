@@ -14,6 +14,7 @@ import ssl
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -69,6 +70,7 @@ class Tenant:
     prefix: str
     app_id: str
     workers: list[Worker] = field(default_factory=list)
+    children: list[subprocess.Popen[bytes]] = field(default_factory=list)  # ended by the fixture
     settings: dict[str, str] = field(default_factory=dict)  # more CCMETRICS_* for every process
     metrics_ca: Path | None = None  # scrape /metrics over HTTPS, trusting this CA
     metrics_auth: tuple[str, str] | None = None
@@ -92,9 +94,11 @@ class Tenant:
 
     def ccmetrics_background(self, *args: str) -> subprocess.Popen[bytes]:
         command = [sys.executable, "-m", "stream.cli", *args]
-        return subprocess.Popen(
+        child = subprocess.Popen(
             command, env=self.env(), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
+        self.children.append(child)
+        return child
 
     def start_worker(self, name: str = "w1") -> Worker:
         worker = Worker(self, name, free_port())
@@ -131,8 +135,12 @@ class Worker:
             return False
 
     def scrape_text(self, auth: bool = True) -> str:
+        return self.get("/metrics", auth).decode()
+
+    def get(self, path: str, auth: bool = True) -> bytes:
+        """GET a path of the worker's HTTP side; raises ``HTTPError`` for a status of 400 or more."""
         scheme = "https" if self.tenant.metrics_ca else "http"
-        request = urllib.request.Request(f"{scheme}://127.0.0.1:{self.port}/metrics")
+        request = urllib.request.Request(f"{scheme}://127.0.0.1:{self.port}{path}")
         if self.tenant.metrics_auth and auth:
             token = base64.b64encode(":".join(self.tenant.metrics_auth).encode()).decode()
             request.add_header("Authorization", f"Basic {token}")
@@ -140,7 +148,14 @@ class Worker:
             ssl.create_default_context(cafile=str(self.tenant.metrics_ca)) if self.tenant.metrics_ca else None
         )
         with urllib.request.urlopen(request, timeout=5, context=context) as response:
-            return str(response.read().decode())
+            return bytes(response.read())
+
+    def status(self, path: str, auth: bool = True) -> int:
+        try:
+            self.get(path, auth)
+        except urllib.error.HTTPError as error:
+            return error.code
+        return 200
 
     def scrape(self) -> Samples:
         return parse_samples(self.scrape_text())
@@ -162,9 +177,14 @@ class Worker:
 def tenant(kafka: LocalKafka, tmp_path: Path) -> Iterator[Tenant]:
     n = next(_names)
     made = Tenant(kafka, tmp_path, prefix=f"t{n}-{os.getpid()}.", app_id=f"ccmetrics-t{n}-{os.getpid()}")
-    yield made
-    for worker in made.workers:
-        worker.stop(signal.SIGKILL)
+    try:
+        yield made
+    finally:
+        for worker in made.workers:
+            worker.stop(signal.SIGKILL)
+        for child in made.children:
+            child.kill()
+            child.wait()
 
 
 def consume(

@@ -21,7 +21,7 @@ WORKER_HEALTH = {
     "callcenter_events_total",
     "callcenter_events_rejected_total",
 }
-WORKER_ONLY = {"callcenter_consumer_lag_messages"}  # replay reads no Kafka
+WORKER_ONLY = {"callcenter_consumer_lag_messages", "callcenter_output_failures_total"}  # replay: no Kafka
 PIPELINE_ONLY = WORKER_ONLY | {
     "callcenter_events_total",
     "callcenter_events_rejected_total",

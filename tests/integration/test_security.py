@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.integration.conftest import Tenant
+from tests.integration.conftest import Tenant, Worker
 from tests.integration.histories import PIPELINE_ONLY, converges_to_replay, simulated_lines, write
 from tools.certs import Pki
 
@@ -60,6 +60,25 @@ def test_tls_sasl_to_kafka_and_a_protected_metrics_endpoint(tenant: Tenant, pki:
     assert refused.value.code == 401
     assert CALLER not in worker.scrape_text()
     assert CALLER not in (tenant.workdir / worker.name / "worker.log").read_text()
+    the_http_side_serves_only_what_is_documented_and_only_with_credentials(tenant, worker, history)
+
+
+def the_http_side_serves_only_what_is_documented_and_only_with_credentials(
+    tenant: Tenant, worker: Worker, history: Path
+) -> None:
+    """faust's own pages (``/``, ``/router``, ``/table``, ...) gave away host names and call ids."""
+    call_id = orjson.loads(history.read_bytes().splitlines()[0])["data"]["call_id"]
+    undocumented = ["/", f"/router/calls/{call_id}/", f"/table/calls/{call_id}/", "/table/nosuch/x/"]
+    undocumented += ["/stats/", "/graph/", "/performance/", "/favicon.ico"]
+    documented = ["/metrics", "/healthz", "/readyz"]
+    assert {path: worker.status(path, auth=False) for path in documented + undocumented} == dict.fromkeys(
+        documented + undocumented, 401
+    )
+    assert {path: worker.status(path) for path in undocumented} == dict.fromkeys(undocumented, 404)
+    assert {path: worker.status(path) for path in documented} == dict.fromkeys(documented, 200)
+    assert orjson.loads(worker.get("/readyz"))["ready"] is True
+    log = (tenant.workdir / worker.name / "worker.log").read_text()
+    assert "Traceback" not in log and call_id not in log
 
 
 def test_a_wrong_kafka_password_is_refused(tenant: Tenant, pki: Pki, tmp_path: Path) -> None:
