@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
@@ -80,6 +81,11 @@ class Limits:
     max_agent_age_seconds: float = 12 * 3600.0
     max_clock_skew_seconds: float = 300.0  # live: events timed further ahead of now are too_early
 
+    def __post_init__(self) -> None:
+        for item in fields(self):
+            if not getattr(self, item.name) > 0:
+                raise SettingsError(f"{item.name} must be above 0")
+
     @property
     def max_call_age_us(self) -> int:
         return round(self.max_call_age_seconds * US)
@@ -139,21 +145,62 @@ class Settings:
             return cls.from_toml(path.read_text(encoding="utf-8"))
         except SettingsError as error:
             raise SettingsError(f"{path}: {error}") from error
+        except UnicodeDecodeError:
+            raise SettingsError(f"{path}: not UTF-8 text") from None
+        except OSError as error:
+            raise SettingsError(f"cannot read the settings file {path}: {error.strerror}") from None
 
     @classmethod
     def from_mapping(cls, document: dict[str, Any]) -> Settings:
         _reject_unknown(document, {"defaults", "queues", "limits"}, "top level")
-        defaults = _queue_settings(QueueSettings(), document.get("defaults", {}), "[defaults]")
-        overrides = document.get("queues", {})
+        defaults = _queue_settings(QueueSettings(), _table(document, "defaults", "[defaults]"), "[defaults]")
+        overrides = _table(document, "queues", "[queues]")
         queues = {
-            name: _queue_settings(defaults, table, f"[queues.{name}]") for name, table in overrides.items()
+            name: _queue_settings(defaults, _table(overrides, name, f"[queues.{name}]"), f"[queues.{name}]")
+            for name in overrides
         }
-        limits = _build(Limits, document.get("limits", {}), "[limits]")
+        limits = _build(Limits, _table(document, "limits", "[limits]"), "[limits]")
         return cls(defaults=defaults, queues=queues, limits=limits)
+
+
+def _table(document: dict[str, Any], name: str, where: str) -> dict[str, Any]:
+    value = document.get(name, {})
+    if not isinstance(value, dict):
+        raise SettingsError(f"{where} must be a table, not {_describe(value)}")
+    return value
+
+
+def _describe(value: Any) -> str:
+    """A TOML value as a sentence names it: ``the string '20'``."""
+    kinds = {bool: "the boolean", str: "the string", int: "the integer", float: "the number"}
+    kind = kinds.get(type(value))
+    return f"{kind} {value!r}" if kind else f"a {type(value).__name__}"
+
+
+def _check_types(kind: type[QueueSettings] | type[Limits], table: dict[str, Any], where: str) -> None:
+    """Raise for the first value whose TOML type does not fit its setting."""
+    expected = {f.name: str(f.type) for f in fields(kind)}
+    for name, value in table.items():
+        wanted = expected[name]
+        if wanted == "float" and not (_is_number(value) and math.isfinite(value)):
+            raise SettingsError(f"{where} {name} must be a finite number, not {_describe(value)}")
+        if wanted == "int" and type(value) is not int:
+            raise SettingsError(f"{where} {name} must be a whole number, not {_describe(value)}")
+        if wanted == "str" and not isinstance(value, str):
+            raise SettingsError(f"{where} {name} must be a string, not {_describe(value)}")
+        if wanted.startswith("tuple") and not (
+            isinstance(value, list) and all(isinstance(v, str) for v in value)
+        ):
+            raise SettingsError(f"{where} {name} must be a list of strings, not {_describe(value)}")
+
+
+def _is_number(value: Any) -> bool:
+    return type(value) in (int, float)
 
 
 def _queue_settings(base: QueueSettings, table: dict[str, Any], where: str) -> QueueSettings:
     _reject_unknown(table, {f.name for f in fields(QueueSettings)}, where)
+    _check_types(QueueSettings, table, where)
     values = dict(table)
     if "windows" in values:
         values["windows"] = tuple(values["windows"])
@@ -165,6 +212,7 @@ def _queue_settings(base: QueueSettings, table: dict[str, Any], where: str) -> Q
 
 def _build(kind: type[Limits], table: dict[str, Any], where: str) -> Limits:
     _reject_unknown(table, {f.name for f in fields(kind)}, where)
+    _check_types(kind, table, where)
     try:
         return kind(**table)
     except (TypeError, ValueError) as error:

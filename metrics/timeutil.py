@@ -17,6 +17,11 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _MINUTES = {f":{m:02d}": m * 60 * US for m in range(60)}
 _SECONDS = {f":{s:02d}": s * US for s in range(60)}
 _CACHE_LIMIT = 4096
+# Instants whose local day, the day before and the day after exist in every time zone (Python's
+# dates end with the years 1 and 9999): a day's start and end are computed for "today".
+EARLIEST_US = (datetime(1, 1, 3, tzinfo=ZoneInfo("UTC")) - _EPOCH) // _ONE_US
+LATEST_US = (datetime(9999, 12, 29, tzinfo=ZoneInfo("UTC")) - _EPOCH) // _ONE_US
+_OUT_OF_RANGE = "{!r} is outside the instants ccmetrics handles (0001-01-03 to 9999-12-29 UTC)"
 
 
 # Values of the pieces of recently parsed times: "YYYY-MM-DDTHH" and the offset ("Z",
@@ -44,7 +49,10 @@ def parse_rfc3339_us(text: str) -> int:
     hour, minute, second = _HOURS.get(text[:13]), _MINUTES.get(text[13:16]), _SECONDS.get(text[16:19])
     if hour is None or minute is None or second is None or offset is None or fraction is None:
         return _parse_and_remember(text)
-    return hour + minute + second + fraction + offset
+    value = hour + minute + second + fraction + offset
+    if not EARLIEST_US <= value <= LATEST_US:  # cached pieces of two valid times can make one out of range
+        raise ValueError(_OUT_OF_RANGE.format(text))
+    return value
 
 
 def _fraction_us(text: str) -> int | None:
@@ -79,8 +87,14 @@ def _parse_full(text: str) -> int:
     upper = text.upper()
     if not _RFC3339.match(upper):
         raise ValueError(f"not an RFC 3339 time with offset: {text!r}")
-    moment = datetime.fromisoformat(upper)  # digits past microseconds are dropped
-    return (moment - _EPOCH) // _ONE_US
+    try:
+        moment = datetime.fromisoformat(upper)  # digits past microseconds are dropped
+    except ValueError:
+        raise ValueError(f"not a valid date and time: {text!r}") from None
+    value = (moment - _EPOCH) // _ONE_US
+    if not EARLIEST_US <= value <= LATEST_US:
+        raise ValueError(_OUT_OF_RANGE.format(text))
+    return value
 
 
 def format_us(time_us: int) -> str:

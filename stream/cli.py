@@ -10,7 +10,8 @@ from pathlib import Path
 
 from metrics.settings import Settings, SettingsError
 from metrics.timeutil import parse_rfc3339_us
-from stream.sources import FORMATS
+from stream.problems import RuntimeProblem, UsageProblem
+from stream.sources import FORMATS, check_readable
 
 GcThresholds = tuple[int, int, int]  # gc.set_threshold's: young allocations, then collections
 # Every command: young objects every 10,000 allocations, so that one collection never
@@ -34,22 +35,29 @@ def tune_gc(thresholds: GcThresholds = GC_THRESHOLDS) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a command; a problem it reports is one line on standard error, never a traceback."""
     tune_gc()
     parser = _parser()
     args = parser.parse_args(argv)
     command: Callable[[argparse.Namespace], int] = args.run
     try:
         return command(args)
-    except SettingsError as error:
-        print(f"ccmetrics: configuration error: {error}", file=sys.stderr)
-        return 2
+    except (SettingsError, UsageProblem) as error:
+        return _report(args.command, error, 2)
+    except RuntimeProblem as error:
+        return _report(args.command, error, 1)
     except KeyboardInterrupt:
         return 130
 
 
+def _report(command: str, error: Exception, code: int) -> int:
+    print(f"ccmetrics {command}: {error}", file=sys.stderr)
+    return code
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ccmetrics", description="Real-time contact-center metrics.")
-    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND", dest="command")
     _add_replay(commands)
     _add_worker(commands)
     _add_simulate(commands)
@@ -75,10 +83,8 @@ def _run_replay(args: argparse.Namespace) -> int:
     from stream.replay import replay_files
 
     until = _parse_until(args.until)
-    missing = [str(p) for p in args.files if not p.is_file()]
-    if missing:
-        print(f"ccmetrics replay: no such file: {', '.join(missing)}", file=sys.stderr)
-        return 2
+    for path in args.files:
+        check_readable(path)
     tune_gc(REPLAY_GC_THRESHOLDS)
     snapshot = replay_files(args.files, args.format, Settings.load(args.config), until)
     sys.stdout.buffer.write(render(snapshot))
@@ -91,7 +97,7 @@ def _parse_until(text: str | None) -> int | None:
     try:
         return parse_rfc3339_us(text)
     except ValueError as error:
-        raise SystemExit(f"ccmetrics replay: --until: {error}") from None
+        raise UsageProblem(f"--until: {error}") from None
 
 
 def _add_worker(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

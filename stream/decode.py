@@ -192,8 +192,10 @@ def _time(value: Any) -> int:
         raise Rejection("bad_time", "time must be an RFC 3339 string")
     try:
         return parse_rfc3339_us(value)
-    except ValueError:
-        raise Rejection("bad_time", f"time {value[:64]!r} is not RFC 3339 with an offset") from None
+    except ValueError as error:
+        if len(value) > 64:  # the reason quotes the value: not a long one
+            raise Rejection("bad_time", f"time {value[:64]!r}... is not RFC 3339 with an offset") from None
+        raise Rejection("bad_time", str(error)) from None
 
 
 def _id(event_type: str, data: dict[str, Any], name: str) -> str:

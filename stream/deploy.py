@@ -9,17 +9,26 @@ which ports to serve and where to keep data live here::
 
 from __future__ import annotations
 
+import math
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from stream.problems import UsageProblem
+
 PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 CALLS_TOPIC = "callcenter.calls"
 AGENTS_TOPIC = "callcenter.agents"
 REJECTED_TOPIC = "callcenter.rejected"
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+PREFIX = "CCMETRICS_"
+
+
+class DeploymentError(UsageProblem):
+    """A ``CCMETRICS_*`` variable is not valid; the message names it and says what is expected."""
 
 
 @dataclass(frozen=True)
@@ -52,22 +61,52 @@ class Deployment:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Deployment:
+        """The deployment the ``CCMETRICS_*`` variables describe; :class:`DeploymentError` if not valid."""
+        known = {f"{PREFIX}{field.name.upper()}": field for field in fields(cls)}
+        unknown = sorted(name for name in environ if name.startswith(PREFIX) and name not in known)
+        if unknown:
+            raise DeploymentError(f"unknown setting {unknown[0]}; docs/configuration.md lists them all")
         values: dict[str, Any] = {}
-        for field in fields(cls):
-            raw = environ.get(f"CCMETRICS_{field.name.upper()}")
+        for name, field in known.items():
+            raw = environ.get(name)
             if raw is not None and raw != "":
-                values[field.name] = _convert(field.name, str(field.type), raw)
+                values[field.name] = _convert(name, str(field.type), raw)
         deployment = cls(**values)
         deployment.check()
         return deployment
 
     def check(self) -> None:
-        if self.kafka_security_protocol not in PROTOCOLS:
-            raise ValueError(f"CCMETRICS_KAFKA_SECURITY_PROTOCOL must be one of {PROTOCOLS}")
-        if self.kafka_sasl_mechanism not in SASL_MECHANISMS:
-            raise ValueError(f"CCMETRICS_KAFKA_SASL_MECHANISM must be one of {SASL_MECHANISMS}")
-        if bool(self.metrics_username) != bool(self.metrics_password):
-            raise ValueError("set both CCMETRICS_METRICS_USERNAME and CCMETRICS_METRICS_PASSWORD, or neither")
+        """Raise :class:`DeploymentError` for the first setting that is not valid."""
+        _one_of("KAFKA_SECURITY_PROTOCOL", self.kafka_security_protocol, PROTOCOLS)
+        _one_of("KAFKA_SASL_MECHANISM", self.kafka_sasl_mechanism, SASL_MECHANISMS)
+        _one_of("LOG_LEVEL", self.log_level, LOG_LEVELS)
+        _at_least("PARTITIONS", self.partitions, 1)
+        _at_least("COLD_CACHE_MB", self.cold_cache_mb, 1)
+        if not 1 <= self.metrics_port <= 65535:
+            raise DeploymentError(f"{PREFIX}METRICS_PORT must be a port number from 1 to 65535")
+        _at_least("SNAPSHOT_INTERVAL_SECONDS", self.snapshot_interval_seconds, 0.01)
+        _at_least("KAFKA_SESSION_TIMEOUT_SECONDS", self.kafka_session_timeout_seconds, 1.0)
+        _paired("METRICS_USERNAME", self.metrics_username, "METRICS_PASSWORD", self.metrics_password)
+        _paired(
+            "METRICS_TLS_CERTFILE", self.metrics_tls_certfile, "METRICS_TLS_KEYFILE", self.metrics_tls_keyfile
+        )
+        if "SASL" in self.kafka_security_protocol or self.kafka_sasl_username or self.kafka_sasl_password:
+            _paired(
+                "KAFKA_SASL_USERNAME",
+                self.kafka_sasl_username,
+                "KAFKA_SASL_PASSWORD",
+                self.kafka_sasl_password,
+            )
+        self._check_files()
+
+    def _check_files(self) -> None:
+        """Each TLS file exists and holds what it should (loaded once here to say so early)."""
+        for name in ("KAFKA_SSL_CAFILE", "KAFKA_SSL_CERTFILE", "KAFKA_SSL_KEYFILE"):
+            _readable_file(name, getattr(self, name.lower()))
+        for name in ("METRICS_TLS_CERTFILE", "METRICS_TLS_KEYFILE"):
+            _readable_file(name, getattr(self, name.lower()))
+        self.ssl_context()
+        self.metrics_ssl_context()
 
     @property
     def calls_topic(self) -> str:
@@ -85,15 +124,20 @@ class Deployment:
         if not self.metrics_tls_certfile:
             return None
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(self.metrics_tls_certfile, self.metrics_tls_keyfile or None)
+        _load_chain(context, "METRICS_TLS", self.metrics_tls_certfile, self.metrics_tls_keyfile)
         return context
 
     def ssl_context(self) -> ssl.SSLContext | None:
         if "SSL" not in self.kafka_security_protocol:
             return None
-        context = ssl.create_default_context(cafile=self.kafka_ssl_cafile or None)
+        try:
+            context = ssl.create_default_context(cafile=self.kafka_ssl_cafile or None)
+        except ssl.SSLError as error:
+            raise DeploymentError(
+                f"{PREFIX}KAFKA_SSL_CAFILE={self.kafka_ssl_cafile}: not PEM certificates ({error.reason})"
+            ) from None
         if self.kafka_ssl_certfile:
-            context.load_cert_chain(self.kafka_ssl_certfile, self.kafka_ssl_keyfile or None)
+            _load_chain(context, "KAFKA_SSL", self.kafka_ssl_certfile, self.kafka_ssl_keyfile)
         return context
 
     def aiokafka_options(self) -> dict[str, Any]:
@@ -116,9 +160,41 @@ def _convert(name: str, kind: str, raw: str) -> Any:
         if kind == "int":
             return int(raw)
         if kind == "float":
-            return float(raw)
-        if "Path" in kind:
-            return Path(raw)
-        return raw
+            value = float(raw)
+            if not math.isfinite(value):
+                raise ValueError(raw)
+            return value
     except ValueError:
-        raise ValueError(f"CCMETRICS_{name.upper()}={raw!r} is not a valid {kind}") from None
+        expected = "a whole number" if kind == "int" else "a number"
+        raise DeploymentError(f"{name}={raw!r} is not {expected}") from None
+    return Path(raw) if "Path" in kind else raw
+
+
+def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise DeploymentError(f"{PREFIX}{name}={value!r} must be one of {', '.join(allowed)}")
+
+
+def _at_least(name: str, value: float, least: float) -> None:
+    if value < least:
+        raise DeploymentError(f"{PREFIX}{name}={value} must be at least {least}")
+
+
+def _paired(name: str, value: str, other_name: str, other: str) -> None:
+    if bool(value) != bool(other):
+        raise DeploymentError(f"set both {PREFIX}{name} and {PREFIX}{other_name}, or neither")
+
+
+def _readable_file(name: str, path: str) -> None:
+    if path and not Path(path).is_file():
+        raise DeploymentError(f"{PREFIX}{name}={path}: no such file")
+
+
+def _load_chain(context: ssl.SSLContext, prefix: str, certfile: str, keyfile: str) -> None:
+    try:
+        context.load_cert_chain(certfile, keyfile or None)
+    except (ssl.SSLError, OSError) as error:
+        raise DeploymentError(
+            f"{PREFIX}{prefix}_CERTFILE={certfile}, {PREFIX}{prefix}_KEYFILE={keyfile or '(none)'}: "
+            f"not a PEM certificate and its key ({getattr(error, 'reason', None) or error})"
+        ) from None

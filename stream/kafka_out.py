@@ -10,25 +10,72 @@ Usage::
 from __future__ import annotations
 
 import contextlib
+import logging
 from types import TracebackType
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from metrics.events import Event
 from stream.deploy import Deployment
 from stream.encode import kafka_key, to_json_line
+from stream.problems import RuntimeProblem
 
 
 def topic_for(event: Event, deployment: Deployment) -> str:
     return deployment.agents_topic if event.type == "agent.state" else deployment.calls_topic
 
 
+def unreachable(deployment: Deployment, error: BaseException, said: list[str]) -> RuntimeProblem:
+    """The one sentence for a Kafka that cannot be reached or refuses our credentials.
+
+    ``said``: what aiokafka logged meanwhile; its last line tells why (refused, authentication).
+    """
+    reason = said[-1] if said else f"{type(error).__name__}: {error}"
+    where = f"{deployment.kafka_servers} (CCMETRICS_KAFKA_SERVERS)"
+    return RuntimeProblem(f"cannot reach Kafka at {where}: {reason}")
+
+
+class AiokafkaComplaints(logging.Handler):
+    """Holds what aiokafka logs at error level while in use, instead of letting it print.
+
+    >>> with AiokafkaComplaints() as said:
+    ...     logging.getLogger("aiokafka.conn").error("Unable connect to %s", "x:1")
+    >>> said
+    ['Unable connect to x:1']
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.said: list[str] = []
+        self._logger = logging.getLogger("aiokafka")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.said.append(record.getMessage())
+
+    def __enter__(self) -> list[str]:
+        self._propagate, self._logger.propagate = self._logger.propagate, False
+        self._logger.addHandler(self)
+        return self.said
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._logger.removeHandler(self)
+        self._logger.propagate = self._propagate
+
+
 async def ensure_topics(deployment: Deployment, *more: str) -> None:
-    """Create the contract topics (and ``more``) with the configured partitions if missing."""
+    """Create the contract topics (and ``more``) with the configured partitions if missing.
+
+    Raises :class:`RuntimeProblem` if Kafka cannot be reached.
+    """
     admin = AIOKafkaAdminClient(**deployment.aiokafka_options())
-    await admin.start()
+    try:
+        with AiokafkaComplaints() as said:
+            await admin.start()
+    except (KafkaError, OSError) as error:
+        await admin.close()
+        raise unreachable(deployment, error, said) from None
     try:
         existing = set(await admin.list_topics())
         topics = (deployment.calls_topic, deployment.agents_topic, deployment.rejected_topic, *more)
@@ -45,13 +92,24 @@ class EventProducer:
 
     def __init__(self, deployment: Deployment) -> None:
         self.deployment = deployment
-        self.producer = AIOKafkaProducer(
-            **deployment.aiokafka_options(), acks="all", enable_idempotence=True, linger_ms=5
-        )
+        self._producer: AIOKafkaProducer | None = None
+
+    @property
+    def producer(self) -> AIOKafkaProducer:
+        assert self._producer is not None, "use EventProducer in an async with block"
+        return self._producer
 
     async def __aenter__(self) -> EventProducer:
-        await ensure_topics(self.deployment)
-        await self.producer.start()
+        await ensure_topics(self.deployment)  # made only once Kafka answered: never left unclosed
+        self._producer = AIOKafkaProducer(
+            **self.deployment.aiokafka_options(), acks="all", enable_idempotence=True, linger_ms=5
+        )
+        try:
+            with AiokafkaComplaints() as said:
+                await self._producer.start()
+        except (KafkaError, OSError) as error:
+            await self._producer.stop()
+            raise unreachable(self.deployment, error, said) from None
         return self
 
     async def __aexit__(

@@ -14,13 +14,15 @@ import asyncio
 import os
 import sys
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from stream.deploy import Deployment
 from stream.encode import to_json_line
 from stream.kafka_out import EventProducer
 from stream.queue_log import QueueLogMapper
-from stream.sources import FORMATS, Accepted, Ignored, read_lines
+from stream.sources import FORMATS, Accepted, Ignored, check_readable, read_lines
+from stream.stop_request import StopRequest
 
 POLL_SECONDS = 0.2
 
@@ -33,39 +35,60 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_publish(args: argparse.Namespace) -> int:
-    if not args.file.exists() and not args.follow:
-        print(f"ccmetrics publish: no such file: {args.file}", file=sys.stderr)
-        return 2
+    if args.file.exists() or not args.follow:  # a followed log may not be there yet
+        check_readable(args.file)
     return asyncio.run(publish(args.file, args.format, args.follow, Deployment.from_env(os.environ)))
 
 
+@dataclass
+class Counts:
+    sent: int = 0
+    bad: int = 0
+
+
 async def publish(path: Path, fmt: str, follow: bool, deployment: Deployment) -> int:
-    """Send the file's events; return 1 if any line was invalid, else 0."""
-    sent = bad = 0
+    """Send the file's events; return 1 if any line was invalid, else 0.
+
+    SIGINT or SIGTERM ends it cleanly: what was read is sent and flushed first.
+    """
+    counts = Counts()
     mapper, next_line = QueueLogMapper(), 1
-    async with EventProducer(deployment) as producer:
-        async for lines in _batches(path, follow):
-            for item in read_lines(lines, fmt, str(path), mapper, next_line):
-                if isinstance(item, Accepted):
-                    value = item.raw or to_json_line(item.event)
-                    await producer.send_routed(item.event, value)
-                    sent += 1
-                elif not isinstance(item, Ignored):
-                    bad += 1
-                    print(f"not sent: {item.where}: {item.reason}: {item.detail}", file=sys.stderr)
+    async with EventProducer(deployment) as producer, StopRequest() as stop:
+        async for lines in _batches(path, follow, stop):
+            await _send_lines(producer, lines, fmt, str(path), mapper, next_line, counts)
             next_line += len(lines)
             await producer.flush()
+    sent, bad = counts.sent, counts.bad
+    stopped = " (stopped)" if stop.requested else ""
     print(
-        f"published {sent} events from {path}" + (f", {bad} invalid lines not sent" if bad else ""),
+        f"published {sent} events from {path}{stopped}" + (f", {bad} invalid lines not sent" if bad else ""),
         file=sys.stderr,
     )
     return 1 if bad else 0
 
 
-async def _batches(path: Path, follow: bool) -> AsyncIterator[list[bytes]]:
-    """Complete lines of the file, in batches; with ``follow``, forever."""
+async def _send_lines(
+    producer: EventProducer,
+    lines: list[bytes],
+    fmt: str,
+    name: str,
+    mapper: QueueLogMapper,
+    first_line: int,
+    counts: Counts,
+) -> None:
+    for item in read_lines(lines, fmt, name, mapper, first_line):
+        if isinstance(item, Accepted):
+            await producer.send_routed(item.event, item.raw or to_json_line(item.event))
+            counts.sent += 1
+        elif not isinstance(item, Ignored):
+            counts.bad += 1
+            print(f"not sent: {item.where}: {item.reason}: {item.detail}", file=sys.stderr)
+
+
+async def _batches(path: Path, follow: bool, stop: StopRequest) -> AsyncIterator[list[bytes]]:
+    """Complete lines of the file, in batches; with ``follow``, until a stop is requested."""
     position, inode, pending = 0, None, b""
-    while True:
+    while not stop.requested:
         try:
             stat = path.stat()
         except FileNotFoundError:
@@ -85,4 +108,4 @@ async def _batches(path: Path, follow: bool) -> AsyncIterator[list[bytes]]:
                 yield [pending]
             return
         else:
-            await asyncio.sleep(POLL_SECONDS)
+            await stop.wait(POLL_SECONDS)

@@ -2,10 +2,12 @@
 
 "Now" is ``--until`` (default: the newest event's time); events after it are ignored.
 The output is the Prometheus text exposition the worker would serve at that instant.
+A file none of whose lines is valid is an error that says which format it looks like.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from collections import Counter
 from collections.abc import Iterable
@@ -16,10 +18,13 @@ from typing import TextIO
 from metrics.engine import Engine
 from metrics.settings import Settings
 from metrics.snapshot import Snapshot
+from stream.problems import UsageProblem
 from stream.progress import Progress
 from stream.sources import Accepted, Ignored, Item, Rejected, read_files
 
 ADVANCE_EVERY = 10_000  # events between moves of "now", which lets old window buckets go
+SHOW_REJECTED = 10  # rejected lines listed on standard error; the rest are only counted
+_QUEUE_LOG_LINE = re.compile(rb"^\d{9,11}(\.\d+)?\|[^|]*\|[^|]*\|[^|]*\|[A-Z_]+")
 
 
 @dataclass
@@ -28,57 +33,106 @@ class ReplayReport:
 
     accepted: int = 0
     after_until: int = 0
-    rejected: list[Rejected] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)  # the first SHOW_REJECTED
+    rejected_count: int = 0
     ignored: Counter[str] = field(default_factory=Counter)
 
-    def summary(self, out: TextIO, show: int = 10) -> None:
-        for rejected in self.rejected[:show]:
+    def reject(self, item: Rejected) -> None:
+        self.rejected_count += 1
+        if len(self.rejected) < SHOW_REJECTED:
+            self.rejected.append(item)
+
+    def summary(self, out: TextIO) -> None:
+        for rejected in self.rejected:
             print(f"rejected {rejected.where}: {rejected.reason}: {rejected.detail}", file=out)
-        if len(self.rejected) > show:
-            print(f"... and {len(self.rejected) - show} more rejected lines", file=out)
+        if self.rejected_count > len(self.rejected):
+            print(f"... and {self.rejected_count - len(self.rejected)} more rejected lines", file=out)
         if self.ignored:
             print(f"ignored (unknown type): {dict(self.ignored)}", file=out)
         if self.after_until:
             print(f"ignored {self.after_until} events after --until", file=out)
 
 
+class Replay:
+    """One engine fed with decoded items, file by file; :meth:`snapshot` at the end.
+
+    >>> replay = Replay(Settings())
+    >>> replay.feed([])
+    >>> replay.snapshot().queues
+    ()
+    """
+
+    def __init__(self, settings: Settings, until_us: int | None = None) -> None:
+        self.engine, self.report = Engine(settings), ReplayReport()
+        self.until_us = until_us
+        self.newest: int | None = None
+
+    def feed(self, items: Iterable[Item]) -> None:
+        engine, report, until_us = self.engine, self.report, self.until_us
+        apply, accepted, newest = engine.apply, report.accepted, self.newest
+        for item in items:
+            if isinstance(item, Accepted):
+                time_us = item.event.time_us
+                if until_us is not None and time_us > until_us:
+                    report.after_until += 1
+                    continue
+                apply(item.event, item.unknown_fields)
+                accepted += 1
+                if newest is None or time_us > newest:
+                    newest = time_us
+                if accepted % ADVANCE_EVERY == 0:
+                    engine.advance(newest)
+            elif isinstance(item, Ignored):
+                engine.stats.ignored("unknown_type")
+                report.ignored[item.type] += 1
+            else:
+                engine.stats.rejected(item.reason)
+                report.reject(item)
+        report.accepted, self.newest = accepted, newest
+
+    def snapshot(self) -> Snapshot:
+        now = self.until_us if self.until_us is not None else (self.newest or 0)
+        return self.engine.snapshot(now, let_go=False)
+
+
 def replay_items(
     items: Iterable[Item], settings: Settings, until_us: int | None = None
 ) -> tuple[Snapshot, ReplayReport]:
     """Fold decoded items into a fresh engine and take the snapshot at ``until_us``."""
-    engine, report = Engine(settings), ReplayReport()
-    newest: int | None = None
-    apply, accepted = engine.apply, 0
-    for item in items:
-        if isinstance(item, Accepted):
-            time_us = item.event.time_us
-            if until_us is not None and time_us > until_us:
-                report.after_until += 1
-                continue
-            apply(item.event, item.unknown_fields)
-            accepted += 1
-            if newest is None or time_us > newest:
-                newest = time_us
-            if accepted % ADVANCE_EVERY == 0:
-                engine.advance(newest)
-        elif isinstance(item, Ignored):
-            engine.stats.ignored("unknown_type")
-            report.ignored[item.type] += 1
-        else:
-            engine.stats.rejected(item.reason)
-            report.rejected.append(item)
-    report.accepted = accepted
-    now = until_us if until_us is not None else (newest or 0)
-    return engine.snapshot(now, let_go=False), report
+    replay = Replay(settings, until_us)
+    replay.feed(items)
+    return replay.snapshot(), replay.report
 
 
 def replay_files(
     paths: list[Path], fmt: str, settings: Settings, until_us: int | None = None, err: TextIO | None = None
 ) -> Snapshot:
-    """Replay files, with progress and a summary of rejected lines on ``err`` (standard error)."""
+    """Replay files, with progress and a summary of rejected lines on ``err`` (standard error).
+
+    Raises :class:`UsageProblem` for a file whose every line was rejected.
+    """
     err = err or sys.stderr
     progress = Progress(sum(p.stat().st_size for p in paths), out=err)
-    snapshot, report = replay_items(read_files(paths, fmt, progress), settings, until_us)
+    replay = Replay(settings, until_us)
+    for path in paths:
+        before = (replay.report.accepted + replay.report.after_until, replay.report.rejected_count)
+        replay.feed(read_files([path], fmt, progress))
+        after = (replay.report.accepted + replay.report.after_until, replay.report.rejected_count)
+        if after[0] == before[0] and after[1] > before[1]:
+            progress.done()
+            replay.report.summary(err)
+            raise UsageProblem(f"{path}: every line was rejected; {_format_hint(path, fmt)}")
     progress.done()
-    report.summary(err)
-    return snapshot
+    replay.report.summary(err)
+    return replay.snapshot()
+
+
+def _format_hint(path: Path, fmt: str) -> str:
+    """Which format the file's first line looks like, as advice."""
+    with path.open("rb") as handle:
+        first = next((line.strip() for line in handle if line.strip()), b"")
+    if first.startswith(b"{") and fmt != "cloudevents":
+        return "it looks like CloudEvents JSON lines: try --format cloudevents"
+    if _QUEUE_LOG_LINE.match(first.lstrip(b"\0")) and fmt != "asterisk-queue-log":
+        return "it looks like an Asterisk queue_log: try --format asterisk-queue-log"
+    return f"it is not {fmt} input either (see docs/events.md and docs/asterisk.md)"

@@ -27,9 +27,26 @@ from pathlib import Path
 
 from metrics.events import Event
 from metrics.timeutil import US, parse_rfc3339_us
+from stream.decode import MAX_QUEUE_CHARS
 from stream.encode import to_json_line
+from stream.problems import UsageProblem
+from stream.stop_request import StopRequest
 
 Action = Callable[[], list[Event]]
+MAX_AGENTS = 10_000
+MAX_RATE_PER_MINUTE = 100_000.0
+ONE_DAY_SECONDS = 86_400.0
+SECONDS_FLAGS = {
+    "talk_seconds": "--talk",
+    "wrapup_seconds": "wrap-up seconds",
+    "patience_seconds": "--patience",
+    "timeout_seconds": "queue timeout seconds",
+}
+
+
+def _check_positive(flag: str, value: float, most: float) -> None:
+    if not (math.isfinite(value) and 0 < value <= most):
+        raise UsageProblem(f"{flag} must be a number above 0 and at most {most:g}, not {value:g}")
 
 
 @dataclass(frozen=True)
@@ -45,6 +62,15 @@ class Traffic:
     timeout_seconds: float = 600.0
     seed: int = 1
     flat: bool = False  # same rate all day (benchmarks) instead of the daily profile
+
+    def __post_init__(self) -> None:
+        if not self.queues or any(not 0 < len(q) <= MAX_QUEUE_CHARS for q in self.queues):
+            raise UsageProblem(f"--queues must name one or more queues of 1 to {MAX_QUEUE_CHARS} characters")
+        if not 1 <= self.agents <= MAX_AGENTS:
+            raise UsageProblem(f"--agents must be a whole number from 1 to {MAX_AGENTS}, not {self.agents}")
+        for name, flag in SECONDS_FLAGS.items():
+            _check_positive(flag, getattr(self, name), ONE_DAY_SECONDS)
+        _check_positive("--rate", self.rate_per_minute, MAX_RATE_PER_MINUTE)
 
 
 @dataclass
@@ -272,15 +298,29 @@ def traffic_from(args: argparse.Namespace) -> Traffic:
 
 def run_simulate(args: argparse.Namespace) -> int:
     traffic = traffic_from(args)
-    start = parse_rfc3339_us(args.start) if args.start else time.time_ns() // 1000
+    start = _start(args.start)
+    if args.duration is not None:
+        _check_positive("--duration", args.duration, 366 * ONE_DAY_SECONDS)
     simulation = Simulation(traffic, start)
     if args.output:
         until = start + round((args.duration or 3600) * US)
-        count = write_events(simulation.run(until), args.output)
+        try:
+            count = write_events(simulation.run(until), args.output)
+        except OSError as error:
+            raise UsageProblem(f"--output {args.output}: cannot write: {error.strerror}") from None
         print(f"wrote {count} events to {args.output}", file=sys.stderr)
         return 0
     until = start + round(args.duration * US) if args.duration else 2**62
     return asyncio.run(_publish_live(simulation, until))
+
+
+def _start(text: str | None) -> int:
+    if text is None:
+        return time.time_ns() // 1000
+    try:
+        return parse_rfc3339_us(text)
+    except ValueError as error:
+        raise UsageProblem(f"--start: {error}") from None
 
 
 def write_events(events: Iterator[Event], path: Path) -> int:
@@ -293,16 +333,18 @@ def write_events(events: Iterator[Event], path: Path) -> int:
 
 
 async def _publish_live(simulation: Simulation, until_us: int) -> int:
+    """Send events as their time comes, until ``until_us`` or SIGINT/SIGTERM (flushed first)."""
     from stream.deploy import Deployment
     from stream.kafka_out import EventProducer
 
-    async with EventProducer(Deployment.from_env(os.environ)) as producer:
+    async with EventProducer(Deployment.from_env(os.environ)) as producer, StopRequest() as stop:
         last_report = time.monotonic()
         for sent, event in enumerate(simulation.run(until_us), start=1):
             delay = (event.time_us - time.time_ns() // 1000) / US
             if delay > 0:
                 await producer.flush()
-                await asyncio.sleep(delay)
+                if await stop.wait(delay):
+                    break
             await producer.send_event(event)
             if time.monotonic() - last_report > 10:
                 print(

@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 from metrics.events import Event
 from stream.decode import Rejection, decode
+from stream.problems import UsageProblem
 from stream.progress import Progress
 from stream.queue_log import QueueLogMapper
 
@@ -83,6 +84,18 @@ def _read_cloudevents(numbered: Iterable[tuple[int, bytes]], name: str) -> Itera
         yield (
             Ignored(decoded.type) if event is None else _new(Accepted, (event, decoded.unknown_fields, line))
         )
+
+
+def check_readable(path: Path) -> None:
+    """Raise :class:`UsageProblem` unless ``path`` is a file (not a folder) that can be opened."""
+    if path.is_dir():
+        raise UsageProblem(f"{path} is a directory, not an event file")
+    if not path.exists():
+        raise UsageProblem(f"no such file: {path}")
+    try:
+        path.open("rb").close()
+    except OSError as error:
+        raise UsageProblem(f"cannot read {path}: {error.strerror}") from None
 
 
 def read_files(paths: Iterable[Path], fmt: str, progress: Progress | None = None) -> Iterator[Item]:

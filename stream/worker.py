@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Container, Iterable
@@ -46,6 +47,7 @@ from stream.direct_producer import DirectProducer, Message, table_deletion, tabl
 from stream.heap import give_back_free_memory
 from stream.http_guard import HttpGuard
 from stream.kafka_out import ensure_topics
+from stream.problems import RuntimeProblem, UsageProblem
 from stream.processors import SEPARATOR, AgentProcessor, CallProcessor, Incoming, Outgoing, QueueRegistry
 from stream.spilling_store import spill_recovery
 from stream.state_codecs import register_codecs
@@ -451,10 +453,32 @@ def _partition_for(app: faust.App, topic: Any, queue: str) -> int:
     return partitioner(queue.encode(), list(range(count)), list(range(count)))
 
 
+def _check_port_free(host: str, port: int) -> None:
+    """Fail in one sentence now, rather than in faust's web server after the consumer started."""
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as error:
+        where = "CCMETRICS_METRICS_HOST, CCMETRICS_METRICS_PORT"
+        reason = os.strerror(error.errno) if error.errno else str(error)
+        raise RuntimeProblem(f"cannot serve /metrics on {host}:{port} ({where}): {reason}") from None
+
+
+def _check_data_dir(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageProblem(f"CCMETRICS_DATA_DIR={folder}: cannot make the folder: {error.strerror}") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageProblem(f"CCMETRICS_DATA_DIR={folder}: the folder is not writable")
+
+
 def run_worker(config: Path | None) -> int:
     """Run until interrupted (Ctrl-C or SIGTERM)."""
     deployment = Deployment.from_env(os.environ)
     settings = Settings.load(config or deployment.config)
+    _check_data_dir(deployment.data_dir)
+    _check_port_free(deployment.metrics_host, deployment.metrics_port)
     # faust leaves a source topic that does not exist yet out of the partition assignment until
     # a metadata refresh minutes later; its own internal topic included (seen on a first start)
     asyncio.run(ensure_topics(deployment, QUEUE_TOPIC.format(app_id=deployment.app_id)))

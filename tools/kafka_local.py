@@ -160,7 +160,11 @@ class LocalKafka:
         _format_storage(classpath, properties)
         process = _spawn_broker(classpath, run_dir, properties)
         broker = cls(process, port, run_dir, secure)
-        broker.wait_ready()
+        try:
+            broker.wait_ready()
+        except BaseException:
+            broker.stop()  # a broker that never became ready is not left running
+            raise
         return broker
 
     def wait_ready(self, timeout: float = 90.0) -> None:

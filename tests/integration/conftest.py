@@ -102,8 +102,8 @@ class Tenant:
 
     def start_worker(self, name: str = "w1") -> Worker:
         worker = Worker(self, name, free_port())
+        self.workers.append(worker)  # before it starts: the fixture ends it, whatever happens
         worker.start()
-        self.workers.append(worker)
         return worker
 
 

@@ -63,7 +63,15 @@ QUEUE_LOG = [
 ]
 
 
-def test_publish_follow_sends_lines_as_a_queue_log_grows(tenant: Tenant, tmp_path: Path) -> None:
+def ignore_sigint() -> None:
+    """As a shell without job control starts a background job (``make test > log &``)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_publish_follow_sends_lines_as_a_queue_log_grows(
+    tenant: Tenant, tmp_path: Path, stop: signal.Signals
+) -> None:
     log = tmp_path / "queue_log"
     log.write_text("")
     stamp = int(time.time())
@@ -78,7 +86,9 @@ def test_publish_follow_sends_lines_as_a_queue_log_grows(tenant: Tenant, tmp_pat
         "asterisk-queue-log",
         "--follow",
     ]
-    follower = subprocess.Popen(command, env=tenant.env(), cwd=REPO, stderr=subprocess.PIPE)
+    follower = subprocess.Popen(
+        command, env=tenant.env(), cwd=REPO, stderr=subprocess.PIPE, preexec_fn=ignore_sigint
+    )
     try:
         with log.open("a") as out:
             out.write(lines[0] + lines[1][:10])  # a partial line waits for its end
@@ -94,6 +104,10 @@ def test_publish_follow_sends_lines_as_a_queue_log_grows(tenant: Tenant, tmp_pat
         assert {key for key, _ in calls} == {f"{stamp}.1".encode(), f"{stamp}.2".encode()}
         agents = consume(tenant.kafka, f"{tenant.prefix}callcenter.agents", 1)
         assert orjson.loads(agents[0][1])["data"]["state"] == "on_call"
+        follower.send_signal(stop)
+        _, err = follower.communicate(timeout=20)
+        assert follower.returncode == 0 and b"published 5 events" in err and b"(stopped)" in err
     finally:
-        follower.send_signal(signal.SIGINT)
-        follower.wait(20)
+        if follower.poll() is None:
+            follower.kill()
+            follower.wait()

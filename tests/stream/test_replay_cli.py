@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
+import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
+from metrics.exporter import render
+from metrics.settings import Settings
 from stream.cli import main
 from stream.encode import to_json_line
+from stream.replay import replay_items
+from stream.sources import read_lines
 from tests.helpers import ev
 
 EVENTS = [
@@ -65,3 +73,76 @@ def test_replay_explains_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["replay", str(tmp_path / "empty.jsonl"), "--config", str(bad_config)]) == 2
     err = capsys.readouterr().err
     assert "no such file" in err and "service_level_target" in err
+
+
+EDGES = [
+    "9999-12-31T23:59:59Z",
+    "9999-12-31T23:59:59-23:59",
+    "0001-01-01T00:00:00+23:59",
+    "0001-01-01T00:00:00Z",
+]
+
+
+def queued_at(time_text: str, call_id: str = "c1") -> bytes:
+    return orjson.dumps(
+        {
+            "specversion": "1.0",
+            "id": f"e-{call_id}",
+            "source": "pbx",
+            "type": "call.queued",
+            "time": time_text,
+            "data": {"call_id": call_id, "queue": "sales"},
+        }
+    )
+
+
+@pytest.mark.parametrize("edge", EDGES)
+def test_times_at_the_calendar_ends_are_rejected_with_a_reason(
+    edge: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = tmp_path / "edge.jsonl"
+    events.write_bytes(queued_at(edge, "edge") + b"\n" + to_json_line(EVENTS[0]) + b"\n")
+    assert main(["replay", str(events)]) == 0
+    out, err = capsys.readouterr()
+    assert samples(out)[("callcenter_events_rejected_total", (("reason", "bad_time"),))] == 1.0
+    assert f"'{edge}' is outside the instants ccmetrics handles" in err
+    assert main(["replay", str(events), "--until", edge]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"ccmetrics replay: --until: '{edge}' is outside the instants ccmetrics handles "
+        "(0001-01-03 to 9999-12-29 UTC)"
+    ]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    moment=st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59)),
+    offset_minutes=st.integers(-(23 * 60 + 59), 23 * 60 + 59),
+    zone=st.sampled_from(["UTC", "Pacific/Kiritimati", "Etc/GMT+12", "Asia/Jerusalem"]),
+)
+def test_any_valid_time_is_counted_or_rejected_never_a_crash(
+    moment: datetime, offset_minutes: int, zone: str
+) -> None:
+    sign, minutes = "+" if offset_minutes >= 0 else "-", abs(offset_minutes)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S") + f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+    settings_ = Settings.from_toml(f'[defaults]\ntimezone = "{zone}"\n')
+    snapshot, report = replay_items(read_lines([queued_at(text)], "cloudevents", "t"), settings_)
+    assert report.accepted + report.rejected_count == 1
+    render(snapshot)  # "today" of the newest event, in the queue's zone, can be placed
+
+
+@pytest.mark.parametrize(
+    ("lines", "given", "hint"),
+    [
+        ([b"917849362|1|sales|NONE|ENTERQUEUE||5551234|1"], "cloudevents", "--format asterisk-queue-log"),
+        ([queued_at("2026-01-05T10:00:00Z")], "asterisk-queue-log", "--format cloudevents"),
+        ([b"\xff\xfe", b"hello"], "cloudevents", "it is not cloudevents input either"),
+    ],
+)
+def test_a_file_with_every_line_rejected_says_which_format_it_looks_like(
+    lines: list[bytes], given: str, hint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = tmp_path / "events"
+    events.write_bytes(b"\n".join(lines) + b"\n")
+    assert main(["replay", str(events), "--format", given]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and f"ccmetrics replay: {events}: every line was rejected; " in err and hint in err
