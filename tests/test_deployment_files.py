@@ -54,3 +54,17 @@ def test_the_worker_image_runs_as_a_non_root_user_on_the_contract_port() -> None
     assert re.search(r"^USER ccmetrics$", dockerfile, re.MULTILINE)
     assert "EXPOSE 6066" in dockerfile
     assert services()["worker"]["ports"] == ["6066:6066"]
+
+
+def test_every_environment_variable_is_documented() -> None:
+    from dataclasses import fields
+
+    from stream.deploy import PREFIX, Deployment
+
+    documented = (REPO / "docs" / "configuration.md").read_text()
+    missing = [
+        f"{PREFIX}{f.name.upper()}"
+        for f in fields(Deployment)
+        if f"`{PREFIX}{f.name.upper()}`" not in documented
+    ]
+    assert not missing, f"not in docs/configuration.md: {missing}"

@@ -207,3 +207,18 @@ def consume(
         return found
 
     return asyncio.run(run())
+
+
+def create_topic(tenant: Tenant, name: str, config: dict[str, str], partitions: int = 4) -> None:
+    """Make a topic with topic-level settings before a worker would make it with defaults."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    async def run() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=tenant.kafka.bootstrap)
+        await admin.start()
+        try:
+            await admin.create_topics([NewTopic(name, partitions, 1, topic_configs=config)])
+        finally:
+            await admin.close()
+
+    asyncio.run(run())

@@ -14,11 +14,10 @@ from pathlib import Path
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.partitioner import DefaultPartitioner
 
 from stream.rejection_record import MAX_RECORD_BYTES
-from tests.integration.conftest import Tenant, consume, wait_for
+from tests.integration.conftest import Tenant, consume, create_topic, wait_for
 from tests.integration.histories import PIPELINE_ONLY, converges_to_replay, simulated_lines, write
 
 pytestmark = pytest.mark.kafka
@@ -102,7 +101,7 @@ def test_a_record_kafka_refuses_is_counted_and_skipped_and_the_worker_goes_on(
     tenant: Tenant, tmp_path: Path
 ) -> None:
     rejected_topic = f"{tenant.prefix}callcenter.rejected"
-    asyncio.run(create_topic(tenant, rejected_topic, {"max.message.bytes": "2048"}))
+    create_topic(tenant, rejected_topic, {"max.message.bytes": "2048"})
     valid = simulated_lines(minutes=10, seed=62)
     worker = tenant.start_worker("first")
     # on two partitions: a producer batch of both would be refused whole
@@ -131,12 +130,3 @@ def keys_on_different_partitions(partitions: int) -> tuple[bytes, bytes]:
         k for n in range(100) if DefaultPartitioner()(k := f"junk{n}".encode(), every, every) != first
     )
     return b"poison", other
-
-
-async def create_topic(tenant: Tenant, name: str, config: dict[str, str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=tenant.kafka.bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, 4, 1, topic_configs=config)])
-    finally:
-        await admin.close()

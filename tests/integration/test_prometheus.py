@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from grafana import dashboards
-from tests.integration.conftest import REPO, Tenant, wait_for
+from tests.integration.conftest import REPO, Tenant, create_topic, wait_for
 from tests.integration.histories import BAD_LINES, produce_raw, simulated_lines, write
 from tools.kafka_local import free_port
 
@@ -66,6 +66,8 @@ class Prometheus:
 
 @pytest.fixture
 def prometheus(tenant: Tenant, tmp_path: Path) -> Iterator[Prometheus]:
+    # a rejected topic that takes no rejection record: the refusals' counter has data too
+    create_topic(tenant, f"{tenant.prefix}callcenter.rejected", {"max.message.bytes": "128"})
     worker = tenant.start_worker()
     lines = simulated_lines(minutes=20, seed=21)
     first, rest = write(tmp_path / "first.jsonl", lines[:300]), write(tmp_path / "rest.jsonl", lines[300:])
