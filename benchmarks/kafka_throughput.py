@@ -95,7 +95,7 @@ async def publish(bootstrap: str, events: list[Event], prefix: str = PREFIX, bad
     return sent + len(events)
 
 
-def _bad_input() -> list[tuple[bytes, bytes]]:
+def _bad_input() -> list[tuple[bytes | None, bytes]]:
     """(key, value) of malformed events: every rejection reason, and an unknown type."""
     good = to_cloudevent(Event("x", "call.queued", time.time_ns() // 1000, "bench", call_id="c", queue="q"))
     past, future = dict(good, time="2001-01-01T00:00:00Z"), dict(good, time="2999-01-01T00:00:00Z")
@@ -105,6 +105,8 @@ def _bad_input() -> list[tuple[bytes, bytes]]:
         (b"c", orjson.dumps(dict(good, data={"call_id": "c"}))),
         (b"c", orjson.dumps(dict(good, data={"call_id": 7, "queue": "q"}))),
         (b"c", b'{"pad": "' + b"x" * 200_000 + b'"}'),
+        (b"c", b"\x01" * 180_000),  # six times longer escaped: it once stopped the worker for good
+        (None, orjson.dumps(good)),  # missing_key
         (b"c", orjson.dumps(past)),
         (b"c", orjson.dumps(future)),
         (b"c", orjson.dumps(dict(good, type="call.sparkled"))),

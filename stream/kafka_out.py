@@ -120,7 +120,7 @@ class EventProducer:
     async def send_event(self, event: Event) -> None:
         await self.send_raw(topic_for(event, self.deployment), kafka_key(event), to_json_line(event))
 
-    async def send_raw(self, topic: str, key: bytes, value: bytes) -> None:
+    async def send_raw(self, topic: str, key: bytes | None, value: bytes) -> None:
         await self.producer.send(topic, value=value, key=key)
 
     async def send_routed(self, event: Event, value: bytes) -> None:

@@ -2,7 +2,8 @@
 
 "Now" is ``--until`` (default: the newest event's time); events after it are ignored.
 The output is the Prometheus text exposition the worker would serve at that instant.
-A file none of whose lines is valid is an error that says which format it looks like.
+A file none of whose lines is valid is an error that says which format it looks like (or,
+among valid files, a note).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from stream.sources import Accepted, Ignored, Item, Rejected, read_files
 
 ADVANCE_EVERY = 10_000  # events between moves of "now", which lets old window buckets go
 SHOW_REJECTED = 10  # rejected lines listed on standard error; the rest are only counted
+FORMAT_FLAGS = ("--format cloudevents", "--format asterisk-queue-log")
 _QUEUE_LOG_LINE = re.compile(rb"^\d{9,11}(\.\d+)?\|[^|]*\|[^|]*\|[^|]*\|[A-Z_]+")
 
 
@@ -109,22 +111,33 @@ def replay_files(
 ) -> Snapshot:
     """Replay files, with progress and a summary of rejected lines on ``err`` (standard error).
 
-    Raises :class:`UsageProblem` for a file whose every line was rejected.
+    A file with every line rejected raises :class:`UsageProblem` when it looks like the other
+    format, or when no file had a valid line; else it is noted, like any rejected line.
     """
     err = err or sys.stderr
     progress = Progress(sum(p.stat().st_size for p in paths), out=err)
-    replay = Replay(settings, until_us)
+    replay, wholly_rejected = Replay(settings, until_us), []
     for path in paths:
         before = (replay.report.accepted + replay.report.after_until, replay.report.rejected_count)
         replay.feed(read_files([path], fmt, progress))
         after = (replay.report.accepted + replay.report.after_until, replay.report.rejected_count)
         if after[0] == before[0] and after[1] > before[1]:
-            progress.done()
-            replay.report.summary(err)
-            raise UsageProblem(f"{path}: every line was rejected; {_format_hint(path, fmt)}")
+            wholly_rejected.append((path, _format_hint(path, fmt)))
     progress.done()
     replay.report.summary(err)
+    _judge_wholly_rejected(
+        wholly_rejected, nothing_valid=replay.report.accepted + replay.report.after_until == 0
+    )
+    for path, hint in wholly_rejected:
+        print(f"note: every line of {path} was rejected; {hint}", file=err)
     return replay.snapshot()
+
+
+def _judge_wholly_rejected(files: list[tuple[Path, str]], nothing_valid: bool) -> None:
+    """Raise for a file in the wrong format, or when no file had one valid line."""
+    for path, hint in files:
+        if nothing_valid or hint.endswith(FORMAT_FLAGS):
+            raise UsageProblem(f"{path}: every line was rejected; {hint}")
 
 
 def _format_hint(path: Path, fmt: str) -> str:

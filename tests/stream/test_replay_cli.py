@@ -146,3 +146,14 @@ def test_a_file_with_every_line_rejected_says_which_format_it_looks_like(
     assert main(["replay", str(events), "--format", given]) == 2
     out, err = capsys.readouterr()
     assert out == "" and f"ccmetrics replay: {events}: every line was rejected; " in err and hint in err
+
+
+def test_a_file_of_junk_among_valid_files_is_noted_and_counted(
+    history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    junk = tmp_path / "junk.jsonl"
+    junk.write_bytes(b"{not json\n\xff\xfe\n")
+    assert main(["replay", str(history), str(junk)]) == 0
+    out, err = capsys.readouterr()
+    assert samples(out)[("callcenter_events_rejected_total", (("reason", "bad_json"),))] == 2.0
+    assert f"note: every line of {junk} was rejected" in err
