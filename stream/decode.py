@@ -24,6 +24,9 @@ from metrics.timeutil import parse_rfc3339_us
 MAX_EVENT_BYTES = 64 * 1024
 MAX_ID_CHARS = 256
 MAX_QUEUE_CHARS = 128
+# An agent's state goes to every queue it serves: the list is bounded so that one event
+# cannot make thousands of messages.
+MAX_AGENT_QUEUES = 100
 ENVELOPE_REQUIRED = ("specversion", "id", "source", "type", "time", "data")
 ENVELOPE_OPTIONAL = frozenset({"datacontenttype", "dataschema", "subject"})
 
@@ -231,6 +234,8 @@ def _queues(event_type: str, data: dict[str, Any], name: str) -> tuple[str, ...]
     value = data[name]
     if not isinstance(value, list):
         raise Rejection("bad_field", "data.queues must be a list of queue ids")
+    if len(value) > MAX_AGENT_QUEUES:
+        raise Rejection("bad_field", f"data.queues lists {len(value)} queues; at most {MAX_AGENT_QUEUES}")
     return tuple(sorted({sys.intern(_text({"queue": q}, "queue", MAX_QUEUE_CHARS)) for q in value}))
 
 

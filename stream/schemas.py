@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from metrics.events import AGENT_STATES, FLOW_OUT_REASONS
-from stream.decode import DATA_FIELDS, MAX_ID_CHARS, MAX_QUEUE_CHARS
+from stream.decode import DATA_FIELDS, MAX_AGENT_QUEUES, MAX_ID_CHARS, MAX_QUEUE_CHARS
 
 FOLDER = Path(__file__).parent / "schemas"
 RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
@@ -27,7 +27,7 @@ FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
     "priority": {"type": "integer"},
     "wrapup": {"type": "boolean", "default": False},
     "state": {"enum": list(AGENT_STATES)},
-    "queues": {"type": "array", "items": _QUEUE},
+    "queues": {"type": "array", "items": _QUEUE, "maxItems": MAX_AGENT_QUEUES},
 }
 
 

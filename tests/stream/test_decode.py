@@ -74,6 +74,10 @@ def _without(document: dict[str, Any], name: str) -> dict[str, Any]:
         (raw(envelope("call.ended", call_id="c1", agent_id="a", wrapup="yes")), "bad_field"),
         (raw(envelope("agent.state", agent_id="a", state="dancing")), "bad_field"),
         (raw(envelope("agent.state", agent_id="a", state="away", queues="sales")), "bad_field"),
+        (
+            raw(envelope("agent.state", agent_id="a", state="away", queues=[f"q{n}" for n in range(101)])),
+            "bad_field",
+        ),
         (raw({**envelope(), "time": "1999-02-01T08:09:22"}), "bad_time"),
         (raw({**envelope(), "time": "1999-02-30T08:09:22Z"}), "bad_time"),
         (raw({**envelope(), "time": 917849362}), "bad_time"),
