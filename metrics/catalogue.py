@@ -102,19 +102,8 @@ def pipeline_families(p: PipelineSnapshot) -> list[tuple[str, str, str, Samples]
         ),
         ("callcenter_events_duplicate", "counter", "Events seen before (same id)", _one(p.duplicates)),
         ("callcenter_event_unknown_fields", "counter", "Unknown fields ignored", _one(p.unknown_fields)),
-        (
-            "callcenter_output_failures",
-            "counter",
-            "Messages Kafka refused for good and the worker skipped, by topic and reason",
-            [({"topic": t, "reason": r}, n) for (t, r), n in sorted(p.output_failures.items())],
-        ),
-        (
-            "callcenter_consumer_lag_messages",
-            "gauge",
-            "Messages not yet read, by topic",
-            _by("topic", p.lag_by_topic),
-        ),
     ]
+    families += _worker_families(p)
     if p.last_event_us is not None:
         newest: Samples = [({}, p.last_event_us / US)]
         families.append(
@@ -126,6 +115,25 @@ def pipeline_families(p: PipelineSnapshot) -> list[tuple[str, str, str, Samples]
             )
         )
     return families
+
+
+def _worker_families(p: PipelineSnapshot) -> list[tuple[str, str, str, Samples]]:
+    """What only the worker has: Kafka's lag and the messages Kafka refused."""
+    refused: Samples = [({"topic": t, "reason": r}, n) for (t, r), n in sorted(p.output_failures.items())]
+    return [
+        (
+            "callcenter_output_failures",
+            "counter",
+            "Messages Kafka refused for good and the worker skipped, by topic and reason",
+            refused,
+        ),
+        (
+            "callcenter_consumer_lag_messages",
+            "gauge",
+            "Messages not yet read, by topic",
+            _by("topic", p.lag_by_topic),
+        ),
+    ]
 
 
 def _one(value: float) -> Samples:
