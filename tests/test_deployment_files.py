@@ -68,3 +68,14 @@ def test_every_environment_variable_is_documented() -> None:
         if f"`{PREFIX}{f.name.upper()}`" not in documented
     ]
     assert not missing, f"not in docs/configuration.md: {missing}"
+
+
+def test_compose_and_the_image_set_only_variables_the_worker_knows() -> None:
+    from dataclasses import fields
+
+    from stream.deploy import PREFIX, Deployment
+
+    known = {f"{PREFIX}{f.name.upper()}" for f in fields(Deployment)}
+    used = {name for service in services().values() for name in service.get("environment", {})}
+    used |= set(re.findall(rf"\b({PREFIX}[A-Z_]+)=", (REPO / "Dockerfile").read_text()))
+    assert {name for name in used if name.startswith(PREFIX)} <= known  # the worker refuses unknown ones
