@@ -25,6 +25,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable
+from functools import partial
 from typing import Any, NamedTuple
 
 from aiokafka import AIOKafkaProducer
@@ -90,8 +91,9 @@ class DirectProducer:
         self._options = options
         self._producer: AIOKafkaProducer | None = None
         self._refusals = RefusalLog(stats)
+        self._judging: set[asyncio.Future[None]] = set()
 
-    async def hand_over(self, messages: Iterable[Message]) -> asyncio.Future[Any]:
+    async def hand_over(self, messages: Iterable[Message]) -> asyncio.Future[None]:
         """Hand every message to the producer; the future is done once Kafka has or refused each."""
         producer = await self._started()
         sent: list[tuple[Message, asyncio.Future[Any]]] = []
@@ -102,16 +104,38 @@ class DirectProducer:
                 )
             except _REFUSED as error:  # refused before sending: too large for the producer
                 self._refusals.add(m, error)
-        return asyncio.ensure_future(self._confirmed(sent))
+        outcome: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # a callback, not a task per batch: a task cost the worker about a tenth of its pace
+        asyncio.gather(*(future for _, future in sent)).add_done_callback(
+            partial(self._answered, sent, outcome)
+        )
+        return outcome
 
-    async def _confirmed(self, sent: list[tuple[Message, asyncio.Future[Any]]]) -> None:
-        """Wait for Kafka's answer to each message; count refusals, raise any other error."""
+    def _answered(
+        self, sent: list[tuple[Message, asyncio.Future[Any]]], outcome: asyncio.Future[None], all_: Any
+    ) -> None:
+        """Kafka took every message (the usual case), or one failed: then look at each."""
+        if all_.cancelled():
+            outcome.cancel()  # not delivered: never acknowledged
+        elif all_.exception() is None:
+            outcome.set_result(None)
+        else:
+            judging = asyncio.ensure_future(self._judge_each(sent, outcome))
+            self._judging.add(judging)  # a task nothing refers to may be collected before it ends
+            judging.add_done_callback(self._judging.discard)
+
+    async def _judge_each(
+        self, sent: list[tuple[Message, asyncio.Future[Any]]], outcome: asyncio.Future[None]
+    ) -> None:
+        """Count the refusals among the answers; fail the batch with any other error."""
         answers = await asyncio.gather(*(future for _, future in sent), return_exceptions=True)
         for (message, _), answer in zip(sent, answers, strict=True):
             if isinstance(answer, BaseException):
                 if not isinstance(answer, _REFUSED):
-                    raise answer
+                    outcome.set_exception(answer)
+                    return
                 self._refusals.add(message, answer)
+        outcome.set_result(None)
 
     async def stop(self) -> None:
         if self._producer is not None:
