@@ -177,9 +177,13 @@ def start_worker(
     wait: bool = True,
     prefix: str = PREFIX,
     config: Path | None = None,
+    tree: Path = REPO,
 ) -> subprocess.Popen[bytes]:
-    """``ccmetrics worker`` on the bench topics, serving ``port`` (a fresh app id unless given)."""
-    env = _env(RUN / "worker-data") | {
+    """``ccmetrics worker`` on the bench topics, serving ``port`` (a fresh app id unless given).
+
+    ``tree``: the checkout whose worker runs (another one to compare, see ``worker_ab``).
+    """
+    env = _env(RUN / "worker-data", tree) | {
         "CCMETRICS_KAFKA_SERVERS": bootstrap,
         "CCMETRICS_TOPIC_PREFIX": prefix,
         "CCMETRICS_APP_ID": app_id or f"bench-{uuid.uuid4().hex[:8]}",
@@ -190,7 +194,7 @@ def start_worker(
         env["CCMETRICS_CONFIG"] = str(config)
     log = (RUN / "worker.log").open("ab")
     command = [sys.executable, "-m", "stream.cli", "worker"]
-    child = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
+    child = subprocess.Popen(command, cwd=tree, stdout=log, stderr=subprocess.STDOUT, env=env)
     deadline = time.monotonic() + 120
     while wait and not metric_sums(port, ("callcenter_snapshot_timestamp_seconds",)):
         if child.poll() is not None or time.monotonic() > deadline:
@@ -207,12 +211,12 @@ def worker(bootstrap: str, expected: int, prefix: str = PREFIX, name: str = "ccm
     port = free_port()
     child = start_worker(bootstrap, port, prefix=prefix)
     try:
-        return _watch_worker(child, port, expected, name)
+        return watch_worker(child, port, expected, name)
     finally:
         stop(child)
 
 
-def _watch_worker(child: subprocess.Popen[bytes], port: int, expected: int, name: str) -> Rate:
+def watch_worker(child: subprocess.Popen[bytes], port: int, expected: int, name: str) -> Rate:
     first: tuple[float, float] | None = None
     deadline = time.monotonic() + 1800
     while time.monotonic() < deadline:
@@ -229,8 +233,8 @@ def _watch_worker(child: subprocess.Popen[bytes], port: int, expected: int, name
     raise SystemExit("the worker did not finish in 30 minutes")
 
 
-def _env(data_dir: Path) -> dict[str, str]:
-    return {**os.environ, "CCMETRICS_DATA_DIR": str(data_dir), "PYTHONPATH": str(REPO)}
+def _env(data_dir: Path, tree: Path = REPO) -> dict[str, str]:
+    return {**os.environ, "CCMETRICS_DATA_DIR": str(data_dir), "PYTHONPATH": str(tree)}
 
 
 def report(rates: list[Rate]) -> None:

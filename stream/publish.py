@@ -17,14 +17,18 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from aiokafka.errors import KafkaError
+
 from stream.deploy import Deployment
 from stream.encode import to_json_line
 from stream.kafka_out import EventProducer
+from stream.problems import RuntimeProblem
 from stream.queue_log import QueueLogMapper
 from stream.sources import FORMATS, Accepted, Ignored, check_readable, read_lines
 from stream.stop_request import StopRequest
 
 POLL_SECONDS = 0.2
+SHOW_INVALID = 100  # invalid lines listed on standard error; the rest are only counted
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,10 +58,14 @@ async def publish(path: Path, fmt: str, follow: bool, deployment: Deployment) ->
     counts = Counts()
     mapper, next_line = QueueLogMapper(), 1
     async with EventProducer(deployment) as producer, StopRequest() as stop:
-        async for lines in _batches(path, follow, stop):
-            await _send_lines(producer, lines, fmt, str(path), mapper, next_line, counts)
-            next_line += len(lines)
-            await producer.flush()
+        try:
+            async for lines in _batches(path, follow, stop):
+                await _send_lines(producer, lines, fmt, str(path), mapper, next_line, counts)
+                next_line += len(lines)
+                await producer.flush()
+        except KafkaError as error:
+            where = f"{deployment.kafka_servers} (CCMETRICS_KAFKA_SERVERS)"
+            raise RuntimeProblem(f"Kafka at {where} failed after {counts.sent} events: {error}") from None
     sent, bad = counts.sent, counts.bad
     stopped = " (stopped)" if stop.requested else ""
     print(
@@ -82,7 +90,10 @@ async def _send_lines(
             counts.sent += 1
         elif not isinstance(item, Ignored):
             counts.bad += 1
-            print(f"not sent: {item.where}: {item.reason}: {item.detail}", file=sys.stderr)
+            if counts.bad <= SHOW_INVALID:
+                print(f"not sent: {item.where}: {item.reason}: {item.detail}", file=sys.stderr)
+            elif counts.bad == SHOW_INVALID + 1:
+                print("not sent: more invalid lines, counted but not listed", file=sys.stderr)
 
 
 async def _batches(path: Path, follow: bool, stop: StopRequest) -> AsyncIterator[list[bytes]]:
