@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -207,9 +208,11 @@ def stop(child: subprocess.Popen[bytes]) -> None:
     stop_all([child], timeout=30)
 
 
-def worker(bootstrap: str, expected: int, prefix: str = PREFIX, name: str = "ccmetrics worker") -> Rate:
+def worker(
+    bootstrap: str, expected: int, prefix: str = PREFIX, name: str = "ccmetrics worker", tree: Path = REPO
+) -> Rate:
     port = free_port()
-    child = start_worker(bootstrap, port, prefix=prefix)
+    child = start_worker(bootstrap, port, prefix=prefix, tree=tree)
     try:
         return watch_worker(child, port, expected, name)
     finally:
@@ -260,16 +263,25 @@ def engine_alone(events: list[Event]) -> Rate:
     return Rate("engine alone (no Kafka)", len(lines), time.perf_counter() - started)
 
 
+@contextlib.contextmanager
+def broker_with_events(count: int) -> Iterator[tuple[LocalKafka, list[Event]]]:
+    """A fresh broker with ``count`` simulated events published on the bench topics."""
+    RUN.mkdir(parents=True, exist_ok=True)
+    broker = LocalKafka.start(RUN / "kafka", port=free_port())
+    try:
+        events = list(recent_events(count))
+        print(f"publishing {len(events):,} simulated events ...", flush=True)
+        asyncio.run(publish(broker.bootstrap, events))
+        yield broker, events
+    finally:
+        broker.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
     args = parser.parse_args(argv)
-    RUN.mkdir(parents=True, exist_ok=True)
-    broker = LocalKafka.start(RUN / "kafka", port=free_port())
-    try:
-        events = list(recent_events(args.events))
-        print(f"publishing {len(events):,} simulated events ...", flush=True)
-        asyncio.run(publish(broker.bootstrap, events))
+    with broker_with_events(args.events) as (broker, events):
         rates = [asyncio.run(bare_consumer(broker.bootstrap, len(events)))]
         print("bare consumer done; naive faust agent ...", flush=True)
         rates.append(naive_faust(broker.bootstrap, len(events)))
@@ -281,8 +293,6 @@ def main(argv: list[str] | None = None) -> int:
         rates.append(worker(broker.bootstrap, mixed, BAD_PREFIX, f"worker, 1 in {BAD_EVERY + 1} malformed"))
         report(rates)
         return 0
-    finally:
-        broker.stop()
 
 
 if __name__ == "__main__":

@@ -12,29 +12,11 @@ the mean of each is printed with their ratio. Usage::
 from __future__ import annotations
 
 import argparse
-import asyncio
 import statistics
 from pathlib import Path
 
-from benchmarks.kafka_throughput import (
-    RUN,
-    Rate,
-    publish,
-    recent_events,
-    start_worker,
-    stop,
-    watch_worker,
-)
-from tools.kafka_local import REPO, LocalKafka, free_port
-
-
-def one_run(bootstrap: str, tree: Path, expected: int, name: str) -> Rate:
-    port = free_port()
-    child = start_worker(bootstrap, port, tree=tree)
-    try:
-        return watch_worker(child, port, expected, name)
-    finally:
-        stop(child)
+from benchmarks.kafka_throughput import broker_with_events, worker
+from tools.kafka_local import REPO
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,24 +25,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=4, help="runs of each worker")
     parser.add_argument("--events", type=int, default=200_000)
     args = parser.parse_args(argv)
-    RUN.mkdir(parents=True, exist_ok=True)
-    broker = LocalKafka.start(RUN / "kafka", port=free_port())
-    try:
-        events = list(recent_events(args.events))
-        asyncio.run(publish(broker.bootstrap, events))
+    with broker_with_events(args.events) as (broker, events):
         trees = {"this": REPO, "other": args.other.resolve()}
         rates: dict[str, list[float]] = {"this": [], "other": []}
         for number in range(args.rounds):
             for name in ("this", "other") if number % 2 == 0 else ("other", "this"):
-                rate = one_run(broker.bootstrap, trees[name], len(events), name)
+                rate = worker(broker.bootstrap, len(events), name=name, tree=trees[name])
                 rates[name].append(rate.per_second)
                 print(f"{name:6} {rate.per_second:>10,.0f} events/s", flush=True)
-        this, other = statistics.mean(rates["this"]), statistics.mean(rates["other"])
-        print(f"mean: this {this:,.0f}, other ({args.other}) {other:,.0f} events/s")
-        print(f"this / other: {this / other:.2f}")
-        return 0
-    finally:
-        broker.stop()
+    this, other = statistics.mean(rates["this"]), statistics.mean(rates["other"])
+    print(f"mean: this {this:,.0f}, other ({args.other}) {other:,.0f} events/s")
+    print(f"this / other: {this / other:.2f}")
+    return 0
 
 
 if __name__ == "__main__":
