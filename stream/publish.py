@@ -17,12 +17,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiokafka.errors import KafkaError
-
 from stream.deploy import Deployment
 from stream.encode import to_json_line
 from stream.kafka_out import EventProducer
-from stream.problems import RuntimeProblem
 from stream.queue_log import QueueLogMapper
 from stream.sources import FORMATS, Accepted, Ignored, check_readable, read_lines
 from stream.stop_request import StopRequest
@@ -58,14 +55,11 @@ async def publish(path: Path, fmt: str, follow: bool, deployment: Deployment) ->
     counts = Counts()
     mapper, next_line = QueueLogMapper(), 1
     async with EventProducer(deployment) as producer, StopRequest() as stop:
-        try:
-            async for lines in _batches(path, follow, stop):
-                await _send_lines(producer, lines, fmt, str(path), mapper, next_line, counts)
-                next_line += len(lines)
-                await producer.flush()
-        except KafkaError as error:
-            where = f"{deployment.kafka_servers} (CCMETRICS_KAFKA_SERVERS)"
-            raise RuntimeProblem(f"Kafka at {where} failed after {counts.sent} events: {error}") from None
+        async for lines in _batches(path, follow, stop):
+            await _send_lines(producer, lines, fmt, str(path), mapper, next_line, counts)
+            next_line += len(lines)
+            if not await stop.unless_stopped(producer.flush()):
+                break
     sent, bad = counts.sent, counts.bad
     stopped = " (stopped)" if stop.requested else ""
     print(

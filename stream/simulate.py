@@ -30,7 +30,7 @@ from metrics.events import Event
 from metrics.timeutil import US, parse_rfc3339_us
 from stream.decode import MAX_QUEUE_CHARS
 from stream.encode import to_json_line
-from stream.problems import RuntimeProblem, UsageProblem
+from stream.problems import UsageProblem
 from stream.stop_request import StopRequest
 
 if TYPE_CHECKING:  # the producer pulls in aiokafka, which a file-mode run never needs
@@ -338,18 +338,11 @@ def write_events(events: Iterator[Event], path: Path) -> int:
 
 async def _publish_live(simulation: Simulation, until_us: int) -> int:
     """Send events as their time comes, until ``until_us`` or SIGINT/SIGTERM (flushed first)."""
-    from aiokafka.errors import KafkaError
-
     from stream.deploy import Deployment
     from stream.kafka_out import EventProducer
 
-    deployment = Deployment.from_env(os.environ)
-    async with EventProducer(deployment) as producer, StopRequest() as stop:
-        try:
-            await _send_as_time_comes(simulation, until_us, producer, stop)
-        except KafkaError as error:
-            where = f"{deployment.kafka_servers} (CCMETRICS_KAFKA_SERVERS)"
-            raise RuntimeProblem(f"Kafka at {where} failed: {error}") from None
+    async with EventProducer(Deployment.from_env(os.environ)) as producer, StopRequest() as stop:
+        await _send_as_time_comes(simulation, until_us, producer, stop)
     return 0
 
 
@@ -359,11 +352,14 @@ async def _send_as_time_comes(
     last_report = time.monotonic()
     for sent, event in enumerate(simulation.run(until_us), start=1):
         delay = (event.time_us - time.time_ns() // 1000) / US
-        if delay > 0:
-            await producer.flush()
-            if await stop.wait(delay):
-                return
+        if delay > 0 and not await _flushed_and_slept(producer, stop, delay):
+            return
         await producer.send_event(event)
         if time.monotonic() - last_report > 10:
             print(f"simulate: {sent} events sent, {len(simulation.waiting)} calls waiting", file=sys.stderr)
             last_report = time.monotonic()
+
+
+async def _flushed_and_slept(producer: EventProducer, stop: StopRequest, seconds: float) -> bool:
+    """Flush, then sleep until the next event is due; False if a stop was asked for meanwhile."""
+    return await stop.unless_stopped(producer.flush()) and not await stop.wait(seconds)

@@ -9,6 +9,8 @@ here by the command itself work however it was started. Usage::
             ...
             if await stop.wait(0.2):  # sleeps, but wakes at once when asked to stop
                 break
+            if not await stop.unless_stopped(producer.flush()):
+                break
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from collections.abc import Awaitable
 from types import TracebackType
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -36,6 +39,17 @@ class StopRequest:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._event.wait(), seconds)
         return self.requested
+
+    async def unless_stopped(self, work: Awaitable[object]) -> bool:
+        """Await ``work`` unless a stop is asked for first (then it is cancelled); whether it ended.
+
+        A flush to a Kafka that is away never ends: this keeps a stop request heard meanwhile.
+        """
+        task, stopped = asyncio.ensure_future(work), asyncio.ensure_future(self._event.wait())
+        await asyncio.wait((task, stopped), return_when=asyncio.FIRST_COMPLETED)
+        for pending in (task, stopped):
+            pending.cancel()
+        return task.done() and not task.cancelled()
 
     async def __aenter__(self) -> StopRequest:
         loop = asyncio.get_running_loop()

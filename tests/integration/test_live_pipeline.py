@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from stream.kafka_out import STOP_SECONDS
 from tests.integration.conftest import REPO, Tenant, consume
 from tests.integration.histories import (
     BAD_LINES,
@@ -21,6 +23,7 @@ from tests.integration.histories import (
     simulated_lines,
     write,
 )
+from tools.kafka_local import LocalKafka
 
 pytestmark = pytest.mark.kafka
 
@@ -111,3 +114,33 @@ def test_publish_follow_sends_lines_as_a_queue_log_grows(
         if follower.poll() is None:
             follower.kill()
             follower.wait()
+
+
+def test_publish_follow_stops_in_one_sentence_while_its_broker_is_away(tmp_path: Path) -> None:
+    """The idempotent producer retries for ever while Kafka is away: a stop must still end it."""
+    broker = LocalKafka.start(tmp_path / "private-kafka")  # this test kills it
+    log = tmp_path / "events.jsonl"
+    lines = simulated_lines(minutes=2, seed=71)
+    log.write_bytes(b"\n".join(lines[:5]) + b"\n")
+    command = [sys.executable, "-m", "stream.cli", "publish", str(log), "--follow"]
+    env = {**os.environ, "CCMETRICS_KAFKA_SERVERS": broker.bootstrap}
+    follower = subprocess.Popen(command, env=env, cwd=REPO, stderr=subprocess.PIPE, preexec_fn=ignore_sigint)
+    try:
+        assert consume(broker, "callcenter.calls", 1)  # the first lines reached Kafka
+        broker.process.kill()
+        broker.process.wait()
+        with log.open("ab") as out:
+            out.write(b"\n".join(lines[5:25]) + b"\n")
+        time.sleep(3)
+        follower.send_signal(signal.SIGTERM)
+        _, err = follower.communicate(timeout=STOP_SECONDS + 30)
+        said = err.decode().splitlines()
+        assert follower.returncode == 1 and len(said) < 20, said
+        assert said[-1].startswith(
+            f"ccmetrics publish: Kafka at {broker.bootstrap} (CCMETRICS_KAFKA_SERVERS) took"
+        )
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+            follower.wait()
+        broker.stop()
