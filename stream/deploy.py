@@ -23,6 +23,13 @@ SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 CALLS_TOPIC = "callcenter.calls"
 AGENTS_TOPIC = "callcenter.agents"
 REJECTED_TOPIC = "callcenter.rejected"
+TLS_FILES = (
+    "KAFKA_SSL_CAFILE",
+    "KAFKA_SSL_CERTFILE",
+    "KAFKA_SSL_KEYFILE",
+    "METRICS_TLS_CERTFILE",
+    "METRICS_TLS_KEYFILE",
+)
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 PREFIX = "CCMETRICS_"
 
@@ -101,9 +108,7 @@ class Deployment:
 
     def _check_files(self) -> None:
         """Each TLS file exists and holds what it should (loaded once here to say so early)."""
-        for name in ("KAFKA_SSL_CAFILE", "KAFKA_SSL_CERTFILE", "KAFKA_SSL_KEYFILE"):
-            _readable_file(name, getattr(self, name.lower()))
-        for name in ("METRICS_TLS_CERTFILE", "METRICS_TLS_KEYFILE"):
+        for name in TLS_FILES:
             _readable_file(name, getattr(self, name.lower()))
         self.ssl_context()
         self.metrics_ssl_context()

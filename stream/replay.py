@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
 from metrics.engine import Engine
 from metrics.settings import Settings
@@ -25,8 +25,12 @@ from stream.sources import Accepted, Ignored, Item, Rejected, read_files
 
 ADVANCE_EVERY = 10_000  # events between moves of "now", which lets old window buckets go
 SHOW_REJECTED = 10  # rejected lines listed on standard error; the rest are only counted
-FORMAT_FLAGS = ("--format cloudevents", "--format asterisk-queue-log")
 _QUEUE_LOG_LINE = re.compile(rb"^\d{9,11}(\.\d+)?\|[^|]*\|[^|]*\|[^|]*\|[A-Z_]+")
+
+
+class Tally(NamedTuple):
+    valid: int
+    rejected: int
 
 
 @dataclass
@@ -43,6 +47,10 @@ class ReplayReport:
         self.rejected_count += 1
         if len(self.rejected) < SHOW_REJECTED:
             self.rejected.append(item)
+
+    def tally(self) -> Tally:
+        """Valid events (counted, or after --until) and rejected lines so far."""
+        return Tally(self.accepted + self.after_until, self.rejected_count)
 
     def summary(self, out: TextIO) -> None:
         for rejected in self.rejected:
@@ -118,34 +126,37 @@ def replay_files(
     progress = Progress(sum(p.stat().st_size for p in paths), out=err)
     replay, wholly_rejected = Replay(settings, until_us), []
     for path in paths:
-        before = (replay.report.accepted + replay.report.after_until, replay.report.rejected_count)
+        before = replay.report.tally()
         replay.feed(read_files([path], fmt, progress))
-        after = (replay.report.accepted + replay.report.after_until, replay.report.rejected_count)
-        if after[0] == before[0] and after[1] > before[1]:
+        after = replay.report.tally()
+        if after.valid == before.valid and after.rejected > before.rejected:
             wholly_rejected.append((path, _format_hint(path, fmt)))
     progress.done()
     replay.report.summary(err)
-    _judge_wholly_rejected(
-        wholly_rejected, nothing_valid=replay.report.accepted + replay.report.after_until == 0
-    )
+    _judge_wholly_rejected(wholly_rejected, nothing_valid=replay.report.tally().valid == 0)
     for path, hint in wholly_rejected:
-        print(f"note: every line of {path} was rejected; {hint}", file=err)
+        print(f"note: every line of {path} was rejected; {hint.advice}", file=err)
     return replay.snapshot()
 
 
-def _judge_wholly_rejected(files: list[tuple[Path, str]], nothing_valid: bool) -> None:
+def _judge_wholly_rejected(files: list[tuple[Path, FormatHint]], nothing_valid: bool) -> None:
     """Raise for a file in the wrong format, or when no file had one valid line."""
     for path, hint in files:
-        if nothing_valid or hint.endswith(FORMAT_FLAGS):
-            raise UsageProblem(f"{path}: every line was rejected; {hint}")
+        if nothing_valid or hint.other_format:
+            raise UsageProblem(f"{path}: every line was rejected; {hint.advice}")
 
 
-def _format_hint(path: Path, fmt: str) -> str:
+class FormatHint(NamedTuple):
+    other_format: bool  # the file looks like the format not given
+    advice: str
+
+
+def _format_hint(path: Path, fmt: str) -> FormatHint:
     """Which format the file's first line looks like, as advice."""
     with path.open("rb") as handle:
         first = next((line.strip() for line in handle if line.strip()), b"")
     if first.startswith(b"{") and fmt != "cloudevents":
-        return "it looks like CloudEvents JSON lines: try --format cloudevents"
+        return FormatHint(True, "it looks like CloudEvents JSON lines: try --format cloudevents")
     if _QUEUE_LOG_LINE.match(first.lstrip(b"\0")) and fmt != "asterisk-queue-log":
-        return "it looks like an Asterisk queue_log: try --format asterisk-queue-log"
-    return f"it is not {fmt} input either (see docs/events.md and docs/asterisk.md)"
+        return FormatHint(True, "it looks like an Asterisk queue_log: try --format asterisk-queue-log")
+    return FormatHint(False, f"it is not {fmt} input either (see docs/events.md and docs/asterisk.md)")
