@@ -28,20 +28,20 @@ from metrics.exporter import render
 from metrics.pipeline import PipelineStats
 from metrics.settings import QueueSettings, Settings
 from metrics.snapshot import Snapshot
+from metrics.steps.queues import QueueStep
 from metrics.timeutil import US
 from metrics.visits import Handling, Visit
-from stream.processors import QueueRegistry
 
 NOW = 1_767_614_400 * US  # 2026-01-05T12:00:00Z
 SETTINGS = Settings(defaults=QueueSettings(windows=("5m", "15m", "30m", "1h")))
 
 
-def build_registry(queues: int, agents: int, calls_per_queue: int, seed: int = 1) -> QueueRegistry:
+def build_registry(queues: int, agents: int, calls_per_queue: int, seed: int = 1) -> QueueStep:
     rng = random.Random(seed)
-    registry = QueueRegistry(SETTINGS)
+    registry = QueueStep(SETTINGS)
     names = [f"queue-{n:03d}" for n in range(queues)]
     for partition, name in enumerate(names):
-        state = registry._state(name, partition % 4)
+        state = registry.state(name, partition % 4)
         for n in range(calls_per_queue):
             queued = NOW - rng.randrange(3600 * US)
             wait = rng.randrange(120 * US)

@@ -5,10 +5,10 @@ Usage::
     python -m benchmarks.state_size [--events 1000000]
 
 Feeds the recovery benchmark's traffic (500 queues, 5,000 agents, a million calls a day)
-through the worker's steps (``stream/processors.py``) in one process, in batches as the
+through the worker's steps (``metrics/steps/``) in one process, in batches as the
 worker takes them, with plain dicts as tables. Snapshots are taken as often as the worker
 takes them, which moves the windows to now and lets their old buckets go, and tables are
-tidied as often: quiet call records and visits are packed (``metrics/packing.py``) and
+looked after as often: quiet call records and visits are packed (``metrics/storage/``) and
 moved to cold stores (``stream/cold_store.py``; in memory here, on disk in the worker). No
 call or visit is let go, as in the first hours of a worker (calls are kept
 ``2 × max_call_age``). Then prints the deep size of each table and of the queues' in-memory
@@ -26,18 +26,19 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-import orjson
-
 from benchmarks.recovery import history
-from metrics.calls import _FIELDS, CallRecord
-from metrics.cold import HotThenCold
+from metrics.calls import FIELDS, CallRecord
 from metrics.pipeline import PipelineStats
 from metrics.queue_state import QueueState
 from metrics.settings import Settings
+from metrics.steps.clock import FixedClock
+from metrics.steps.entities import AgentStep, CallStep
+from metrics.steps.messages import Arrival
+from metrics.steps.queues import QueueStep
+from metrics.storage.cold_calls import ColdCalls
+from metrics.storage.cold_visits import ColdVisits
 from metrics.visits import Visit
 from stream.cold_store import SqliteCold
-from stream.encode import to_cloudevent
-from stream.processors import AgentProcessor, CallProcessor, Incoming, QueueRegistry
 
 BATCH = 2000
 QUEUES = "queues (windows, visits, agents)"
@@ -84,62 +85,52 @@ def cold_bytes(cold: SqliteCold) -> int:
 def run(events: int) -> tuple[dict[str, dict[str, Any]], dict[str, SqliteCold]]:
     """The worker's tables, queues and cold stores after ``events`` events, built as the worker does."""
     settings, stats, now = Settings.load(None), PipelineStats(), time.time_ns() // 1000
-    steps = {"call": CallProcessor(settings, stats), "agent": AgentProcessor(settings, stats)}
+    steps = {"call": CallStep(settings, stats), "agent": AgentStep(settings, stats)}
     tables: dict[str, dict[str, Any]] = {"calls": {}, "agents": {}, "visits": {}, "queue agents": {}}
     colds = {"calls": cold_store("calls"), "visits": cold_store("visits")}
-    registry = QueueRegistry(settings, colds["visits"])
-    batch: dict[str, list[Incoming[int]]] = {"call": [], "agent": []}
+    cold_calls = ColdCalls(colds["calls"], settings.limits.forget_call_after_us)
+    queues = QueueStep(settings, ColdVisits(colds["visits"], settings))
+    batch: dict[str, list[Arrival[int]]] = {"call": [], "agent": []}
     for number, event in enumerate(history(events), start=1):
-        kind = "agent" if event.type == "agent.state" else "call"
-        key = (event.agent_id if kind == "agent" else event.call_id) or ""
-        batch[kind].append(Incoming(key.encode(), orjson.dumps(to_cloudevent(event)), {}, 0))
+        batch["agent" if event.type == "agent.state" else "call"].append(Arrival(event, 0, 0))
         if number % BATCH == 0:
-            _handle(steps, batch, tables, colds["calls"], registry, now)
+            _handle(steps, batch, tables, cold_calls, queues, now)
         if number % SNAPSHOT_EVERY == 0:
-            registry.snapshot(now)  # as the worker's timer does: windows move to now, old buckets go
+            queues.snapshot(now)  # as the worker's timer does: windows move to now, old buckets go
         if number % TIDY_EVERY == 0:
-            _tidy(steps["call"], tables, colds["calls"], registry, now)
-    _handle(steps, batch, tables, colds["calls"], registry, now)
-    registry.snapshot(now)
-    _tidy(steps["call"], tables, colds["calls"], registry, now)
-    return {**tables, QUEUES: registry.states}, colds
+            _pack(tables, cold_calls, queues, now)
+    _handle(steps, batch, tables, cold_calls, queues, now)
+    queues.snapshot(now)
+    _pack(tables, cold_calls, queues, now)
+    return {**tables, QUEUES: queues.states}, colds
 
 
-def _tidy(
-    calls: CallProcessor,
-    tables: dict[str, dict[str, Any]],
-    cold: SqliteCold,
-    registry: QueueRegistry,
-    now: int,
-) -> None:
-    """As the worker's prune does: quiet call records and visits move to the cold stores."""
-    packed = calls.tidy(tables["calls"], tables["calls"], now).packed
-    cold.put(0, packed)
-    for key, _, _ in packed:
-        del tables["calls"][key]
-    for partition in set(registry.partition.values()):
-        for key in registry.tidy(partition, now).visits_cold:
+def _pack(tables: dict[str, dict[str, Any]], cold_calls: ColdCalls, queues: QueueStep, now: int) -> None:
+    """As the worker's housekeeping does: quiet call records and visits move to the cold stores."""
+    cold_calls.pack_quiet(tables["calls"], list(tables["calls"]), 0, now)
+    for partition in set(queues.partition.values()):
+        for key in queues.pack(partition, now):
             del tables["visits"][key]
 
 
 def _handle(
     steps: dict[str, Any],
-    batch: dict[str, list[Incoming[int]]],
+    batch: dict[str, list[Arrival[int]]],
     tables: dict[str, dict[str, Any]],
-    cold_calls: SqliteCold,
-    registry: QueueRegistry,
+    cold_calls: ColdCalls,
+    queues: QueueStep,
     now: int,
 ) -> None:
-    for kind, messages in batch.items():
+    reading = FixedClock(now).reading()
+    for kind, arrivals in batch.items():
         table = tables["calls" if kind == "call" else "agents"]
-        stored = HotThenCold(table, cold_calls) if kind == "call" else table
-        result = steps[kind].handle_batch(messages, stored, now)
-        table.update({key: state for key, (state, _) in result.writes.items()})
-        for message in result.outgoing:
-            if message.destination == "queues" and message.key is not None:
-                for key, value in registry.apply(message.key.decode(), 0, message.value):
-                    tables["visits" if isinstance(value, Visit) else "queue agents"][key] = value
-        messages.clear()
+        stored = cold_calls.behind(table) if kind == "call" else table
+        output = steps[kind].fold(arrivals, stored, reading)
+        table.update({key: state for key, (state, _) in output.writes.items()})
+        for update in output.updates:
+            for key, value in queues.apply(update, 0):
+                tables["visits" if isinstance(value, Visit) else "queue agents"][key] = value
+        arrivals.clear()
 
 
 def call_record_parts(records: Iterable[CallRecord]) -> Counter[str]:
@@ -148,7 +139,7 @@ def call_record_parts(records: Iterable[CallRecord]) -> Counter[str]:
     for record in records:
         parts["the object"] += sys.getsizeof(record)
         parts["event ids"] += sys.getsizeof(record.event_ids) + sum(map(sys.getsizeof, record.event_ids))
-        for name in _FIELDS:
+        for name in FIELDS:
             facts = getattr(record, name)
             parts["fact holders"] += sys.getsizeof(facts)
             parts["facts"] += sum(sys.getsizeof(fact) for fact in facts)

@@ -16,12 +16,11 @@ from collections.abc import Callable
 from typing import Any
 
 from metrics.events import Event
-from metrics.packing import before_last, pack, packed_last_us, unpack
 from metrics.visits import Handling, Visit
 
 _OUTCOME_RANK = {"call.answered": 0, "call.abandoned": 1, "call.flowed_out": 2}
 _OUTCOME_NAME = {0: "answered", 1: "abandoned", 2: "flowed_out"}
-_FIELDS = ("queued", "outcomes", "blocked", "answered", "ended", "wrapup_ended", "transferred")
+FIELDS = ("queued", "outcomes", "blocked", "answered", "ended", "wrapup_ended", "transferred")
 
 Fact = tuple[Any, ...]  # (time, ..., key): the queue or agent it is about comes last
 Facts = tuple[Fact, ...]  # one fact per key; a tuple is a fifth of a small dict's size
@@ -56,7 +55,7 @@ def _keep_min(record: CallRecord, field: str, candidate: Fact) -> bool:
 class CallRecord:
     """All that is known of one call, by queue and by agent."""
 
-    __slots__ = ("call_id", "event_ids", "last_us", *_FIELDS)
+    __slots__ = ("call_id", "event_ids", "last_us", *FIELDS)
 
     def __init__(self, call_id: str) -> None:
         self.call_id = call_id
@@ -131,23 +130,8 @@ class CallRecord:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-able form for the faust table's changelog: facts by key, as they always were."""
-        state = {name: {fact[-1]: fact[:-1] for fact in getattr(self, name)} for name in _FIELDS}
+        state = {name: {fact[-1]: fact[:-1] for fact in getattr(self, name)} for name in FIELDS}
         return {"id": self.call_id, "ids": sorted(self.event_ids), "last": self.last_us, **state}
-
-    def pack(self) -> bytes:
-        """The record as bytes, a fifth of its size as objects (see :mod:`metrics.packing`)."""
-        facts = (_times_flipped(getattr(self, name), self.last_us) for name in _FIELDS)
-        return pack(self.last_us, (self.event_ids, *facts))
-
-    @classmethod
-    def unpack(cls, call_id: str, data: bytes) -> CallRecord:
-        """The record of ``call_id`` given to :meth:`pack`."""
-        record = cls(call_id)
-        record.last_us = packed_last_us(data)
-        record.event_ids, *facts = unpack(data)
-        for name, value in zip(_FIELDS, facts, strict=True):
-            setattr(record, name, _times_flipped(value, record.last_us))
-        return record
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CallRecord:
@@ -156,15 +140,10 @@ class CallRecord:
         record.last_us = data["last"]
         # one string per event id, as when the events were folded in: facts hold them too
         ids = {event_id: event_id for event_id in record.event_ids}
-        for name in _FIELDS:
+        for name in FIELDS:
             facts = tuple(_fact_from_json(value, key, ids) for key, value in data[name].items())
             setattr(record, name, facts)
         return record
-
-
-def _times_flipped(facts: Facts, last_us: int) -> Facts:
-    """Each fact with its time as time before ``last_us``, or back (see ``before_last``)."""
-    return tuple((before_last(last_us, fact[0]), *fact[1:]) for fact in facts)
 
 
 def _fact_from_json(value: list[Any], key: str, ids: dict[str, str]) -> Fact:

@@ -51,3 +51,12 @@ class Event(NamedTuple):
     to_queue: str | None = None
     state: str | None = None
     queues: tuple[str, ...] | None = None
+
+
+class Rejection(ValueError):
+    """An event that is not valid. ``reason`` is a short label value, ``detail`` is for people."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail

@@ -7,9 +7,10 @@ Usage::
     state.apply_agent(history)
     snapshot = state.snapshot(now_us)        # now must not go back between snapshots
 
-Visits gone quiet may be packed and moved to a cold store (:mod:`metrics.cold`): the
-queue then reads them through ``cold_visit`` and is told when they expire
-(:meth:`QueueState.settle_cold`).
+The queue knows nothing of bytes: the storage layer (:mod:`metrics.storage`) takes visits
+gone quiet (:meth:`QueueState.release_quiet`), packs them, gives them back through
+``cold_visit`` and says when they expire (:meth:`QueueState.expire_cold`).
+:meth:`~QueueState.snapshot` reads; :meth:`~QueueState.expire` lets go of what is too old.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from typing import NamedTuple
 from metrics import rules
 from metrics.agents import AgentHistory
 from metrics.events import AGENT_STATES
-from metrics.packing import COLD_AFTER_US
 from metrics.settings import Settings
 from metrics.settled import Settled
 from metrics.snapshot import QueueSnapshot, WindowValues
@@ -29,12 +29,11 @@ from metrics.visits import Visit
 from metrics.windows import TOTAL, WindowSums
 
 
-class LetGo(NamedTuple):
-    """What :meth:`QueueState.forget` let go of, and the visits it packed."""
+class Expired(NamedTuple):
+    """What :meth:`QueueState.expire` let go of: call ids of visits, and agent ids."""
 
     calls: list[str]
     agents: list[str]
-    packed: dict[str, bytes]  # call id -> its visit packed, for the caller's cold store
 
 
 def keep_visit_us(settings: Settings, queue: str) -> int:
@@ -47,7 +46,7 @@ def keep_visit_us(settings: Settings, queue: str) -> int:
     return max(limits.forget_call_after_us, widest + limits.max_call_age_us)
 
 
-def _nothing_cold(call_id: str) -> None:
+def _nothing_cold(call_id: str) -> Visit | None:
     return None
 
 
@@ -55,7 +54,7 @@ class QueueState:
     """All state of one queue; owned by exactly one worker at a time."""
 
     def __init__(
-        self, queue: str, settings: Settings, cold_visit: Callable[[str], bytes | None] = _nothing_cold
+        self, queue: str, settings: Settings, cold_visit: Callable[[str], Visit | None] = _nothing_cold
     ) -> None:
         self.queue = queue
         self.settings = settings.for_queue(queue)
@@ -83,20 +82,17 @@ class QueueState:
         self._count(visit)
         self.visits[visit.call_id] = visit
 
-    def restore_cold(self, call_id: str, data: bytes) -> None:
-        """After a restart: count a visit kept packed in the cold store.
+    def restore_cold(self, visit: Visit) -> None:
+        """After a restart: count a visit kept in the cold store.
 
         Cold visits are restored before hot ones: a hot visit then replaces its cold copy.
         """
-        self._count(Visit.unpack(call_id, self.queue, data))
+        self._count(visit)
 
     def visit(self, call_id: str) -> Visit | None:
         """The visit of ``call_id``, hot or cold."""
         visit = self.visits.get(call_id)
-        if visit is None:
-            data = self._cold_visit(call_id)
-            return None if data is None else Visit.unpack(call_id, self.queue, data)
-        return visit
+        return self._cold_visit(call_id) if visit is None else visit
 
     def _count(self, visit: Visit) -> None:
         """Add a visit's contributions, and follow it while it waits."""
@@ -113,7 +109,7 @@ class QueueState:
         self.agents[history.agent_id] = history
 
     def snapshot(self, now_us: int) -> QueueSnapshot:
-        """The queue's metrics at ``now_us``; also lets go of state too old to matter."""
+        """The queue's metrics at ``now_us``: the windows move to it, nothing is let go."""
         self.sums.advance(now_us)
         values = {name: WindowValues(tuple(s)) for name, s in self.sums.values().items()}
         total = values.pop(TOTAL)
@@ -139,8 +135,7 @@ class QueueState:
         self.sums.add_all(rules.contributions(visit, self.settings, self._bounds_us, max_age), sign)
 
     def _waiting_at(self, now_us: int) -> tuple[int, int]:
-        self._waiting = {c: w for c, w in self._waiting.items() if w[1] > now_us}  # ended: never again
-        waits = [now_us - start for start, _ in self._waiting.values() if start <= now_us]
+        waits = [now_us - start for start, end in self._waiting.values() if start <= now_us < end]
         return len(waits), max(waits, default=0)
 
     def _agents_at(self, now_us: int) -> dict[str, int]:
@@ -151,46 +146,41 @@ class QueueState:
                 counts[current[0]] += 1
         return counts
 
-    def forget(self, now_us: int, pack_cold: bool = False) -> LetGo:
-        """Let go of state too old to matter; with ``pack_cold``, hand over visits gone quiet.
+    def expire(self, now_us: int) -> Expired:
+        """Let go of visits and agents too old to matter, and of waits that ended.
 
-        Sums stay counted; the let-go visits' contributions go to :attr:`settled`, which a
-        restarted worker restores so that ``today`` and ``total`` stay exact. Packed visits
-        leave :attr:`visits`: the caller puts them in the cold store ``cold_visit`` reads.
+        Sums stay counted: the expired visits' contributions go to :attr:`settled`, which a
+        restarted worker restores so that ``today`` and ``total`` stay exact.
         """
-        calls, packed = self._sort_visits(now_us, pack_cold)
+        oldest = now_us - self.keep_visit_us
+        calls = [call_id for call_id, visit in self.visits.items() if visit.last_us < oldest]
         for call_id in calls:
             self._settle(self.visits.pop(call_id), now_us)
-        for call_id in packed:
-            del self.visits[call_id]
         oldest_agent = now_us - self.limits.forget_agent_after_us
         agents = [a for a, h in self.agents.items() if not h.changes or h.changes[-1][0] < oldest_agent]
         for agent_id in agents:
             del self.agents[agent_id]
-        return LetGo(calls, agents, packed)
+        self._waiting = {c: w for c, w in self._waiting.items() if w[1] > now_us}  # ended: never again
+        return Expired(calls, agents)
 
-    def settle_cold(self, call_id: str, data: bytes, now_us: int) -> bool:
+    def release_quiet(self, before_us: int) -> list[Visit]:
+        """Hand over the hot visits with no fact since ``before_us``: the caller keeps them cold."""
+        quiet = [visit for visit in self.visits.values() if visit.last_us < before_us]
+        for visit in quiet:
+            del self.visits[visit.call_id]
+        return quiet
+
+    def expire_cold(self, visit: Visit, now_us: int) -> bool:
         """A visit expired from the cold store: settle it, unless it is hot again (then ``False``)."""
-        if call_id in self.visits:
+        if visit.call_id in self.visits:
             return False  # the cold copy was out of date; the hot visit replaced its contributions
-        self._settle(Visit.unpack(call_id, self.queue, data), now_us)
+        self._settle(visit, now_us)
         return True
 
     def _settle(self, visit: Visit, now_us: int) -> None:
         today = day_start_us(local_date(now_us, self.settings.zone), self.settings.zone)
         contributions = rules.contributions(visit, self.settings, self._bounds_us, self._max_call_age_us)
         self.settled.add(contributions, today)
-
-    def _sort_visits(self, now_us: int, pack_cold: bool) -> tuple[list[str], dict[str, bytes]]:
-        """The calls whose visits are too old to keep, and the quiet visits packed."""
-        oldest, cold = now_us - self.keep_visit_us, now_us - COLD_AFTER_US if pack_cold else 0
-        calls, packed = [], {}
-        for call_id, visit in self.visits.items():
-            if visit.last_us < oldest:
-                calls.append(call_id)
-            elif visit.last_us < cold:
-                packed[call_id] = visit.pack()
-        return calls, packed
 
     def restore_settled(self, settled: Settled) -> None:
         """After a restart: count what visits let go before it contributed (before any snapshot)."""

@@ -10,8 +10,6 @@ from __future__ import annotations
 import sys
 from typing import Any, NamedTuple
 
-from metrics.packing import before_last, pack, packed_last_us, unpack
-
 
 class Handling(NamedTuple):
     """One agent's handling of the call, completed at ``done_us``.
@@ -62,31 +60,6 @@ class Visit(NamedTuple):
             list(self.transfers_us),
             self.blocked_us,
         ]
-
-    def pack(self) -> bytes:
-        """The visit as bytes, without its call and queue (see :mod:`metrics.packing`)."""
-        last = self.last_us
-        handlings = tuple((before_last(last, done), handle) for done, handle in self.handlings)
-        transfers = tuple(before_last(last, t) for t in self.transfers_us)
-        times = (before_last(last, self.queued_us), before_last(last, self.outcome_us))
-        return pack(last, (*times, self.outcome, handlings, transfers, before_last(last, self.blocked_us)))
-
-    @classmethod
-    def unpack(cls, call_id: str, queue: str, data: bytes) -> Visit:
-        """The visit of ``call_id`` in ``queue`` given to :meth:`pack`."""
-        queued, outcome_at, outcome, handlings, transfers, blocked = unpack(data)
-        last = packed_last_us(data)
-        return cls(
-            call_id,
-            queue,
-            last,
-            before_last(last, queued),
-            outcome,
-            before_last(last, outcome_at),
-            tuple(Handling(last - done, handle) for done, handle in handlings),
-            tuple(last - t for t in transfers),
-            before_last(last, blocked),
-        )
 
     @classmethod
     def from_json(cls, row: list[Any]) -> Visit:

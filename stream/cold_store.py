@@ -9,7 +9,7 @@ start, unlinked at once so nothing is left behind, and the changelogs fill it ag
 Usage::
 
     database = open_cold_database(Path("data"), cache_mb=32)
-    calls = SqliteCold(database, "calls")           # a metrics.cold.ColdStore
+    calls = SqliteCold(database, "calls")           # a metrics.storage.cold.ColdStore
     calls.put(0, [("c1", expires_us, packed)])
 """
 
@@ -20,7 +20,7 @@ import sqlite3
 from collections.abc import Container, Iterable, Iterator
 from pathlib import Path
 
-from metrics.cold import Row
+from metrics.storage.cold import Row
 
 
 def open_cold_database(directory: Path, cache_mb: int) -> sqlite3.Connection:
@@ -37,7 +37,7 @@ def open_cold_database(directory: Path, cache_mb: int) -> sqlite3.Connection:
 
 
 class SqliteCold:
-    """A :class:`metrics.cold.ColdStore` in one table of a SQLite database.
+    """A :class:`metrics.storage.cold.ColdStore` in one table of a SQLite database.
 
     >>> cold = SqliteCold(sqlite3.connect(":memory:", isolation_level=None), "calls")
     >>> cold.put(2, [("c1", 100, b"x")])

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from metrics.events import AGENT_STATES, EVENT_TYPES, FLOW_OUT_REASONS, Event
+from metrics.events import AGENT_STATES, EVENT_TYPES, FLOW_OUT_REASONS, Event, Rejection
 from metrics.timeutil import parse_rfc3339_us
 
 MAX_EVENT_BYTES = 64 * 1024
@@ -45,15 +45,6 @@ DATA_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "agent.state": (("agent_id", "state"), ("reason", "queues")),
 }
 assert set(DATA_FIELDS) == EVENT_TYPES
-
-
-class Rejection(ValueError):
-    """An event that is not valid. ``reason`` is a short label value, ``detail`` is for people."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
 
 
 class Decoded(NamedTuple):

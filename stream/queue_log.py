@@ -14,8 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from metrics.events import Event
-from stream.decode import Rejection
+from metrics.events import Event, Rejection
 
 SOURCE = "asterisk"
 _FLOW_OUT = {"EXITWITHTIMEOUT": "timeout", "EXITWITHKEY": "exit_key", "EXITEMPTY": "empty"}

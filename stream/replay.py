@@ -102,7 +102,7 @@ class Replay:
 
     def snapshot(self) -> Snapshot:
         now = self.until_us if self.until_us is not None else (self.newest or 0)
-        return self.engine.snapshot(now, let_go=False)
+        return self.engine.snapshot(now)
 
 
 def replay_items(

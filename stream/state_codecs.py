@@ -11,6 +11,7 @@ from faust.serializers import codecs
 from metrics.agents import AgentHistory
 from metrics.calls import CallRecord
 from metrics.settled import Settled
+from metrics.storage.packing import pack_call, pack_visit
 from metrics.visits import Visit
 
 
@@ -42,17 +43,17 @@ class _Text(codecs.Codec):
 
 
 def _packed_call(data: dict[str, Any]) -> bytes:
-    """A recovered call record, packed: most calls read back are over (metrics/packing.py).
+    """A recovered call record, packed: most calls read back are over (metrics/storage/packing.py).
 
     Packed as it is read, not later: objects made for all of a recovery and then let go
     would leave the heap full of holes.
     """
-    return CallRecord.from_json(data).pack()
+    return pack_call(CallRecord.from_json(data))
 
 
 def _packed_visit(row: list[Any]) -> bytes:
     """A recovered visit, packed, for the same reasons (its key names its queue and call)."""
-    return Visit.from_json(row).pack()
+    return pack_visit(Visit.from_json(row))
 
 
 def register_codecs() -> None:

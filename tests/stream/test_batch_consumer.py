@@ -15,7 +15,7 @@ from faust.types import TP
 from intervaltree import IntervalTree
 
 from metrics.settled import Settled
-from stream.batch_consumer import BatchConsumer, _resume, apply_changelog
+from stream.faust_internals import BatchConsumer, _resume, apply_changelog
 from stream.state_codecs import encode_state, register_codecs
 
 PARTITION = TP("callcenter.calls", 0)

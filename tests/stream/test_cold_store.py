@@ -10,11 +10,10 @@ from types import SimpleNamespace
 import pytest
 
 from metrics.calls import CallRecord
-from metrics.cold import ColdStore, HotThenCold, InMemoryCold
-from metrics.packing import packed_last_us
-from stream.batch_consumer import apply_changelog
+from metrics.storage.cold import ColdStore, HotThenCold, InMemoryCold
+from metrics.storage.packing import pack_call, packed_last_us
 from stream.cold_store import SqliteCold, open_cold_database
-from stream.spilling_store import spill_recovery
+from stream.faust_internals import apply_changelog, spill_recovery
 from stream.state_codecs import encode_state, register_codecs
 
 
@@ -59,8 +58,8 @@ def test_revoked_partitions_are_dropped(make_cold: Callable[[], ColdStore]) -> N
 def test_hot_entries_hide_their_cold_copies(make_cold: Callable[[], ColdStore]) -> None:
     cold = make_cold()
     cold.put(0, [("c1", 10, b"out of date"), ("c2", 10, b"cold")])
-    table = HotThenCold({"c1": "hot"}, cold)
-    assert (table.get("c1"), table["c2"], table.get("c3")) == ("hot", b"cold", None)
+    table = HotThenCold({"c1": "hot"}, cold, lambda key, data: data.decode())
+    assert (table.get("c1"), table["c2"], table.get("c3")) == ("hot", "cold", None)
     assert sorted(table) == ["c1", "c2"] and len(table) == 2
     with pytest.raises(KeyError):
         table["c3"]
@@ -88,7 +87,7 @@ def test_recovery_sends_packed_values_to_the_cold_store_and_the_rest_to_memory()
     ]
     table.data = table._data  # as faust's table property gives it
     apply_changelog(table, 3, records)
-    assert dict(cold.items()) == {"c2": record.pack()} and cold.expire(3, 1_007) == []
+    assert dict(cold.items()) == {"c2": pack_call(record)} and cold.expire(3, 1_007) == []
     store = table.data
     store.apply_entries(3, [("c2", None), ("hot", "not packed")])
     assert len(cold) == 0 and dict(store.data) == {"hot": "not packed"}

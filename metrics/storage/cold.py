@@ -1,6 +1,6 @@
 """Where packed calls and visits go once cold, until they expire.
 
-A call record or visit with no event for a minute is packed (:mod:`metrics.packing`) and
+A call record or visit with no event for a minute is packed (:mod:`metrics.storage.packing`) and
 moved out of the hot tables into a cold store, keyed by text, grouped by partition and
 aged by an expiry time set when it is put. The worker keeps its cold stores in SQLite on
 local disk (:mod:`stream.cold_store`): a steady state holds hours of finished calls, and as
@@ -20,7 +20,7 @@ expires cold rows skips keys that are hot.
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from typing import Protocol, TypeVar
 
 Row = tuple[str, int, bytes]  # key, expiry time (µs), packed value
@@ -86,23 +86,29 @@ class InMemoryCold:
         return len(self._rows)
 
 
-class HotThenCold(Mapping[str, Value | bytes]):
-    """A table's hot entries in front of its cold store: what a step reads a state from.
+class HotThenCold(Mapping[str, Value]):
+    """A table's hot entries in front of its cold store, unpacked on the way out: what a step
+    reads a state from, never knowing whether it was packed.
 
     >>> cold = InMemoryCold(); cold.put(0, [("c1", 9, b"old"), ("c2", 9, b"packed")])
-    >>> table = HotThenCold({"c1": "unpacked"}, cold)
+    >>> table = HotThenCold({"c1": "unpacked"}, cold, lambda key, data: data.decode())
     >>> table.get("c1"), table.get("c2"), table.get("c3")
-    ('unpacked', b'packed', None)
+    ('unpacked', 'packed', None)
     """
 
-    def __init__(self, hot: Mapping[str, Value | bytes], cold: ColdStore) -> None:
-        self.hot, self.cold = hot, cold
+    def __init__(
+        self, hot: Mapping[str, Value], cold: ColdStore, unpack: Callable[[str, bytes], Value]
+    ) -> None:
+        self.hot, self.cold, self._unpack = hot, cold, unpack
 
-    def get(self, key: str, default: None = None) -> Value | bytes | None:  # type: ignore[override]
+    def get(self, key: str, default: None = None) -> Value | None:  # type: ignore[override]
         value = self.hot.get(key)
-        return self.cold.get(key) if value is None else value
+        if value is None:
+            data = self.cold.get(key)
+            return None if data is None else self._unpack(key, data)
+        return value
 
-    def __getitem__(self, key: str) -> Value | bytes:
+    def __getitem__(self, key: str) -> Value:
         value = self.get(key)
         if value is None:
             raise KeyError(key)

@@ -1,4 +1,12 @@
-"""Whole fetched batches to one handler per topic, below faust's per-message path.
+"""Every use of faust's and mode's private internals, behind named functions and classes.
+
+faust is pinned (pyproject.toml); :data:`PRIVATE_NAMES` lists each private name used here,
+and tests/stream/test_faust_internals.py checks faust's version and that each name still
+exists, failing with the list of what an upgrade removed. What faust still gives the worker,
+and why it stays, is in docs/architecture.md.
+
+Whole fetched batches go to one handler per topic, below faust's per-message path:
+Whole fetched batches to one handler per topic, below faust's per-message path.
 
 faust's consumer delivers each fetched message on its own: two tasks raced with
 ``wait_first``, the conductor's lock and decoding, an event object, a channel queue and the
@@ -26,21 +34,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
+import inspect
 import time
 import types
 from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping, Sequence
-from typing import Any, cast
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple, cast
 
 from aiokafka.errors import IllegalStateError
 from aiokafka.structs import ConsumerRecord
 from faust.serializers import codecs
+from faust.stores import memory
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import TP
+from faust.types import TP, EventT
 from faust.types.tuples import ack_lock
 from mode.utils.futures import notify
 
-from stream.spilling_store import SpillingStore
+from metrics.storage.cold import ColdStore
 
 Records = Sequence[ConsumerRecord[bytes, bytes]]
 BatchHandler = Callable[[Records], Awaitable[Awaitable[None]]]
@@ -237,3 +248,134 @@ class BatchTransport(faust_aiokafka.Transport):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.handlers: dict[str, BatchHandler] = {}
+
+
+Expiry = Callable[[str, bytes], int]
+
+
+class SpillingStore(memory.Store[str, Any]):
+    """A memory store whose changelog recovery sends packed values to ``cold``."""
+
+    cold: ColdStore
+    expiry: Expiry
+
+    def apply_changelog_batch(
+        self, batch: Iterable[EventT[Any]], to_key: Callable[[Any], Any], to_value: Callable[[Any], Any]
+    ) -> None:
+        """faust's recovery: its events, by partition, through :meth:`apply_entries`."""
+        by_partition: dict[int, list[tuple[Any, Any]]] = defaultdict(list)
+        for event in batch:
+            value = None if event.message.value is None else to_value(event.value)
+            by_partition[event.message.partition].append((to_key(event.key), value))
+        for partition, entries in by_partition.items():
+            self.apply_entries(partition, entries)
+
+    def apply_entries(self, partition: int, entries: Iterable[tuple[Any, Any]]) -> None:
+        """Set, or delete (value ``None``), entries read back from one changelog partition, in order."""
+        spilled: dict[str, bytes] = {}
+        not_cold: set[str] = set()
+        for key, value in entries:
+            self.data.pop(key, None)
+            self._key_partition.pop(key, None)
+            spilled.pop(key, None)
+            if isinstance(value, bytes):
+                spilled[key] = value
+                not_cold.discard(key)
+                continue
+            not_cold.add(key)
+            if value is not None:
+                self.data[key] = value
+                self._key_partition[key] = partition
+        self.cold.delete(not_cold)
+        self.cold.put(partition, [(key, self.expiry(key, data), data) for key, data in spilled.items()])
+
+
+def spill_recovery(table: Any, cold: ColdStore, expiry: Expiry) -> None:
+    """Give a faust table a :class:`SpillingStore` (before its store is first used)."""
+    store = SpillingStore("memory://", table.app, table, table_name=table.name, loop=table.loop)
+    store.cold, store.expiry = cold, expiry
+    table._data = store
+
+
+def new_changelog_topic(table: Any) -> None:
+    """Make a table's changelog topic again, after its serializers were changed."""
+    table.changelog_topic = table._new_changelog_topic()
+
+
+def recovered_key_partitions(table: Any) -> dict[str, int]:
+    """The partition of each key faust's memory store read back from the changelog (mutable)."""
+    partitions: dict[str, int] = table.data._key_partition
+    return partitions
+
+
+def consumer_lag(app: Any, topics: set[str]) -> dict[str, int]:
+    """Messages between each assigned partition's read position and its end, summed by topic."""
+    consumer: Any = app.consumer
+    lag: dict[str, int] = defaultdict(int)
+    for tp in app.assignor.assigned_actives():
+        if tp.topic not in topics:
+            continue  # changelogs are read by recovery, not by the streams
+        read = consumer._read_offset.get(tp)  # faust keeps the last offset it read per partition
+        end = consumer.highwater(tp)
+        if end is not None:
+            lag[tp.topic] += max(0, end - (read + 1 if read is not None else 0))
+    return dict(lag)
+
+
+def forget_changelog_read_offsets(app: Any) -> None:
+    """Work around a faust recovery hang after a rebalance (call when partitions are revoked).
+
+    Recovery re-reads a changelog from its start with ``seek_wait``, which, unlike
+    ``Consumer.seek``, keeps the last read offset; the fetch loop then drops every re-read
+    message as already seen and recovery waits forever ("No event received for active
+    tp ..."). Forgetting changelog read offsets before the next assignment avoids that.
+    """
+    read_offsets = app.consumer._read_offset
+    for tp in [tp for tp in read_offsets if tp.topic.endswith("-changelog")]:
+        read_offsets[tp] = None
+
+
+class PrivateName(NamedTuple):
+    """A private name used here: where it lives (``module:Class``), and the name."""
+
+    owner: str
+    name: str
+
+
+PRIVATE_NAMES = (
+    PrivateName("faust.transport.drivers.aiokafka:Consumer", "_drain_messages"),
+    PrivateName("faust.transport.drivers.aiokafka:Consumer", "_wait_next_records"),
+    PrivateName("faust.transport.drivers.aiokafka:Consumer", "_get_active_partitions"),
+    PrivateName("faust.transport.drivers.aiokafka:Consumer", "_to_message"),
+    PrivateName("faust.transport.consumer:Consumer", "_read_offset"),
+    PrivateName("faust.transport.consumer:Consumer", "_acked_index"),
+    PrivateName("faust.transport.consumer:Consumer", "_acked"),
+    PrivateName("faust.transport.consumer:Consumer", "_committed_offset"),
+    PrivateName("faust.transport.consumer:Consumer", "_n_acked"),
+    PrivateName("faust.transport.consumer:Consumer", "_commit_every"),
+    PrivateName("faust.transport.consumer:Consumer", "_waiting_for_ack"),
+    PrivateName("faust.transport.consumer:Consumer", "_buffered_partitions"),
+    PrivateName("mode.services:Service", "_stopped"),
+    PrivateName("faust.stores.memory:Store", "_key_partition"),
+    PrivateName("faust.tables.base:Collection", "_data"),
+    PrivateName("faust.tables.base:Collection", "_new_changelog_topic"),
+)
+
+
+def missing_private_names() -> list[str]:
+    """The private names faust (or mode) no longer has, as ``owner.name``."""
+    return [f"{p.owner}.{p.name}" for p in PRIVATE_NAMES if not _has(p)]
+
+
+def _has(private: PrivateName) -> bool:
+    """Whether the class has the attribute, or its ``__init__`` (or a base's) sets it."""
+    module_name, class_name = private.owner.split(":")
+    owner = getattr(importlib.import_module(module_name), class_name)
+    if hasattr(owner, private.name):
+        return True
+    sources = (
+        inspect.getsource(base)
+        for base in owner.__mro__
+        if base.__module__.split(".")[0] in ("faust", "mode")
+    )
+    return any(f"self.{private.name} =" in source or f"self.{private.name}:" in source for source in sources)

@@ -10,9 +10,9 @@ already written (an event id held by several facts is written once). Its format 
 specific to the Python version, so packed values never leave the process (the worker's
 cold store is a file it unlinks as it opens it): changelogs keep their JSON. Usage::
 
-    data = pack(record.last_us, fields)       # times in fields as before_last(last_us, time)
+    data = pack_call(record)
     packed_last_us(data) == record.last_us
-    fields == unpack(data)
+    unpack_call(record.call_id, data)         # equal to record; pack_visit, unpack_visit alike
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ import marshal
 import struct
 from typing import Any, Protocol
 
+from metrics.calls import FIELDS, CallRecord, Facts
 from metrics.timeutil import US
+from metrics.visits import Handling, Visit
 
 COLD_AFTER_US = 60 * US  # a call or visit with no event for this long (event time) is packed
 _LAST_US = struct.Struct("<q")
@@ -63,3 +65,50 @@ def packed_last_us(data: bytes) -> int:
     """The ``last_us`` given to :func:`pack`, without unpacking the rest."""
     last_us: int = _LAST_US.unpack_from(data)[0]
     return last_us
+
+
+def pack_call(record: CallRecord) -> bytes:
+    """A call record as bytes, a fifth of its size as objects."""
+    facts = (_times_flipped(getattr(record, name), record.last_us) for name in FIELDS)
+    return pack(record.last_us, (record.event_ids, *facts))
+
+
+def unpack_call(call_id: str, data: bytes) -> CallRecord:
+    """The record of ``call_id`` given to :func:`pack_call`."""
+    record = CallRecord(call_id)
+    record.last_us = packed_last_us(data)
+    record.event_ids, *facts = unpack(data)
+    for name, value in zip(FIELDS, facts, strict=True):
+        setattr(record, name, _times_flipped(value, record.last_us))
+    return record
+
+
+def _times_flipped(facts: Facts, last_us: int) -> Facts:
+    """Each fact with its time as time before ``last_us``, or back (see ``before_last``)."""
+    return tuple((before_last(last_us, fact[0]), *fact[1:]) for fact in facts)
+
+
+def pack_visit(visit: Visit) -> bytes:
+    """A visit as bytes, without its call and queue."""
+    last = visit.last_us
+    handlings = tuple((before_last(last, done), handle) for done, handle in visit.handlings)
+    transfers = tuple(before_last(last, t) for t in visit.transfers_us)
+    times = (before_last(last, visit.queued_us), before_last(last, visit.outcome_us))
+    return pack(last, (*times, visit.outcome, handlings, transfers, before_last(last, visit.blocked_us)))
+
+
+def unpack_visit(call_id: str, queue: str, data: bytes) -> Visit:
+    """The visit of ``call_id`` in ``queue`` given to :func:`pack_visit`."""
+    queued, outcome_at, outcome, handlings, transfers, blocked = unpack(data)
+    last = packed_last_us(data)
+    return Visit(
+        call_id,
+        queue,
+        last,
+        before_last(last, queued),
+        outcome,
+        before_last(last, outcome_at),
+        tuple(Handling(last - done, handle) for done, handle in handlings),
+        tuple(last - t for t in transfers),
+        before_last(last, blocked),
+    )

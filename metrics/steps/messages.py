@@ -1,0 +1,49 @@
+"""What goes into a step and what comes out of it.
+
+An :class:`Arrival` is one decoded event with a token the caller needs to store its state
+later (the worker: the Kafka partition it came from). A step answers with a :class:`StepOutput`:
+states to store, :class:`QueueUpdate` messages for the queue step, and rejections. Updates
+carry full states, not deltas, so applying one twice is harmless.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Generic, NamedTuple, TypeVar
+
+from metrics.agents import AgentHistory
+from metrics.events import Event, Rejection
+from metrics.visits import Visit
+
+Token = TypeVar("Token")
+State = TypeVar("State")
+
+
+class Arrival(NamedTuple, Generic[Token]):
+    """One valid event, its count of unknown fields, and the caller's token."""
+
+    event: Event
+    unknown_fields: int
+    token: Token
+
+
+class QueueUpdate(NamedTuple):
+    """Everything one batch has to tell one queue: its visits, or its agents (``kind``).
+
+    >>> QueueUpdate("sales", "agents", [AgentHistory("a1")]).kind
+    'agents'
+    """
+
+    queue: str
+    kind: str  # "visits" or "agents"
+    states: list[Visit] | list[AgentHistory]
+
+
+@dataclass
+class StepOutput(Generic[State, Token]):
+    """States to store (each with the token of an arrival of its key), updates, rejections."""
+
+    writes: dict[str, tuple[State, Token]] = field(default_factory=dict)
+    updates: list[QueueUpdate] = field(default_factory=list)
+    rejected: list[tuple[Token, Rejection]] = field(default_factory=list)
+    touched: dict[str, set[str]] = field(default_factory=dict)  # entity -> queues to tell

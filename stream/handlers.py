@@ -1,0 +1,124 @@
+"""What each step does with one fetched batch of Kafka records, from records to messages.
+
+Each handler takes the records of one fetch (:mod:`stream.faust_internals`), runs them
+through its step (:mod:`metrics.steps`) at the wall clock's reading, and hands the table
+entries and messages it leads to over to the producer in one go; the returned awaitable is
+done when Kafka has all of them. Usage::
+
+    handler = EntityHandler(CallStep(settings, stats), calls_table, store, outputs)
+    delivered = await handler(records)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic
+
+from metrics.steps.clock import WallClock
+from metrics.steps.entities import EntityStep, State
+from metrics.steps.messages import QueueUpdate, StepOutput
+from metrics.steps.queues import QueueStep
+from metrics.visits import Visit
+from stream.direct_producer import DirectProducer, Message, table_entry
+from stream.housekeeping import EntityHousekeeping, KeyIndex, QueueHousekeeping, Schedule
+from stream.intake import Intake, Record, Rejected, rejected_record
+from stream.queue_messages import decode_update, encode_update
+from stream.topology import Topology
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Where every handler's output goes: the producer, topic names, the clock, the schedule."""
+
+    producer: DirectProducer
+    rejected_topic: str
+    queue_topic: str
+    clock: WallClock
+    schedule: Schedule
+
+    @classmethod
+    def of(cls, topology: Topology, producer: DirectProducer, clock: WallClock) -> Outputs:
+        names = (topology.rejected.get_topic_name(), topology.queues.get_topic_name())
+        return cls(producer, *names, clock, Schedule())
+
+    def rejections(self, rejected: list[Rejected]) -> list[Message]:
+        return [Message(self.rejected_topic, None, r.key, r.value) for r in rejected]
+
+    def to_queues(self, updates: list[QueueUpdate]) -> list[Message]:
+        return [
+            Message(self.queue_topic, None, update.queue.encode(), value)
+            for update in updates
+            for value in encode_update(update)
+        ]
+
+
+class EntityHandler(Generic[State]):
+    """The calls or agents topic: intake, the entity step, its table and its housekeeping."""
+
+    def __init__(
+        self,
+        name: str,
+        step: EntityStep[State],
+        table: Any,
+        store: Mapping[str, State],
+        housekeeping: EntityHousekeeping[State],
+        outputs: Outputs,
+    ) -> None:
+        self.name, self.table = name, table
+        self.step: EntityStep[State] = step
+        self.store: Mapping[str, State] = store
+        self.intake = Intake(step.kinds, step.what, step.stats)
+        self.index: KeyIndex = housekeeping.index
+        self.housekeeping: EntityHousekeeping[State] = housekeeping
+        self.outputs = outputs
+
+    async def __call__(self, records: list[Record]) -> Awaitable[None]:
+        outputs = self.outputs
+        arrivals, rejected = self.intake.take(records)
+        output = self.step.fold(arrivals, self.store, outputs.clock.reading())
+        messages = self._entries(output) + outputs.rejections(rejected + _rejected(output))
+        messages += outputs.to_queues(output.updates)
+        for partition in outputs.schedule.due(self.name, records):
+            messages += self.housekeeping.run(partition, outputs.clock.now_us())
+        return await outputs.producer.hand_over(messages)
+
+    def _entries(self, output: StepOutput[State, Record]) -> list[Message]:
+        """Store each state; its changelog goes to the partition of the record it came from."""
+        entries = []
+        for key, (state, record) in output.writes.items():
+            self.index[record.partition].add(key)
+            entries.append(table_entry(self.table, key, state, record.partition))
+        return entries
+
+
+def _rejected(output: StepOutput[Any, Record]) -> list[Rejected]:
+    return [rejected_record(rejection, record) for record, rejection in output.rejected]
+
+
+class QueueHandler:
+    """The internal queue topic: updates into the owned queues, their visits and agents stored."""
+
+    def __init__(
+        self, queues: QueueStep, topology: Topology, housekeeping: QueueHousekeeping, outputs: Outputs
+    ) -> None:
+        self.queues, self.topology, self.housekeeping, self.outputs = queues, topology, housekeeping, outputs
+
+    async def __call__(self, records: list[Record]) -> Awaitable[None]:
+        visits: dict[str, tuple[Any, int]] = {}
+        agents: dict[str, tuple[Any, int]] = {}
+        for record in records:
+            update = decode_update((record.key or b"").decode(), record.value or b"[]")
+            for key, value in self.queues.apply(update, record.partition):
+                (visits if isinstance(value, Visit) else agents)[key] = (value, record.partition)
+        topology = self.topology
+        messages = _table_entries(topology.visits_table, visits) + _table_entries(
+            topology.queue_agents_table, agents
+        )
+        for partition in self.outputs.schedule.due("queues", records):
+            messages += self.housekeeping.run(partition, self.outputs.clock.now_us())
+        return await self.outputs.producer.hand_over(messages)
+
+
+def _table_entries(table: Any, writes: dict[str, tuple[Any, int]]) -> list[Message]:
+    return [table_entry(table, key, value, partition) for key, (value, partition) in writes.items()]

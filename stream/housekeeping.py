@@ -1,0 +1,75 @@
+"""Now and then, from inside each partition's own batches: expire old state and pack quiet state.
+
+Each step's table is looked after per partition at most every ``EVERY_SECONDS``; what is let
+go is deleted from the table with a changelog tombstone, what is packed moves to the cold
+store without a message (the same content). Usage::
+
+    schedule = Schedule()
+    for partition in schedule.due("calls", records):
+        messages += calls_housekeeping.run(partition, now_us)
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any, Generic
+
+from metrics.steps.entities import EntityStep, State
+from metrics.steps.queues import QueueStep
+from metrics.storage.cold_calls import ColdCalls
+from stream.direct_producer import Message, table_deletion, table_entry
+from stream.intake import Record
+
+EVERY_SECONDS = 10.0
+KeyIndex = dict[int, set[str]]  # partition -> keys stored from it, so each partition expires its own
+
+
+class Schedule:
+    """Whose turn it is: each step's partition at most every ``EVERY_SECONDS``."""
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[str, int], float] = defaultdict(float)
+
+    def due(self, step: str, records: Iterable[Record]) -> list[int]:
+        """The partitions among the records' whose turn has come."""
+        moment, due = time.monotonic(), []
+        for partition in sorted({record.partition for record in records}):
+            if moment - self._last[step, partition] >= EVERY_SECONDS:
+                self._last[step, partition] = moment
+                due.append(partition)
+        return due
+
+
+class EntityHousekeeping(Generic[State]):
+    """Expires a call or agent table's old entries; packs quiet calls into their cold store."""
+
+    def __init__(self, step: EntityStep[State], table: Any, index: KeyIndex, cold: ColdCalls | None) -> None:
+        self.step: EntityStep[State] = step
+        self.table, self.index, self.cold = table, index, cold
+
+    def run(self, partition: int, now_us: int) -> list[Message]:
+        hot, keys = self.table.data, self.index[partition]
+        expired = self.step.expired(hot, keys, now_us)
+        keys.difference_update(expired)
+        if self.cold is not None:
+            keys.difference_update(self.cold.pack_quiet(hot, list(keys), partition, now_us))
+            self.cold.store.delete(expired)  # older copies of records that had turned hot again
+            expired += [key for key, _ in self.cold.store.expire(partition, now_us) if key not in hot]
+        return [table_deletion(self.table, key, partition) for key in expired]
+
+
+class QueueHousekeeping:
+    """Expires a partition's queues' visits and agents, and packs their quiet visits."""
+
+    def __init__(self, queues: QueueStep, visits: Any, agents: Any, settled: Any) -> None:
+        self.queues, self.visits, self.agents, self.settled = queues, visits, agents, settled
+
+    def run(self, partition: int, now_us: int) -> list[Message]:
+        expired = self.queues.expire(partition, now_us)
+        for key in self.queues.pack(partition, now_us):  # now in the cold store: nothing to send
+            self.visits.data.pop(key, None)
+        messages = [table_deletion(self.visits, key, partition) for key in expired.visits]
+        messages += [table_deletion(self.agents, key, partition) for key in expired.agents]
+        return messages + [table_entry(self.settled, q, s, partition) for q, s in expired.settled.items()]

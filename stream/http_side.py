@@ -1,0 +1,96 @@
+"""The worker's HTTP side: the snapshot holder, ``/metrics``, liveness and readiness.
+
+faust's own pages are off (see :func:`web_options`); :class:`~stream.http_guard.HttpGuard`
+answers 401 without credentials and 404 for any path not in :data:`SERVED_PATHS`. Usage::
+
+    snapshots = Snapshots(topology, queues, stats, clock)
+    serve_pages(app, snapshots)
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import faust
+from faust.web import Request, Response, View
+
+from metrics.exporter import render
+from metrics.pipeline import PipelineStats
+from metrics.snapshot import Snapshot
+from metrics.steps.clock import WallClock
+from metrics.steps.queues import QueueStep
+from stream.basic_auth import BasicAuth
+from stream.deploy import Deployment
+from stream.faust_internals import consumer_lag
+from stream.http_guard import HttpGuard
+from stream.topology import Topology
+
+SERVED_PATHS = ("/metrics", "/healthz", "/readyz")  # all the HTTP side answers (docs/configuration.md)
+FRESH_ON_SCRAPE_US = 200_000  # a scrape takes a new snapshot if the latest is older than this
+
+
+def web_options(deployment: Deployment) -> dict[str, Any]:
+    """faust app settings: its own pages (router, tables, statistics, graph) off, the guard on."""
+    auth = (
+        BasicAuth(deployment.metrics_username, deployment.metrics_password)
+        if deployment.metrics_username
+        else None
+    )
+    return {
+        "web_router_enabled": False,
+        "web_tables_enabled": False,
+        "web_stats_enabled": False,
+        "web_graph_enabled": False,
+        "web_metrics_enabled": False,
+        "web_application_options": {"middlewares": [HttpGuard(SERVED_PATHS, auth).middleware]},
+    }
+
+
+class Snapshots:
+    """Takes snapshots of the owned queues and the feed's health; keeps the latest, rendered once."""
+
+    def __init__(self, topology: Topology, queues: QueueStep, stats: PipelineStats, clock: WallClock) -> None:
+        self.topology, self.queues, self.stats, self.clock = topology, queues, stats, clock
+        self.latest: Snapshot | None = None
+        self._rendered: bytes | None = None
+
+    def take(self) -> None:
+        topology = self.topology
+        self.queues.keep_partitions(topology.owned_partitions(topology.queues))
+        moment = self.clock.now_us()
+        pipeline = replace(
+            self.stats.snapshot(), lag_by_topic=consumer_lag(topology.app, topology.consumed())
+        )
+        self.latest, self._rendered = Snapshot(moment, self.queues.snapshot(moment), pipeline), None
+
+    def text(self) -> bytes:
+        """The latest snapshot as Prometheus text; a new one first if it is older than a moment."""
+        if self.latest is not None and self.clock.now_us() - self.latest.at_us > FRESH_ON_SCRAPE_US:
+            self.take()  # a scrape sees what was processed until now, not up to a second ago
+        if self.latest is None:
+            return b""
+        if self._rendered is None:
+            self._rendered = render(self.latest)
+        return self._rendered
+
+
+def serve_pages(app: faust.App, snapshots: Snapshots) -> None:
+    """``/metrics``, ``/healthz`` (alive: the event loop answers), ``/readyz`` (a snapshot exists)."""
+
+    @app.page("/metrics")
+    class Metrics(View):
+        async def get(self, request: Request) -> Response:
+            return self.bytes(snapshots.text(), content_type="text/plain; version=0.0.4")
+
+    @app.page("/healthz")
+    class Health(View):
+        async def get(self, request: Request) -> Response:
+            return self.json({"alive": True})
+
+    @app.page("/readyz")
+    class Readiness(View):
+        async def get(self, request: Request) -> Response:
+            ready = snapshots.latest is not None
+            queues = len(snapshots.queues.states)
+            return self.json({"ready": ready, "queues": queues}, status=200 if ready else 503)

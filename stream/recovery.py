@@ -1,0 +1,99 @@
+"""After faust restores the tables from their changelogs: rebuild the queues, re-index the keys.
+
+faust recovers each table's store; :class:`Recovery` then restores what lives outside the
+tables (the queues' sums, their cold visits) for the partitions this worker now owns, and
+lets go of what it no longer owns. Usage::
+
+    recovery = Recovery(topology, queues, cold_calls, indexes, WallClock())
+    topology.visits_table.on_recover(recovery.rebuild)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Container, Iterable
+from typing import Any
+
+from metrics.steps.clock import WallClock
+from metrics.steps.queues import QueueStep
+from metrics.storage.cold import ColdStore
+from metrics.storage.cold_visits import split_key
+from stream.faust_internals import recovered_key_partitions
+from stream.heap import give_back_free_memory
+from stream.housekeeping import KeyIndex
+from stream.topology import Topology
+
+log = logging.getLogger("ccmetrics.worker")
+
+
+class Recovery:
+    """What the worker does each time faust has recovered its tables."""
+
+    def __init__(
+        self,
+        topology: Topology,
+        queues: QueueStep,
+        cold_calls: ColdStore,
+        indexes: dict[str, KeyIndex],
+        clock: WallClock,
+    ) -> None:
+        self.topology, self.queues, self.cold_calls, self.indexes = topology, queues, cold_calls, indexes
+        self.clock = clock
+
+    async def rebuild(self) -> None:
+        topology = self.topology
+        self._rebuild_queues(topology.owned_partitions(topology.queues))
+        calls_owned = topology.owned_partitions(topology.calls)
+        reindex(topology.calls_table, self.indexes["calls"], calls_owned)
+        self.cold_calls.keep_partitions(calls_owned)
+        reindex(topology.agents_table, self.indexes["agents"], topology.owned_partitions(topology.agents))
+        give_back_free_memory()  # what reading the changelogs took
+        log.info("recovered %d queues", len(self.queues.states))
+
+    def _rebuild_queues(self, owned: set[int]) -> None:
+        topology, queues = self.topology, self.queues
+        queues.keep_partitions(set())
+        queues.cold.keep_partitions(owned)
+        tables = (topology.visits_table, topology.queue_agents_table, topology.settled_table)
+        partition_of = owned_queues(tables, queues.cold.keys(), topology.queue_partition, owned)
+        for table in tables:
+            keep_owned_queues(table, partition_of)
+        items = list(topology.visits_table.items()) + list(topology.queue_agents_table.items())
+        queues.rebuild(items, list(topology.settled_table.items()), partition_of, self.clock.now_us())
+        log.info("rebuilt queues on partitions %s", sorted(owned))
+
+
+def reindex(table: Any, index: KeyIndex, owned: set[int]) -> None:
+    """After a recovery: index the keys it read, and let go of partitions no longer owned.
+
+    faust's memory store knows the partition of a key it read back, not of one written since:
+    ``index`` alone knows those. (Indexing from the store alone lost every key written live at
+    each rebalance, never to be let go, and a revoked partition's keys stayed in memory.) The
+    store's list is cleared once read: the index keeps up.
+    """
+    recovered = recovered_key_partitions(table)
+    for key, partition in recovered.items():
+        index[partition].add(key)
+    recovered.clear()
+    for partition in [p for p in index if p not in owned]:
+        for key in index.pop(partition):
+            table.data.pop(key, None)
+
+
+def owned_queues(
+    tables: Iterable[Any], cold_keys: Iterable[str], partition_for: Callable[[str], int], owned: set[int]
+) -> dict[str, int]:
+    """Queue -> partition of each queue in the queue-side tables or cold visits whose partition is owned.
+
+    The settled sums count: a queue whose visits were all let go has nothing else left.
+    """
+    queues = {split_key(key)[0] for table in tables for key in table.data}
+    queues.update(split_key(key)[0] for key in cold_keys)
+    return {queue: p for queue in queues if (p := partition_for(queue)) in owned}
+
+
+def keep_owned_queues(table: Any, owned: Container[str]) -> None:
+    """After a recovery: let go of a queue-side table's entries of queues no longer owned."""
+    for key in [key for key in table.data if split_key(key)[0] not in owned]:
+        del table.data[key]
+    recovered_key_partitions(table).clear()  # read back only to be let go on revocation: done here

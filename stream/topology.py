@@ -1,0 +1,93 @@
+"""The worker's topics, tables and partitions: the boxes and arrows of docs/architecture.md.
+
+Every table is written only with the key its source topic is partitioned by, so changelog
+partitions line up with source partitions and recovery restores each partition's state
+where its events are processed. Usage::
+
+    topology = Topology.build(app, deployment)
+    topology.owned_partitions(topology.calls)     # this worker's partitions of the calls topic
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+from aiokafka.partitioner import DefaultPartitioner
+
+from stream.deploy import Deployment
+from stream.faust_internals import new_changelog_topic
+
+QUEUE_TOPIC = "{app_id}-queue-updates"  # internal; named after the app so deployments never share it
+# Kafka compacts only closed segments; with its default of 1 GiB a changelog stays mostly
+# uncompacted for days, and a restart reads every entry ever written (each call's state is
+# written several times). Small segments let the cleaner keep about one entry per key.
+CHANGELOG_CONFIG = {"segment.bytes": str(16 * 2**20), "segment.ms": str(3_600_000)}
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Source topics, the internal queue topic, the rejected topic, and the five tables."""
+
+    app: faust.App
+    calls: Any
+    agents: Any
+    queues: Any
+    rejected: Any
+    calls_table: Any  # call id -> CallRecord
+    agents_table: Any  # agent id -> AgentHistory
+    visits_table: Any  # queue, separator, call id -> Visit
+    queue_agents_table: Any  # queue, separator, agent id -> AgentHistory
+    settled_table: Any  # queue -> Settled
+
+    @classmethod
+    def build(cls, app: faust.App, deployment: Deployment) -> Topology:
+        queues = app.topic(
+            QUEUE_TOPIC.format(app_id=deployment.app_id),
+            internal=True,
+            partitions=deployment.partitions,
+            key_serializer="raw",
+            value_serializer="raw",
+        )
+        return cls(
+            app,
+            _raw_topic(app, deployment.calls_topic),
+            _raw_topic(app, deployment.agents_topic),
+            queues,
+            _raw_topic(app, deployment.rejected_topic),
+            _table(app, "calls", "ccm-call", deployment),
+            _table(app, "agents", "ccm-agent", deployment),
+            _table(app, "queue-visits", "ccm-visit", deployment),
+            _table(app, "queue-agents", "ccm-agent", deployment),
+            _table(app, "queue-settled", "ccm-settled", deployment),
+        )
+
+    def consumed(self) -> set[str]:
+        """The topics the steps read (changelogs are read by recovery)."""
+        return {topic.get_topic_name() for topic in (self.calls, self.agents, self.queues)}
+
+    def owned_partitions(self, topic: Any) -> set[int]:
+        name = topic.get_topic_name()
+        return {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == name}
+
+    def queue_partition(self, queue: str) -> int:
+        """The partition our own producer sends a queue's updates to (aiokafka's murmur2)."""
+        name = self.queues.get_topic_name()
+        count = self.app.consumer.topic_partitions(name) or self.app.conf.topic_partitions
+        partitioner: Callable[[bytes, list[int], list[int]], int] = DefaultPartitioner()
+        return partitioner(queue.encode(), list(range(count)), list(range(count)))
+
+
+def _raw_topic(app: faust.App, name: str) -> Any:
+    return app.topic(name, key_serializer="raw", value_serializer="raw")
+
+
+def _table(app: faust.App, name: str, codec: str, deployment: Deployment) -> Any:
+    table: Any = app.Table(name, partitions=deployment.partitions, extra_topic_configs=CHANGELOG_CONFIG)
+    # faust takes changelog serializers from these attributes, and made the changelog topic
+    # (used to decode during recovery) when the table was registered: make it again.
+    table.key_serializer, table.value_serializer = "ccm-str", codec
+    new_changelog_topic(table)
+    return table
