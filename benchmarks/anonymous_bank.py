@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+from metrics.contract.events import Event
 from metrics.engine import Engine
-from metrics.events import Event
 from metrics.settings import QueueSettings, Settings
 from metrics.snapshot import WindowValues
 from stream.encode import to_json_line

@@ -41,7 +41,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 
 from benchmarks.scrape import metric_sums
-from metrics.events import Event
+from metrics.contract.events import Event
 from metrics.settings import Settings
 from metrics.timeutil import US
 from stream.deploy import Deployment

@@ -25,7 +25,7 @@ from aiokafka import AIOKafkaConsumer
 
 from benchmarks.kafka_throughput import PREFIX, RUN, start_worker, stop
 from benchmarks.scrape import metric_sums
-from metrics.events import Event
+from metrics.contract.events import Event
 from stream.deploy import Deployment
 from stream.kafka_out import EventProducer
 from tools.kafka_local import LocalKafka, free_port

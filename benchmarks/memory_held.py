@@ -28,7 +28,7 @@ from subprocess import Popen
 from benchmarks.kafka_throughput import RUN, publish, start_worker, stop
 from benchmarks.memory_soak import rss_mb
 from benchmarks.recovery import history, wait_for
-from metrics.events import Event
+from metrics.contract.events import Event
 from stream.worker import GIVE_BACK_MEMORY_SECONDS, PRUNE_EVERY_SECONDS
 from tools.kafka_local import LocalKafka, free_port
 

@@ -28,7 +28,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from benchmarks.kafka_throughput import RUN, publish, start_worker, stop
 from benchmarks.memory_soak import rss_mb
 from benchmarks.scrape import metric_sums
-from metrics.events import Event
+from metrics.contract.events import Event
 from metrics.timeutil import US
 from stream.simulate import Simulation, Traffic
 from tools.kafka_local import LocalKafka, free_port

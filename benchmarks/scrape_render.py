@@ -23,14 +23,14 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
 from metrics.agents import AgentHistory
-from metrics.events import AGENT_STATES, Event
-from metrics.exporter import render
+from metrics.contract.events import AGENT_STATES, Event
 from metrics.pipeline import PipelineStats
 from metrics.settings import QueueSettings, Settings
 from metrics.snapshot import Snapshot
 from metrics.steps.queues import QueueStep
 from metrics.timeutil import US
 from metrics.visits import Handling, Visit
+from stream.exporter.text import render
 
 NOW = 1_767_614_400 * US  # 2026-01-05T12:00:00Z
 SETTINGS = Settings(defaults=QueueSettings(windows=("5m", "15m", "30m", "1h")))

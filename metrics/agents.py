@@ -15,7 +15,7 @@ from __future__ import annotations
 from bisect import bisect_right, insort
 from typing import Any
 
-from metrics.events import Event
+from metrics.contract.events import Event
 
 # (time, event id, state, queues or None)
 StateChange = tuple[int, str, str, tuple[str, ...] | None]

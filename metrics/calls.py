@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from metrics.events import Event
+from metrics.contract.events import Event
 from metrics.visits import Handling, Visit
 
 _OUTCOME_RANK = {"call.answered": 0, "call.abandoned": 1, "call.flowed_out": 2}

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from metrics.agents import AgentHistory
 from metrics.calls import CallRecord
-from metrics.events import Event
+from metrics.contract.events import Event
 from metrics.pipeline import PipelineStats
 from metrics.queue_state import QueueState
 from metrics.settings import Settings

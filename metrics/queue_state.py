@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 from metrics import rules
 from metrics.agents import AgentHistory
-from metrics.events import AGENT_STATES
+from metrics.contract.events import AGENT_STATES
 from metrics.settings import Settings
 from metrics.settled import Settled
 from metrics.snapshot import QueueSnapshot, WindowValues

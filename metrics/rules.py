@@ -11,10 +11,14 @@ reaches them.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from metrics.settings import QueueSettings
+from metrics.timeutil import US
 from metrics.visits import Visit
+
+if TYPE_CHECKING:  # settings name the service-level rules defined here
+    from metrics.settings import QueueSettings
 
 OFFERED = 0
 ANSWERED = 1
@@ -32,7 +36,7 @@ EXPIRED = 12
 HISTOGRAM = 13  # first of the answer-wait histogram buckets (non-cumulative)
 
 Contribution = tuple[int, int, int]
-_Rule = Callable[[Visit, QueueSettings], list[Contribution]]
+_Rule = Callable[[Visit, "QueueSettings"], list[Contribution]]
 
 
 def slot_count(wait_bounds_us: tuple[int, ...]) -> int:
@@ -51,7 +55,7 @@ def contributions(
         return found  # waits are unknown until the call.queued event is seen
     found.append((visit.queued_us, OFFERED, 1))
     found += _outcome(visit, settings, wait_bounds_us)
-    found += _SERVICE_LEVEL_RULES[settings.service_level_rule](visit, settings)
+    found += SERVICE_LEVEL_RULES[settings.service_level_rule](visit, settings)
     found += _expiry(visit, max_age_us)
     return found
 
@@ -138,9 +142,33 @@ def _sl_abandons_positive(visit: Visit, s: QueueSettings) -> list[Contribution]:
     return _sl_answered_only(visit, s)
 
 
-_SERVICE_LEVEL_RULES: dict[str, _Rule] = {
+SERVICE_LEVEL_RULES: dict[str, _Rule] = {
     "default": _sl_default,
     "answered_only": _sl_answered_only,
     "abandons_ignored_within_threshold": _sl_abandons_ignored_within_threshold,
     "abandons_positive": _sl_abandons_positive,
 }
+
+
+# Ratios and averages of a window's sums, as exported. One whose denominator is zero is
+# ``None`` (never exported as NaN).
+
+
+def service_level_ratio(sums: Sequence[int]) -> float | None:
+    return _ratio(sums[SL_MET], sums[SL_COUNTED])
+
+
+def answer_speed_seconds(sums: Sequence[int]) -> float | None:
+    return _ratio(sums[WAIT_US] / US, sums[ANSWERED])
+
+
+def abandon_ratio(sums: Sequence[int]) -> float | None:
+    return _ratio(sums[ABANDONED], sums[ANSWERED] + sums[ABANDONED] + sums[FLOWED_OUT])
+
+
+def handle_time_seconds(sums: Sequence[int]) -> float | None:
+    return _ratio(sums[HANDLE_US] / US, sums[HANDLED])
+
+
+def _ratio(numerator: float, denominator: int) -> float | None:
+    return numerator / denominator if denominator else None

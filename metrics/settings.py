@@ -22,14 +22,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from metrics.rules import SERVICE_LEVEL_RULES
 from metrics.timeutil import US, parse_duration_us
 
-SERVICE_LEVEL_RULES = (
-    "default",
-    "answered_only",
-    "abandons_ignored_within_threshold",
-    "abandons_positive",
-)
 STANDARD_WAIT_BUCKETS = (5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0)
 
 
@@ -235,7 +230,7 @@ def _check_queue_settings(s: QueueSettings) -> None:
     if s.service_level_threshold_seconds <= 0 or s.short_abandon_seconds < 0:
         raise SettingsError("thresholds must be positive seconds")
     if s.service_level_rule not in SERVICE_LEVEL_RULES:
-        raise SettingsError(f"service_level_rule must be one of {SERVICE_LEVEL_RULES}")
+        raise SettingsError(f"service_level_rule must be one of {tuple(SERVICE_LEVEL_RULES)}")
     if "today" in s.windows:
         raise SettingsError('"today" is always there; do not list it in windows')
     for window in s.windows:

@@ -5,15 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from metrics import rules
-from metrics.timeutil import US
 
 
 @dataclass(frozen=True, slots=True)
 class WindowValues:
-    """The sums of one window, with the ratios and averages derived from them.
-
-    A ratio or average whose denominator is zero is ``None`` (never exported as NaN).
-    """
+    """The sums of one window, by slot (:mod:`metrics.rules` derives the ratios from them)."""
 
     sums: tuple[int, ...]
 
@@ -22,24 +18,19 @@ class WindowValues:
 
     @property
     def service_level_ratio(self) -> float | None:
-        return _ratio(self[rules.SL_MET], self[rules.SL_COUNTED])
+        return rules.service_level_ratio(self.sums)
 
     @property
     def answer_speed_seconds(self) -> float | None:
-        return _ratio(self[rules.WAIT_US] / US, self[rules.ANSWERED])
+        return rules.answer_speed_seconds(self.sums)
 
     @property
     def abandon_ratio(self) -> float | None:
-        outcomes = self[rules.ANSWERED] + self[rules.ABANDONED] + self[rules.FLOWED_OUT]
-        return _ratio(self[rules.ABANDONED], outcomes)
+        return rules.abandon_ratio(self.sums)
 
     @property
     def handle_time_seconds(self) -> float | None:
-        return _ratio(self[rules.HANDLE_US] / US, self[rules.HANDLED])
-
-
-def _ratio(numerator: float, denominator: int) -> float | None:
-    return numerator / denominator if denominator else None
+        return rules.handle_time_seconds(self.sums)
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,7 +79,7 @@ def _add_replay(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def _run_replay(args: argparse.Namespace) -> int:
-    from metrics.exporter import render
+    from stream.exporter.text import render
     from stream.replay import replay_files
 
     until = _parse_until(args.until)

@@ -1,4 +1,4 @@
-"""Encoding events as contract CloudEvents (the inverse of :mod:`stream.decode`)."""
+"""Encoding events as contract CloudEvents (the inverse of :mod:`metrics.contract.decode`)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ from typing import Any
 
 import orjson
 
-from metrics.events import Event
+from metrics.contract.events import DATA_FIELDS, Event
 from metrics.timeutil import format_us
-from stream.decode import DATA_FIELDS
 
 
 def to_cloudevent(event: Event) -> dict[str, Any]:

@@ -362,9 +362,9 @@ PRIVATE_NAMES = (
 )
 
 
-def missing_private_names() -> list[str]:
+def missing_private_names(names: Iterable[PrivateName] = PRIVATE_NAMES) -> list[str]:
     """The private names faust (or mode) no longer has, as ``owner.name``."""
-    return [f"{p.owner}.{p.name}" for p in PRIVATE_NAMES if not _has(p)]
+    return [f"{p.owner}.{p.name}" for p in names if not _has(p)]
 
 
 def _has(private: PrivateName) -> bool:

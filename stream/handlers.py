@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic
 
-from metrics.steps.clock import WallClock
+from metrics.steps.clock import LiveClock
 from metrics.steps.entities import EntityStep, State
 from metrics.steps.messages import QueueUpdate, StepOutput
 from metrics.steps.queues import QueueStep
@@ -34,11 +34,11 @@ class Outputs:
     producer: DirectProducer
     rejected_topic: str
     queue_topic: str
-    clock: WallClock
+    clock: LiveClock
     schedule: Schedule
 
     @classmethod
-    def of(cls, topology: Topology, producer: DirectProducer, clock: WallClock) -> Outputs:
+    def of(cls, topology: Topology, producer: DirectProducer, clock: LiveClock) -> Outputs:
         names = (topology.rejected.get_topic_name(), topology.queues.get_topic_name())
         return cls(producer, *names, clock, Schedule())
 

@@ -1,7 +1,7 @@
 """Kafka records into arrivals for a step; what cannot be one, into rejection records.
 
 The step judges the time of an event; this module judges what only Kafka has: the payload
-(:func:`~stream.decode.decode`), the topic it came on and its key. Usage::
+(:func:`~metrics.contract.decode.decode`), the topic it came on and its key. Usage::
 
     intake = Intake(CallStep.kinds, "call", stats)
     arrivals, rejected = intake.take(records)     # rejected: records for callcenter.rejected
@@ -14,10 +14,10 @@ from typing import Any, NamedTuple, TypeAlias
 
 from aiokafka.structs import ConsumerRecord
 
-from metrics.events import Event, Rejection
+from metrics.contract.decode import decode
+from metrics.contract.events import Event, Rejection
 from metrics.pipeline import PipelineStats
 from metrics.steps.messages import Arrival
-from stream.decode import decode
 from stream.rejection_record import rejection_record
 
 Record: TypeAlias = ConsumerRecord[bytes, bytes]

@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
-from metrics.events import Event
+from metrics.contract.events import Event
 from stream.deploy import Deployment
 from stream.encode import kafka_key, to_json_line
 from stream.problems import RuntimeProblem

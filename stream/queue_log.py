@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from metrics.events import Event, Rejection
+from metrics.contract.events import Event, Rejection
 
 SOURCE = "asterisk"
 _FLOW_OUT = {"EXITWITHTIMEOUT": "timeout", "EXITWITHKEY": "exit_key", "EXITEMPTY": "empty"}

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Container, Iterable
 from typing import Any
 
-from metrics.steps.clock import WallClock
+from metrics.steps.clock import LiveClock
 from metrics.steps.queues import QueueStep
 from metrics.storage.cold import ColdStore
 from metrics.storage.cold_visits import split_key
@@ -35,7 +35,7 @@ class Recovery:
         queues: QueueStep,
         cold_calls: ColdStore,
         indexes: dict[str, KeyIndex],
-        clock: WallClock,
+        clock: LiveClock,
     ) -> None:
         self.topology, self.queues, self.cold_calls, self.indexes = topology, queues, cold_calls, indexes
         self.clock = clock

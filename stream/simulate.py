@@ -26,9 +26,8 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from metrics.events import Event
+from metrics.contract.events import MAX_QUEUE_CHARS, Event
 from metrics.timeutil import US, parse_rfc3339_us
-from stream.decode import MAX_QUEUE_CHARS
 from stream.encode import to_json_line
 from stream.problems import UsageProblem
 from stream.stop_request import StopRequest

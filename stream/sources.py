@@ -13,8 +13,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-from metrics.events import Event, Rejection
-from stream.decode import decode
+from metrics.contract.decode import decode
+from metrics.contract.events import Event, Rejection
 from stream.problems import UsageProblem
 from stream.progress import Progress
 from stream.queue_log import QueueLogMapper

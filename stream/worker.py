@@ -10,7 +10,7 @@ Read top to bottom, in the order of the diagram in docs/architecture.md::
 
 The parts: :mod:`stream.topology` (topics, tables, partitions), :mod:`stream.handlers`
 (a fetched batch through a step), :mod:`stream.housekeeping` (expire, pack),
-:mod:`stream.recovery` (rebuild after a restart or rebalance), :mod:`stream.http_side`
+:mod:`stream.recovery` (rebuild after a restart or rebalance), :mod:`stream.exporter.http`
 (snapshots, ``/metrics``, health). faust's private internals live in :mod:`stream.faust_internals`.
 """
 
@@ -37,11 +37,11 @@ from metrics.storage.cold_visits import ColdVisits
 from stream.cold_store import SqliteCold, open_cold_database
 from stream.deploy import Deployment
 from stream.direct_producer import DirectProducer
+from stream.exporter.http import Snapshots, serve_pages, web_options
 from stream.faust_internals import BatchTransport, forget_changelog_read_offsets, spill_recovery
 from stream.handlers import EntityHandler, Outputs, QueueHandler
 from stream.heap import give_back_free_memory
 from stream.housekeeping import EntityHousekeeping, KeyIndex, QueueHousekeeping
-from stream.http_side import Snapshots, serve_pages, web_options
 from stream.kafka_out import ensure_topics
 from stream.problems import RuntimeProblem, UsageProblem
 from stream.recovery import Recovery
@@ -105,11 +105,12 @@ def _wire(app: faust.App, topology: Topology, deployment: Deployment, settings: 
     queues = QueueStep(settings, ColdVisits(SqliteCold(database, "visits"), settings))
     producer = DirectProducer(deployment.aiokafka_options(), stats)
     outputs = Outputs.of(topology, producer, clock)
+    # first: this replaces the tables' stores, which the handlers then read
+    spill_recovery(topology.calls_table, cold_calls.store, cold_calls.expiry)
+    spill_recovery(topology.visits_table, queues.cold.store, queues.cold.expiry)
     handlers = _handlers(topology, settings, stats, cold_calls, queues, outputs)
     _subscribe(app, handlers)
 
-    spill_recovery(topology.calls_table, cold_calls.store, cold_calls.expiry)
-    spill_recovery(topology.visits_table, queues.cold.store, queues.cold.expiry)
     indexes = {name: handlers[getattr(topology, name)].index for name in ("calls", "agents")}
     recovery = Recovery(topology, queues, cold_calls.store, indexes, clock)
     topology.visits_table.on_recover(recovery.rebuild)

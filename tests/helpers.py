@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 from metrics import rules
-from metrics.events import Event
+from metrics.contract.events import Event
 from metrics.snapshot import Snapshot
 from metrics.timeutil import US, parse_rfc3339_us
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from metrics.events import AGENT_STATES, Event
+from metrics.contract.events import AGENT_STATES, Event
 from metrics.settings import QueueSettings, Settings
 
 US = 1_000_000

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
-from metrics.events import AGENT_STATES, Event
+from metrics.contract.events import AGENT_STATES, Event
 from metrics.settings import Limits, QueueSettings, Settings
 
 US = 1_000_000

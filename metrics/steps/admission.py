@@ -8,7 +8,7 @@ arrival is too early: its publisher's clock is wrong. Duplicates are the fold's 
 
 from __future__ import annotations
 
-from metrics.events import Event, Rejection
+from metrics.contract.events import Event, Rejection
 from metrics.settings import Limits
 from metrics.steps.clock import Reading
 

@@ -33,6 +33,12 @@ class Clock(Protocol):
         """The pipeline was asked about ``instant_us`` (a snapshot): only a replay's clock moves."""
 
 
+class LiveClock(Clock, Protocol):
+    """A clock that also tells the time now, for what the worker does on a timer."""
+
+    def now_us(self) -> int: ...
+
+
 class WallClock:
     """The worker's clock: both instants are now.
 
@@ -73,6 +79,9 @@ class FixedClock:
 
     def reading(self) -> Reading:
         return Reading(self.instant_us, self.instant_us)
+
+    def now_us(self) -> int:
+        return self.instant_us
 
     def reach(self, instant_us: int) -> None:
         pass

@@ -17,7 +17,7 @@ from typing import Generic, TypeVar
 
 from metrics.agents import AgentHistory
 from metrics.calls import CallRecord
-from metrics.events import AGENT_TYPES, CALL_TYPES
+from metrics.contract.events import AGENT_TYPES, CALL_TYPES
 from metrics.pipeline import PipelineStats
 from metrics.settings import Settings
 from metrics.steps.admission import Admission

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Generic, NamedTuple, TypeVar
 
 from metrics.agents import AgentHistory
-from metrics.events import Event, Rejection
+from metrics.contract.events import Event, Rejection
 from metrics.visits import Visit
 
 Token = TypeVar("Token")

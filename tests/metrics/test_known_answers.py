@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
+from metrics.contract.events import Event
 from metrics.engine import Engine
-from metrics.events import Event
 from metrics.settings import Limits, QueueSettings, Settings
 from metrics.snapshot import QueueSnapshot
 from metrics.timeutil import parse_rfc3339_us

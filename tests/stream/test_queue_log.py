@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from metrics.contract.events import Rejection
 from metrics.settings import Settings
 from metrics.timeutil import parse_rfc3339_us
-from stream.decode import Rejection
 from stream.queue_log import QueueLogMapper
 from stream.replay import replay_items
 from stream.sources import Accepted, Ignored, Rejected, read_lines

@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
-from metrics.exporter import render
 from metrics.settings import Settings
 from stream.cli import main
 from stream.encode import to_json_line
+from stream.exporter.text import render
 from stream.replay import replay_items
 from stream.sources import read_lines
 from tests.helpers import ev

@@ -18,33 +18,20 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from metrics.events import AGENT_STATES, EVENT_TYPES, FLOW_OUT_REASONS, Event, Rejection
+from metrics.contract.events import (
+    AGENT_STATES,
+    DATA_FIELDS,
+    ENVELOPE_OPTIONAL,
+    ENVELOPE_REQUIRED,
+    FLOW_OUT_REASONS,
+    MAX_AGENT_QUEUES,
+    MAX_EVENT_BYTES,
+    MAX_ID_CHARS,
+    MAX_QUEUE_CHARS,
+    Event,
+    Rejection,
+)
 from metrics.timeutil import parse_rfc3339_us
-
-MAX_EVENT_BYTES = 64 * 1024
-MAX_ID_CHARS = 256
-MAX_QUEUE_CHARS = 128
-# An agent's state goes to every queue it serves: the list is bounded so that one event
-# cannot make thousands of messages.
-MAX_AGENT_QUEUES = 100
-ENVELOPE_REQUIRED = ("specversion", "id", "source", "type", "time", "data")
-ENVELOPE_OPTIONAL = frozenset({"datacontenttype", "dataschema", "subject"})
-
-# type -> (required data fields, optional data fields)
-DATA_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "call.queued": (("call_id", "queue"), ("priority", "caller")),
-    "call.answered": (("call_id", "queue", "agent_id"), ()),
-    "call.abandoned": (("call_id", "queue"), ()),
-    "call.flowed_out": (("call_id", "queue", "reason"), ()),
-    "call.held": (("call_id", "agent_id"), ()),
-    "call.resumed": (("call_id", "agent_id"), ()),
-    "call.transferred": (("call_id", "agent_id"), ("to_queue",)),
-    "call.ended": (("call_id", "agent_id"), ("wrapup",)),
-    "call.wrapup_ended": (("call_id", "agent_id"), ()),
-    "call.blocked": (("call_id", "queue"), ()),
-    "agent.state": (("agent_id", "state"), ("reason", "queues")),
-}
-assert set(DATA_FIELDS) == EVENT_TYPES
 
 
 class Decoded(NamedTuple):

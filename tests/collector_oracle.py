@@ -1,8 +1,7 @@
-"""The Prometheus exporter: renders the latest :class:`Snapshot`, computing nothing else.
+"""The oracle of the exporter's text: the catalogue's families as prometheus_client objects.
 
-A scrape reads a snapshot already taken, so it never waits on the stream. The worker and
-``ccmetrics replay`` both render with :func:`render`; :class:`SnapshotCollector` offers the
-same families to a prometheus_client registry::
+The exporter writes its text directly (:func:`stream.exporter.text.render`); the tests check
+it byte for byte against what prometheus_client's own ``generate_latest`` makes of this::
 
     registry = CollectorRegistry()
     registry.register(SnapshotCollector(lambda: engine.snapshot(now_us)))
@@ -17,7 +16,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from metrics import rules
-from metrics.catalogue import (
+from metrics.snapshot import QueueSnapshot, Snapshot
+from metrics.timeutil import US
+from stream.exporter.catalogue import (
     AGENTS,
     COUNTS,
     DERIVED,
@@ -28,16 +29,8 @@ from metrics.catalogue import (
     WAIT_HISTOGRAM,
     pipeline_families,
 )
-from metrics.exposition import exposition
-from metrics.snapshot import QueueSnapshot, Snapshot
-from metrics.timeutil import US
 
 QW = ["queue", "window"]
-
-
-def render(snapshot: Snapshot) -> bytes:
-    """The Prometheus text exposition of one snapshot."""
-    return exposition(snapshot)
 
 
 class SnapshotCollector(Collector):

@@ -1,7 +1,8 @@
-"""The decoded form of one contract event (see docs/events.md).
+"""The event contract (docs/events.md): types, fields, limits, and the decoded form of an event.
 
-Decoders in :mod:`stream` build these; the engine in :mod:`metrics` only reads them.
-Times are integer microseconds since the Unix epoch, so window arithmetic is exact.
+:mod:`metrics.contract.decode` checks raw events against it and builds :class:`Event`;
+:mod:`metrics.contract.schemas` generates the published JSON Schemas from it. Times are
+integer microseconds since the Unix epoch, so window arithmetic is exact.
 """
 
 from __future__ import annotations
@@ -26,6 +27,32 @@ AGENT_TYPES = frozenset({"agent.state"})
 EVENT_TYPES = CALL_TYPES | AGENT_TYPES
 AGENT_STATES = ("offline", "available", "on_call", "wrap_up", "away")
 FLOW_OUT_REASONS = frozenset({"timeout", "exit_key", "empty", "full", "transfer", "other"})
+
+
+MAX_EVENT_BYTES = 64 * 1024
+MAX_ID_CHARS = 256
+MAX_QUEUE_CHARS = 128
+# An agent's state goes to every queue it serves: the list is bounded so that one event
+# cannot make thousands of messages.
+MAX_AGENT_QUEUES = 100
+ENVELOPE_REQUIRED = ("specversion", "id", "source", "type", "time", "data")
+ENVELOPE_OPTIONAL = frozenset({"datacontenttype", "dataschema", "subject"})
+
+# type -> (required data fields, optional data fields)
+DATA_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "call.queued": (("call_id", "queue"), ("priority", "caller")),
+    "call.answered": (("call_id", "queue", "agent_id"), ()),
+    "call.abandoned": (("call_id", "queue"), ()),
+    "call.flowed_out": (("call_id", "queue", "reason"), ()),
+    "call.held": (("call_id", "agent_id"), ()),
+    "call.resumed": (("call_id", "agent_id"), ()),
+    "call.transferred": (("call_id", "agent_id"), ("to_queue",)),
+    "call.ended": (("call_id", "agent_id"), ("wrapup",)),
+    "call.wrapup_ended": (("call_id", "agent_id"), ()),
+    "call.blocked": (("call_id", "queue"), ()),
+    "agent.state": (("agent_id", "state"), ("reason", "queues")),
+}
+assert set(DATA_FIELDS) == EVENT_TYPES
 
 
 class Event(NamedTuple):

@@ -1,7 +1,8 @@
 """JSON Schemas (draft 2020-12) for every event type, built from the decoder's field table.
 
-``python -m stream.schemas`` writes them to ``stream/schemas/``, where publishers find them;
-a test checks the committed files are current and agree with :func:`stream.decode.decode`.
+``python -m metrics.contract.schemas`` writes them to ``metrics/contract/schemas/``, where
+publishers find them; a test checks the committed files are current and agree with
+:func:`metrics.contract.decode.decode`.
 """
 
 from __future__ import annotations
@@ -11,8 +12,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from metrics.events import AGENT_STATES, FLOW_OUT_REASONS
-from stream.decode import DATA_FIELDS, MAX_AGENT_QUEUES, MAX_ID_CHARS, MAX_QUEUE_CHARS
+from metrics.contract.events import (
+    AGENT_STATES,
+    DATA_FIELDS,
+    FLOW_OUT_REASONS,
+    MAX_AGENT_QUEUES,
+    MAX_ID_CHARS,
+    MAX_QUEUE_CHARS,
+)
 
 FOLDER = Path(__file__).parent / "schemas"
 RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"

@@ -12,8 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stream import schemas
-from stream.decode import DATA_FIELDS, MAX_EVENT_BYTES, Rejection, decode, decode_document
+from metrics.contract import schemas
+from metrics.contract.decode import decode, decode_document
+from metrics.contract.events import DATA_FIELDS, MAX_EVENT_BYTES, Rejection
 
 
 def envelope(event_type: str = "call.queued", **data: Any) -> dict[str, Any]:
@@ -145,4 +146,6 @@ def test_published_schemas_agree_with_the_decoder(document: dict[str, Any]) -> N
 def test_committed_schema_files_are_current() -> None:
     for event_type in DATA_FIELDS:
         committed = (schemas.FOLDER / f"{event_type}.json").read_text()
-        assert committed == schemas.rendered(event_type), f"run: python -m stream.schemas ({event_type})"
+        assert committed == schemas.rendered(event_type), (
+            f"run: python -m metrics.contract.schemas ({event_type})"
+        )

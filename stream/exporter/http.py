@@ -15,13 +15,13 @@ from typing import Any
 import faust
 from faust.web import Request, Response, View
 
-from metrics.exporter import render
 from metrics.pipeline import PipelineStats
 from metrics.snapshot import Snapshot
-from metrics.steps.clock import WallClock
+from metrics.steps.clock import LiveClock
 from metrics.steps.queues import QueueStep
 from stream.basic_auth import BasicAuth
 from stream.deploy import Deployment
+from stream.exporter.text import render
 from stream.faust_internals import consumer_lag
 from stream.http_guard import HttpGuard
 from stream.topology import Topology
@@ -50,7 +50,7 @@ def web_options(deployment: Deployment) -> dict[str, Any]:
 class Snapshots:
     """Takes snapshots of the owned queues and the feed's health; keeps the latest, rendered once."""
 
-    def __init__(self, topology: Topology, queues: QueueStep, stats: PipelineStats, clock: WallClock) -> None:
+    def __init__(self, topology: Topology, queues: QueueStep, stats: PipelineStats, clock: LiveClock) -> None:
         self.topology, self.queues, self.stats, self.clock = topology, queues, stats, clock
         self.latest: Snapshot | None = None
         self._rendered: bytes | None = None

@@ -8,12 +8,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, generate_latest
 
+from metrics.contract.events import Event
 from metrics.engine import Engine
-from metrics.events import Event
-from metrics.exporter import SnapshotCollector
-from metrics.exposition import exposition
 from metrics.settings import Settings
 from metrics.snapshot import Snapshot
+from stream.exporter.text import render
+from tests.collector_oracle import SnapshotCollector
 from tests.strategies import History, histories, instants
 
 
@@ -32,7 +32,7 @@ def test_the_page_equals_prometheus_clients_for_random_histories(data: st.DataOb
         engine.apply(event)
     engine.stats.rejected("bad_json")
     snapshot = engine.snapshot(data.draw(instants(history))[-1])
-    assert exposition(snapshot) == library_text(snapshot)
+    assert render(snapshot) == library_text(snapshot)
 
 
 def test_odd_queue_names_big_numbers_and_lag_render_alike() -> None:
@@ -50,5 +50,5 @@ def test_odd_queue_names_big_numbers_and_lag_render_alike() -> None:
         snapshot.pipeline, lag_by_topic={"callcenter.calls": 7}, events_by_type={"call.queued": 10**9}
     )
     odd = Snapshot(snapshot.at_us, (queue,), pipeline)
-    assert exposition(odd) == library_text(odd)
-    assert b'queue="sales \\"eu\\"\\\\\\n' in exposition(odd)
+    assert render(odd) == library_text(odd)
+    assert b'queue="sales \\"eu\\"\\\\\\n' in render(odd)

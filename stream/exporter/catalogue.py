@@ -1,7 +1,7 @@
 """What ``/metrics`` shows: every metric family, its help text, and where its values come from.
 
-Read by both renderers: :class:`metrics.exporter.SnapshotCollector` (prometheus_client
-objects) and :func:`metrics.exposition.exposition` (the text written directly).
+Read by :func:`stream.exporter.text.render` (the text written directly) and, in the tests, by
+a prometheus_client collector that serves as its oracle.
 Names follow docs/metrics.md.
 """
 
@@ -33,9 +33,17 @@ COUNTS = (
 )
 # (name suffix, derivation, help): per queue and window; absent when undefined (0 / 0)
 DERIVED: tuple[tuple[str, Callable[[WindowValues], float | None], str], ...] = (
-    ("service_level_ratio", lambda w: w.service_level_ratio, "Service level, met / counted (0..1)"),
+    (
+        "service_level_ratio",
+        lambda w: w.service_level_ratio,
+        "Service level, met / counted (0..1)",
+    ),
     ("answer_speed_seconds", lambda w: w.answer_speed_seconds, "Average speed of answer"),
-    ("abandon_ratio", lambda w: w.abandon_ratio, "Abandoned / (answered + abandoned + flowed out)"),
+    (
+        "abandon_ratio",
+        lambda w: w.abandon_ratio,
+        "Abandoned / (answered + abandoned + flowed out)",
+    ),
     ("handle_time_seconds", lambda w: w.handle_time_seconds, "Average handle time"),
 )
 # (name, help, value): one gauge per queue
