@@ -88,7 +88,7 @@ def run(events: int) -> tuple[dict[str, dict[str, Any]], dict[str, SqliteCold]]:
     steps = {"call": CallStep(settings, stats), "agent": AgentStep(settings, stats)}
     tables: dict[str, dict[str, Any]] = {"calls": {}, "agents": {}, "visits": {}, "queue agents": {}}
     colds = {"calls": cold_store("calls"), "visits": cold_store("visits")}
-    cold_calls = ColdCalls(colds["calls"], settings.limits.forget_call_after_us)
+    cold_calls = ColdCalls(colds["calls"], settings.limits.expire_call_after_us)
     queues = QueueStep(settings, ColdVisits(colds["visits"], settings))
     batch: dict[str, list[Arrival[int]]] = {"call": [], "agent": []}
     for number, event in enumerate(history(events), start=1):

@@ -30,7 +30,7 @@ class AgentHistory:
         self.agent_id = agent_id
         self.changes: list[StateChange] = []
         self._event_ids: set[str] | None = None  # the ids of ``changes``, made when first needed
-        self.served: set[str] = set()  # every queue ever listed, even in changes let go
+        self.served: set[str] = set()  # every queue ever listed, even in changes expired
 
     def add(self, event: Event) -> bool:
         """Record a state event; ``False`` for a duplicate."""
@@ -70,7 +70,7 @@ class AgentHistory:
                 return ()
             index -= 1
 
-    def forget_before(self, now_us: int) -> None:
+    def expire_before(self, now_us: int) -> None:
         """Drop changes that can no longer matter to instants at or after ``now_us``."""
         index = bisect_right(self.changes, (now_us, "\U0010ffff"))
         keep_from = max(0, index - 1)

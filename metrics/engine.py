@@ -8,7 +8,7 @@ here a :class:`~metrics.steps.clock.ReplayClock`, moved by each snapshot. Usage:
     for event in events:
         engine.apply(event)
     snapshot = engine.snapshot(now_us)
-    engine.expire(now_us)               # optional: let go of state too old to matter
+    engine.expire(now_us)               # optional: state too old to matter expires
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ class Engine:
         return Snapshot(now_us, self.queue_step.snapshot(now_us), self.stats.snapshot())
 
     def expire(self, now_us: int) -> None:
-        """Let go of calls, agents and visits too old to matter at ``now_us`` (sums stay exact)."""
+        """Expire calls, agents and visits too old to matter at ``now_us`` (sums stay exact)."""
         self.flush()
         _expire(self.call_step, self.calls, now_us)
         _expire(self.agent_step, self.agents, now_us)

@@ -10,7 +10,7 @@ Usage::
 The queue knows nothing of bytes: the storage layer (:mod:`metrics.storage`) takes visits
 gone quiet (:meth:`QueueState.release_quiet`), packs them, gives them back through
 ``cold_visit`` and says when they expire (:meth:`QueueState.expire_cold`).
-:meth:`~QueueState.snapshot` reads; :meth:`~QueueState.expire` lets go of what is too old.
+:meth:`~QueueState.snapshot` reads; :meth:`~QueueState.expire` drops what is too old.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from metrics.windows import TOTAL, WindowSums
 
 
 class Expired(NamedTuple):
-    """What :meth:`QueueState.expire` let go of: call ids of visits, and agent ids."""
+    """What :meth:`QueueState.expire` dropped: call ids of visits, and agent ids."""
 
     calls: list[str]
     agents: list[str]
@@ -43,7 +43,7 @@ def keep_visit_us(settings: Settings, queue: str) -> int:
     inside a rolling window; then "settled" keeps them for today and total.
     """
     limits, widest = settings.limits, max(settings.for_queue(queue).window_us.values(), default=0)
-    return max(limits.forget_call_after_us, widest + limits.max_call_age_us)
+    return max(limits.expire_call_after_us, widest + limits.max_call_age_us)
 
 
 def _nothing_cold(call_id: str) -> Visit | None:
@@ -109,7 +109,7 @@ class QueueState:
         self.agents[history.agent_id] = history
 
     def snapshot(self, now_us: int) -> QueueSnapshot:
-        """The queue's metrics at ``now_us``: the windows move to it, nothing is let go."""
+        """The queue's metrics at ``now_us``: the windows move to it, nothing expires."""
         self.sums.advance(now_us)
         values = {name: WindowValues(tuple(s)) for name, s in self.sums.values().items()}
         total = values.pop(TOTAL)
@@ -147,7 +147,7 @@ class QueueState:
         return counts
 
     def expire(self, now_us: int) -> Expired:
-        """Let go of visits and agents too old to matter, and of waits that ended.
+        """Drop visits and agents too old to matter, and waits that ended.
 
         Sums stay counted: the expired visits' contributions go to :attr:`settled`, which a
         restarted worker restores so that ``today`` and ``total`` stay exact.
@@ -155,8 +155,8 @@ class QueueState:
         oldest = now_us - self.keep_visit_us
         calls = [call_id for call_id, visit in self.visits.items() if visit.last_us < oldest]
         for call_id in calls:
-            self._settle(self.visits.pop(call_id), now_us)
-        oldest_agent = now_us - self.limits.forget_agent_after_us
+            self._add_to_settled(self.visits.pop(call_id), now_us)
+        oldest_agent = now_us - self.limits.expire_agent_after_us
         agents = [a for a, h in self.agents.items() if not h.changes or h.changes[-1][0] < oldest_agent]
         for agent_id in agents:
             del self.agents[agent_id]
@@ -174,15 +174,15 @@ class QueueState:
         """A visit expired from the cold store: settle it, unless it is hot again (then ``False``)."""
         if visit.call_id in self.visits:
             return False  # the cold copy was out of date; the hot visit replaced its contributions
-        self._settle(visit, now_us)
+        self._add_to_settled(visit, now_us)
         return True
 
-    def _settle(self, visit: Visit, now_us: int) -> None:
+    def _add_to_settled(self, visit: Visit, now_us: int) -> None:
         today = day_start_us(local_date(now_us, self.settings.zone), self.settings.zone)
         contributions = rules.contributions(visit, self.settings, self._bounds_us, self._max_call_age_us)
         self.settled.add(contributions, today)
 
     def restore_settled(self, settled: Settled) -> None:
-        """After a restart: count what visits let go before it contributed (before any snapshot)."""
+        """After a restart: count what visits expired before it contributed (before any snapshot)."""
         self.settled = settled
         self.sums.restore(settled)

@@ -70,7 +70,7 @@ class QueueSettings:
 
 @dataclass(frozen=True)
 class Limits:
-    """Bounds that keep memory flat: state older than these ages is let go (and counted)."""
+    """Bounds that keep memory flat: state older than these ages expires (and is counted)."""
 
     max_call_age_seconds: float = 4 * 3600.0
     max_agent_age_seconds: float = 12 * 3600.0
@@ -86,14 +86,14 @@ class Limits:
         return round(self.max_call_age_seconds * US)
 
     @property
-    def forget_call_after_us(self) -> int:
+    def expire_call_after_us(self) -> int:
         """Calls are kept this long after their newest event: twice the maximum age, so that
-        no event young enough to be accepted can reach a call already let go."""
+        no event young enough to be accepted can reach a call already expired."""
         return 2 * self.max_call_age_us
 
     @property
-    def forget_agent_after_us(self) -> int:
-        """Agents are kept this long after their newest change (see ``forget_call_after_us``)."""
+    def expire_agent_after_us(self) -> int:
+        """Agents are kept this long after their newest change (see ``expire_call_after_us``)."""
         return 2 * self.max_agent_age_us
 
     @property

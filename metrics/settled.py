@@ -1,11 +1,11 @@
-"""What visits already let go contributed: the sums of the current local day and of all time.
+"""What expired visits contributed: the sums of the current local day and of all time.
 
 A queue lets a visit go once none of its contributions can fall inside a rolling window any
 more; only ``today`` and ``total`` still count them. Kept in a table, these sums make a
 restarted worker's ``today`` and ``_total`` values exact. Usage::
 
     settled = Settled.empty(slots=20)
-    settled.add(contributions, day_start_us)     # the visit let go, and now's local day
+    settled.add(contributions, day_start_us)     # the expired visit, and now's local day
     sums.restore(settled)                          # on a fresh WindowSums, after a restart
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 
 @dataclass
 class Settled:
-    """Per-slot sums of let-go contributions: from ``day_start_us`` on, and of all time."""
+    """Per-slot sums of expired visits' contributions: from ``day_start_us`` on, and of all time."""
 
     day_start_us: int
     today: list[int]
@@ -29,7 +29,7 @@ class Settled:
         return cls(0, [0] * slots, [0] * slots)
 
     def add(self, contributions: Iterable[tuple[int, int, int]], day_start_us: int) -> None:
-        """Count contributions of a visit let go while now is in the day from ``day_start_us``."""
+        """Count contributions of a visit expired while now is in the day from ``day_start_us``."""
         if day_start_us != self.day_start_us:
             self.day_start_us, self.today = day_start_us, [0] * len(self.today)
         for at_us, slot, value in contributions:

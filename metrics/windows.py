@@ -32,7 +32,7 @@ class WindowSums:
         self._zone = zone
         # The bucket times in order, sorted again from the buckets when new ones came in (most
         # come in order; sorting the almost sorted list once costs less than placing each one).
-        # An emptied bucket's time may stay in it until sorted or pruned.
+        # An emptied bucket's time may stay in it until sorted or dropped.
         self._times: list[int] = []
         self._unsorted = False
         self._buckets: dict[int, dict[int, int]] = {}
@@ -83,7 +83,7 @@ class WindowSums:
         contributions are taken back when it is answered, hours before their time)."""
         del bucket[slot]
         if not bucket:
-            del self._buckets[at_us]  # its time may stay in the list until pruned
+            del self._buckets[at_us]  # its time may stay in the list until dropped
 
     def _count_now(self, at_us: int, slot: int, value: int, now: int) -> None:
         """Add a contribution at or before now to the sums of the windows that cover it."""
@@ -95,7 +95,7 @@ class WindowSums:
                 self._sums[name][slot] += value
 
     def restore(self, settled: Settled) -> None:
-        """Count contributions of visits let go before a restart (before the first advance)."""
+        """Count contributions of visits expired before a restart (before the first advance)."""
         assert self._now is None, "restore before now is first set"
         self._settled = settled
 
@@ -109,7 +109,7 @@ class WindowSums:
             self._recount(now_us)
         else:
             self._move(old, now_us)
-        self._prune(now_us - self._retain_us)
+        self._drop_buckets_before(now_us - self._retain_us)
 
     def values(self) -> dict[str, list[int]]:
         """A copy of the sums per window name (rolling names, ``today``, ``total``)."""
@@ -160,7 +160,7 @@ class WindowSums:
         day = local_date(now, self._zone)
         return (day_start_us(day, self._zone), next_day_start_us(day, self._zone))
 
-    def _prune(self, cutoff: int) -> None:
+    def _drop_buckets_before(self, cutoff: int) -> None:
         count = bisect_right(self._sorted_times(), cutoff)
         for at in self._times[:count]:
             self._buckets.pop(at, None)

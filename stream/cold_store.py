@@ -4,7 +4,7 @@ A worker in a steady state keeps hours of finished calls (docs/architecture.md, 
 kept") and reads them only when a late or re-sent event arrives. Kept in SQLite they cost
 no Python objects and, on disk, little memory: SQLite caches what it reads in a page cache
 of a bounded size (``CCMETRICS_COLD_CACHE_MB``), and the operating system's file cache does
-the rest. The file is only a spill area, never a source of truth: it is made anew at each
+the rest. The file is only a place for packed state, never a source of truth: it is made anew at each
 start, unlinked at once so nothing is left behind, and the changelogs fill it again.
 Usage::
 
@@ -30,7 +30,7 @@ def open_cold_database(directory: Path, cache_mb: int) -> sqlite3.Connection:
     path.unlink(missing_ok=True)
     database = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     path.unlink()  # the open connection keeps the file; a crash leaves nothing behind
-    # A spill area rebuilt from the changelogs at each start: no journal, no fsync.
+    # Packed state rebuilt from the changelogs at each start: no journal, no fsync.
     for pragma in ("journal_mode = OFF", "synchronous = OFF", f"cache_size = {-1024 * cache_mb}"):
         database.execute(f"PRAGMA {pragma}")
     return database

@@ -75,7 +75,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
             await self.sleep(0)
             if records and not self.should_stop:
                 await self._deliver(records, generation)
-            await self._settle(keep=MAX_IN_FLIGHT)
+            await self._add_to_settled(keep=MAX_IN_FLIGHT)
 
     async def _deliver(self, records: Mapping[TP, Records], generation: int) -> None:
         """Hand each topic's unread records to its handler, or to faust one by one.
@@ -98,7 +98,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
                 spans = self._take(mine)
                 sent = await handler([record for _, batch in mine for record in batch])
                 self._in_flight.append((asyncio.ensure_future(sent), spans))
-            await self._settle(keep=MAX_IN_FLIGHT)
+            await self._add_to_settled(keep=MAX_IN_FLIGHT)
             if self._commit_every is not None and self._n_acked >= self._commit_every:
                 self._n_acked = 0
                 await self.commit()
@@ -140,7 +140,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
             self.app.monitor.stream_inbound_time[tp] = now
         return spans
 
-    async def _settle(self, keep: int) -> None:
+    async def _add_to_settled(self, keep: int) -> None:
         """Acknowledge handled batches, oldest first, once Kafka has their output.
 
         Waits while more than ``keep`` batches are in flight; a failed send raises here.
@@ -153,7 +153,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
 
     async def wait_empty(self) -> None:
         """faust waits here before a rebalance or a stop: batches in flight first."""
-        await self._settle(keep=0)
+        await self._add_to_settled(keep=0)
         await super().wait_empty()
 
     def _acknowledge(self, spans: list[Span]) -> None:
@@ -208,7 +208,7 @@ def apply_changelog(table: Any, partition: int, records: Records) -> None:
     latest = {record.key: record.value for record in records}
     entries = [(loads_key(k), None if v is None else loads_value(v)) for k, v in latest.items()]
     store = table.data
-    if isinstance(store, SpillingStore):
+    if isinstance(store, PackingStore):
         store.apply_entries(partition, entries)
         return
     partitions = store._key_partition  # which partition each key came from
@@ -253,7 +253,7 @@ class BatchTransport(faust_aiokafka.Transport):
 Expiry = Callable[[str, bytes], int]
 
 
-class SpillingStore(memory.Store[str, Any]):
+class PackingStore(memory.Store[str, Any]):
     """A memory store whose changelog recovery sends packed values to ``cold``."""
 
     cold: ColdStore
@@ -272,14 +272,14 @@ class SpillingStore(memory.Store[str, Any]):
 
     def apply_entries(self, partition: int, entries: Iterable[tuple[Any, Any]]) -> None:
         """Set, or delete (value ``None``), entries read back from one changelog partition, in order."""
-        spilled: dict[str, bytes] = {}
+        packed: dict[str, bytes] = {}
         not_cold: set[str] = set()
         for key, value in entries:
             self.data.pop(key, None)
             self._key_partition.pop(key, None)
-            spilled.pop(key, None)
+            packed.pop(key, None)
             if isinstance(value, bytes):
-                spilled[key] = value
+                packed[key] = value
                 not_cold.discard(key)
                 continue
             not_cold.add(key)
@@ -287,12 +287,12 @@ class SpillingStore(memory.Store[str, Any]):
                 self.data[key] = value
                 self._key_partition[key] = partition
         self.cold.delete(not_cold)
-        self.cold.put(partition, [(key, self.expiry(key, data), data) for key, data in spilled.items()])
+        self.cold.put(partition, [(key, self.expiry(key, data), data) for key, data in packed.items()])
 
 
-def spill_recovery(table: Any, cold: ColdStore, expiry: Expiry) -> None:
-    """Give a faust table a :class:`SpillingStore` (before its store is first used)."""
-    store = SpillingStore("memory://", table.app, table, table_name=table.name, loop=table.loop)
+def pack_on_recovery(table: Any, cold: ColdStore, expiry: Expiry) -> None:
+    """Give a faust table a :class:`PackingStore` (before its store is first used)."""
+    store = PackingStore("memory://", table.app, table, table_name=table.name, loop=table.loop)
     store.cold, store.expiry = cold, expiry
     table._data = store
 

@@ -2,7 +2,7 @@
 
 faust recovers each table's store; :class:`Recovery` then restores what lives outside the
 tables (the queues' sums, their cold visits) for the partitions this worker now owns, and
-lets go of what it no longer owns. Usage::
+drops what it no longer owns. Usage::
 
     recovery = Recovery(topology, queues, cold_calls, indexes, WallClock())
     topology.visits_table.on_recover(recovery.rebuild)
@@ -64,11 +64,11 @@ class Recovery:
 
 
 def reindex(table: Any, index: KeyIndex, owned: set[int]) -> None:
-    """After a recovery: index the keys it read, and let go of partitions no longer owned.
+    """After a recovery: index the keys it read, and drop partitions no longer owned.
 
     faust's memory store knows the partition of a key it read back, not of one written since:
     ``index`` alone knows those. (Indexing from the store alone lost every key written live at
-    each rebalance, never to be let go, and a revoked partition's keys stayed in memory.) The
+    each rebalance, never to expire, and a revoked partition's keys stayed in memory.) The
     store's list is cleared once read: the index keeps up.
     """
     recovered = recovered_key_partitions(table)
@@ -85,7 +85,7 @@ def owned_queues(
 ) -> dict[str, int]:
     """Queue -> partition of each queue in the queue-side tables or cold visits whose partition is owned.
 
-    The settled sums count: a queue whose visits were all let go has nothing else left.
+    The settled sums count: a queue whose visits all expired has nothing else left.
     """
     queues = {split_key(key)[0] for table in tables for key in table.data}
     queues.update(split_key(key)[0] for key in cold_keys)
@@ -93,7 +93,7 @@ def owned_queues(
 
 
 def keep_owned_queues(table: Any, owned: Container[str]) -> None:
-    """After a recovery: let go of a queue-side table's entries of queues no longer owned."""
+    """After a recovery: drop a queue-side table's entries of queues no longer owned."""
     for key in [key for key in table.data if split_key(key)[0] not in owned]:
         del table.data[key]
-    recovered_key_partitions(table).clear()  # read back only to be let go on revocation: done here
+    recovered_key_partitions(table).clear()  # read back only to be dropped on revocation: done here

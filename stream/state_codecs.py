@@ -45,7 +45,7 @@ class _Text(codecs.Codec):
 def _packed_call(data: dict[str, Any]) -> bytes:
     """A recovered call record, packed: most calls read back are over (metrics/storage/packing.py).
 
-    Packed as it is read, not later: objects made for all of a recovery and then let go
+    Packed as it is read, not later: objects made for all of a recovery and then dropped
     would leave the heap full of holes.
     """
     return pack_call(CallRecord.from_json(data))

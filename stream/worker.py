@@ -38,7 +38,7 @@ from stream.cold_store import SqliteCold, open_cold_database
 from stream.deploy import Deployment
 from stream.direct_producer import DirectProducer
 from stream.exporter.http import Snapshots, serve_pages, web_options
-from stream.faust_internals import BatchTransport, forget_changelog_read_offsets, spill_recovery
+from stream.faust_internals import BatchTransport, forget_changelog_read_offsets, pack_on_recovery
 from stream.handlers import EntityHandler, Outputs, QueueHandler
 from stream.heap import give_back_free_memory
 from stream.housekeeping import EntityHousekeeping, KeyIndex, QueueHousekeeping
@@ -101,13 +101,13 @@ def _wire(app: faust.App, topology: Topology, deployment: Deployment, settings: 
     """The steps, their handlers, recovery, timers and pages, in the order records flow."""
     stats, clock = PipelineStats(), WallClock()
     database = open_cold_database(deployment.data_dir, deployment.cold_cache_mb)
-    cold_calls = ColdCalls(SqliteCold(database, "calls"), settings.limits.forget_call_after_us)
+    cold_calls = ColdCalls(SqliteCold(database, "calls"), settings.limits.expire_call_after_us)
     queues = QueueStep(settings, ColdVisits(SqliteCold(database, "visits"), settings))
     producer = DirectProducer(deployment.aiokafka_options(), stats)
     outputs = Outputs.of(topology, producer, clock)
     # first: this replaces the tables' stores, which the handlers then read
-    spill_recovery(topology.calls_table, cold_calls.store, cold_calls.expiry)
-    spill_recovery(topology.visits_table, queues.cold.store, queues.cold.expiry)
+    pack_on_recovery(topology.calls_table, cold_calls.store, cold_calls.expiry)
+    pack_on_recovery(topology.visits_table, queues.cold.store, queues.cold.expiry)
     handlers = _handlers(topology, settings, stats, cold_calls, queues, outputs)
     _subscribe(app, handlers)
 

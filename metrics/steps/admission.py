@@ -1,7 +1,7 @@
 """Whether a valid event may still change state at the clock's reading: too late or too early.
 
 A call event older than ``reached - max_call_age`` (an agent event: ``max_agent_age``) is too
-late: its call or agent may already have been let go, and a fresh record would count the call
+late: its call or agent may already have expired, and a fresh record would count the call
 twice or lose the agent's queues. An event timed more than ``max_clock_skew`` ahead of its
 arrival is too early: its publisher's clock is wrong. Duplicates are the fold's to find.
 """
@@ -35,5 +35,5 @@ class Admission:
             return Rejection("too_early", "timed further ahead of now than max_clock_skew allows")
         if reached is not None and event.time_us < reached - self.max_age_us:
             what = self.what
-            return Rejection("too_late", f"older than max_{what}_age: the {what} may already be let go")
+            return Rejection("too_late", f"older than max_{what}_age: the {what} may already have expired")
         return None

@@ -17,7 +17,7 @@ from typing import Generic, TypeVar
 
 from metrics.agents import AgentHistory
 from metrics.calls import CallRecord
-from metrics.contract.events import AGENT_TYPES, CALL_TYPES
+from metrics.contract.events import AGENT_TYPES, CALL_TYPES, Event
 from metrics.pipeline import PipelineStats
 from metrics.settings import Settings
 from metrics.steps.admission import Admission
@@ -40,7 +40,7 @@ class EntityStep(Generic[State]):
         self.admission = Admission(settings.limits, self.what)
         limits = settings.limits
         self.expire_after_us = (
-            limits.forget_call_after_us if self.what == "call" else limits.forget_agent_after_us
+            limits.expire_call_after_us if self.what == "call" else limits.expire_agent_after_us
         )
 
     def fold(
@@ -66,6 +66,30 @@ class EntityStep(Generic[State]):
         output: StepOutput[State, Token],
         reading: Reading,
     ) -> None:
+        event = arrival.event
+        key = self._key(event)
+        state = _current(key, store, output) or self._new(key)
+        told = self._apply(state, event, reading)
+        if told is None:
+            self.stats.duplicate()
+            told = self._queues(state)  # told again: a crash may have lost the first update
+        else:
+            self.stats.accepted(event.type, event.time_us, arrival.unknown_fields)
+            output.writes[key] = (state, arrival.token)
+        output.touched.setdefault(key, set()).update(told)
+
+    def _key(self, event: Event) -> str:
+        raise NotImplementedError
+
+    def _new(self, key: str) -> State:
+        raise NotImplementedError
+
+    def _apply(self, state: State, event: Event, reading: Reading) -> Iterable[str] | None:
+        """Fold the event in; the queues to tell, or ``None`` for a duplicate."""
+        raise NotImplementedError
+
+    def _queues(self, state: State) -> Iterable[str]:
+        """Every queue the entity has told."""
         raise NotImplementedError
 
     def _for_queue(self, state: State, queue: str) -> Visit | AgentHistory:
@@ -110,25 +134,18 @@ class CallStep(EntityStep[CallRecord]):
     what = "call"
     queue_kind = "visits"
 
-    def _fold(
-        self,
-        arrival: Arrival[Token],
-        records: Mapping[str, CallRecord],
-        output: StepOutput[CallRecord, Token],
-        reading: Reading,
-    ) -> None:
-        event = arrival.event
-        call_id = event.call_id
-        assert call_id is not None
-        record = _current(call_id, records, output) or CallRecord(call_id)
-        changed = record.apply(event)
-        if changed is None:
-            self.stats.duplicate()
-            changed = tuple(record.queues())  # re-send: a crash may have lost the first send
-        else:
-            self.stats.accepted(event.type, event.time_us, arrival.unknown_fields)
-            output.writes[call_id] = (record, arrival.token)
-        output.touched.setdefault(call_id, set()).update(changed)
+    def _key(self, event: Event) -> str:
+        assert event.call_id is not None
+        return event.call_id
+
+    def _new(self, call_id: str) -> CallRecord:
+        return CallRecord(call_id)
+
+    def _apply(self, record: CallRecord, event: Event, reading: Reading) -> Iterable[str] | None:
+        return record.apply(event)
+
+    def _queues(self, record: CallRecord) -> Iterable[str]:
+        return record.queues()
 
     def _for_queue(self, record: CallRecord, queue: str) -> Visit:
         return record.visit(queue)
@@ -138,33 +155,31 @@ class CallStep(EntityStep[CallRecord]):
 
 
 class AgentStep(EntityStep[AgentHistory]):
-    """Per-agent step (key = agent id): each agent's state changes, in its :class:`AgentHistory`."""
+    """Per-agent step (key = agent id): each agent's state changes, in its :class:`AgentHistory`.
+
+    Every queue the agent ever served hears of each change: a queue it left must hear it left.
+    """
 
     kinds = AGENT_TYPES
     what = "agent"
     queue_kind = "agents"
 
-    def _fold(
-        self,
-        arrival: Arrival[Token],
-        histories: Mapping[str, AgentHistory],
-        output: StepOutput[AgentHistory, Token],
-        reading: Reading,
-    ) -> None:
-        event = arrival.event
-        agent_id = event.agent_id
-        assert agent_id is not None
-        history = _current(agent_id, histories, output) or AgentHistory(agent_id)
-        if history.add(event):
-            self.stats.accepted(event.type, event.time_us, arrival.unknown_fields)
-            if reading.reached_us is not None:
-                history.forget_before(reading.reached_us)
-            output.writes[agent_id] = (history, arrival.token)
-        else:
-            self.stats.duplicate()
-        output.touched.setdefault(agent_id, set()).update(
-            history.all_queues()
-        )  # old queues must hear it left
+    def _key(self, event: Event) -> str:
+        assert event.agent_id is not None
+        return event.agent_id
+
+    def _new(self, agent_id: str) -> AgentHistory:
+        return AgentHistory(agent_id)
+
+    def _apply(self, history: AgentHistory, event: Event, reading: Reading) -> Iterable[str] | None:
+        if not history.add(event):
+            return None
+        if reading.reached_us is not None:
+            history.expire_before(reading.reached_us)
+        return history.all_queues()
+
+    def _queues(self, history: AgentHistory) -> Iterable[str]:
+        return history.all_queues()
 
     def _for_queue(self, history: AgentHistory, queue: str) -> AgentHistory:
         return history

@@ -29,7 +29,7 @@ Stored = tuple[str, Visit | AgentHistory]  # a queue-side table key and its valu
 
 @dataclass
 class QueuesExpired:
-    """Queue-side keys one partition's queues let go, and the new settled sums of queues that
+    """Queue-side keys of what one partition's queues expired, and the new settled sums of queues that
     let visits go (the worker deletes the keys and stores the sums)."""
 
     visits: list[str] = field(default_factory=list)
@@ -71,7 +71,7 @@ class QueueStep:
             del self.states[queue], self.partition[queue]
 
     def expire(self, partition: int, now_us: int) -> QueuesExpired:
-        """Let go of old state in one partition's queues, hot and cold."""
+        """Expire old state in one partition's queues, hot and cold."""
         expired = QueuesExpired()
         for queue, state in self._owned(partition):
             gone = state.expire(now_us)

@@ -14,7 +14,7 @@ same in a dict, for tests and tools. Usage::
 
 A key may be hot and cold at once: a cold call that gets a new event is unpacked into the
 hot table and its cold copy stays behind, out of date, until the call is packed again (which
-replaces it) or let go. Readers look in the hot table first (:class:`HotThenCold`), and whoever
+replaces it) or expires. Readers look in the hot table first (:class:`HotThenCold`), and whoever
 expires cold rows skips keys that are hot.
 """
 

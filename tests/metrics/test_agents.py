@@ -30,6 +30,6 @@ def test_an_event_let_go_counts_again_if_it_comes_back() -> None:
     history = AgentHistory("a1")
     history.add(old)
     history.add(newer)
-    history.forget_before(parse_rfc3339_us("2026-01-05T10:00:00Z"))
+    history.expire_before(parse_rfc3339_us("2026-01-05T10:00:00Z"))
     assert [change[1] for change in history.changes] == [newer.id]
     assert history.add(old)

@@ -13,7 +13,7 @@ from metrics.calls import CallRecord
 from metrics.storage.cold import ColdStore, HotThenCold, InMemoryCold
 from metrics.storage.packing import pack_call, packed_last_us
 from stream.cold_store import SqliteCold, open_cold_database
-from stream.faust_internals import apply_changelog, spill_recovery
+from stream.faust_internals import apply_changelog, pack_on_recovery
 from stream.state_codecs import encode_state, register_codecs
 
 
@@ -77,7 +77,7 @@ def test_recovery_sends_packed_values_to_the_cold_store_and_the_rest_to_memory()
     table = SimpleNamespace(name="calls", app=None, loop=None, key_serializer="ccm-str")
     table.value_serializer = "ccm-call"  # packs what it reads: the calls recovered go cold
     cold = InMemoryCold()
-    spill_recovery(table, cold, lambda key, data: packed_last_us(data) + 7)
+    pack_on_recovery(table, cold, lambda key, data: packed_last_us(data) + 7)
     old, record = CallRecord("c1"), CallRecord("c2")
     record.last_us = 1_000
     records = [

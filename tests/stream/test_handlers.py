@@ -217,7 +217,7 @@ def test_a_quiet_call_is_packed_and_goes_on_as_if_it_never_was(calls: CallStep) 
     assert cold.pack_quiet(hot, ["c1"], 0, NOW) == ["c1"] and hot == {}  # moved out of the hot table
     data = cold.store.get("c1")
     assert data is not None and unpack_call("c1", data).event_ids == plain["c1"].event_ids
-    expires = queued.time_us + Settings().limits.forget_call_after_us
+    expires = queued.time_us + Settings().limits.expire_call_after_us
     assert cold.expiry("c1", data) == expires and cold.store.expire(0, expires + 1) == [("c1", data)]
     cold.store.put(0, [("c1", expires, data)])
     both = cold.behind(hot)
