@@ -35,6 +35,7 @@ rules: prometheus-tools
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python -m tools.function_lengths metrics stream --over 40
 
 types: venv
 	$(BIN)/mypy
