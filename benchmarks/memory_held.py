@@ -29,7 +29,8 @@ from benchmarks.kafka_throughput import RUN, publish, start_worker, stop
 from benchmarks.memory_soak import rss_mb
 from benchmarks.recovery import history, wait_for
 from metrics.contract.events import Event
-from stream.worker import GIVE_BACK_MEMORY_SECONDS, PRUNE_EVERY_SECONDS
+from stream.housekeeping import EVERY_SECONDS
+from stream.worker import GIVE_BACK_MEMORY_SECONDS
 from tools.kafka_local import LocalKafka, free_port
 
 TARGET_MB = 300
@@ -45,11 +46,11 @@ def config(hours: float) -> Path:
 def settle(bootstrap: str, port: int, events: list[Event]) -> None:
     """Let the worker reach the state it keeps while traffic flows, then measure it.
 
-    A worker tidies (packs quiet calls and visits, lets old ones go) as its partitions'
-    records arrive. After the history there is no more traffic, so the last events are sent
-    again, as duplicates that change nothing, once a tidying round is due.
+    A worker looks after its partitions (expires old state, packs quiet calls and visits) as
+    their records arrive. After the history there is no more traffic, so the last events are
+    sent again, as duplicates that change nothing, once housekeeping is due.
     """
-    time.sleep(PRUNE_EVERY_SECONDS + 1)
+    time.sleep(EVERY_SECONDS + 1)
     asyncio.run(publish(bootstrap, events[-NUDGE:]))
     wait_for(port, lambda s: s["callcenter_consumer_lag_messages"] == 0, 600, "the nudge")
     time.sleep(GIVE_BACK_MEMORY_SECONDS + 1)  # the heap's free pages go back on a timer

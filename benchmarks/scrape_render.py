@@ -4,7 +4,7 @@ Usage (``make bench`` runs it)::
 
     python -m benchmarks.scrape_render [--queues 500] [--agents 5000]
 
-Builds the worker's queue registry in memory (each agent serves three queues; each queue
+Builds the worker's queue step in memory (each agent serves three queues; each queue
 has a few hundred calls in its windows), then times the two things the worker does on its
 event loop: taking a snapshot (the timer, or a scrape asking for a fresh one) and rendering
 ``/metrics``. The baseline renders the same number of samples from plain labelled
@@ -36,12 +36,12 @@ NOW = 1_767_614_400 * US  # 2026-01-05T12:00:00Z
 SETTINGS = Settings(defaults=QueueSettings(windows=("5m", "15m", "30m", "1h")))
 
 
-def build_registry(queues: int, agents: int, calls_per_queue: int, seed: int = 1) -> QueueStep:
+def build_queues(queues: int, agents: int, calls_per_queue: int, seed: int = 1) -> QueueStep:
     rng = random.Random(seed)
-    registry = QueueStep(SETTINGS)
+    queues = QueueStep(SETTINGS)
     names = [f"queue-{n:03d}" for n in range(queues)]
     for partition, name in enumerate(names):
-        state = registry.state(name, partition % 4)
+        state = queues.state(name, partition % 4)
         for n in range(calls_per_queue):
             queued = NOW - rng.randrange(3600 * US)
             wait = rng.randrange(120 * US)
@@ -65,8 +65,8 @@ def build_registry(queues: int, agents: int, calls_per_queue: int, seed: int = 1
             )
         )
         for name in served:
-            registry.states[name].apply_agent(history)
-    return registry
+            queues.states[name].apply_agent(history)
+    return queues
 
 
 def baseline_registry(samples: int) -> CollectorRegistry:
@@ -96,13 +96,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls-per-queue", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args(argv)
-    registry = build_registry(args.queues, args.agents, args.calls_per_queue)
+    queues = build_queues(args.queues, args.agents, args.calls_per_queue)
     moments = iter(range(NOW, NOW + 10_000 * US, US))
-    snapshot = Snapshot(NOW, registry.snapshot(NOW), PipelineStats().snapshot())
+    snapshot = Snapshot(NOW, queues.snapshot(NOW), PipelineStats().snapshot())
     text = render(snapshot)
     samples = sum(1 for line in text.splitlines() if line and not line.startswith(b"#"))
     baseline = baseline_registry(samples)
-    snap = timings(lambda: registry.snapshot(next(moments)), args.repeat)
+    snap = timings(lambda: queues.snapshot(next(moments)), args.repeat)
     page = timings(lambda: render(snapshot), args.repeat)
     base = timings(lambda: generate_latest(baseline), args.repeat)
     scale = f"{args.queues} queues, 4 rolling windows + today, {args.agents:,} agents"

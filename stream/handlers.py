@@ -5,8 +5,10 @@ through its step (:mod:`metrics.steps`) at the wall clock's reading, and hands t
 entries and messages it leads to over to the producer in one go; the returned awaitable is
 done when Kafka has all of them. Usage::
 
-    handler = EntityHandler(CallStep(settings, stats), calls_table, store, outputs)
-    delivered = await handler(records)
+    calls = CallStep(settings, stats)
+    housekeeping = EntityHousekeeping(calls, calls_table, defaultdict(set), cold_calls)
+    handler = EntityHandler("calls", calls, calls_table, store, housekeeping, outputs)
+    delivered = await handler(records)        # then: await delivered
 """
 
 from __future__ import annotations
