@@ -22,14 +22,19 @@ from metrics.settings import Settings
 from metrics.snapshot import Snapshot
 from metrics.steps.clock import Clock, Reading, ReplayClock
 from metrics.steps.entities import AgentStep, CallStep, EntityStep, State
-from metrics.steps.messages import Arrival, QueueUpdate
+from metrics.steps.messages import QueueUpdate, StepOutput
 from metrics.steps.queues import QueueStep
 
-BATCH_EVENTS = 4096  # events folded per batch: a call's several events then make one visit
+BATCH_EVENTS = 10_000  # events folded per batch: a call's several events then make one visit
 
 
 class Engine:
-    """Folds events into per-call, per-agent and per-queue state, a batch at a time."""
+    """Folds events into per-call, per-agent and per-queue state, a batch at a time.
+
+    Each event is taken by its step as it comes; the batch ends (its queue updates are made
+    and applied) every :data:`BATCH_EVENTS` events and before a snapshot. The clock's
+    reading is taken at the start of each batch.
+    """
 
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
@@ -39,31 +44,36 @@ class Engine:
         self.agents: dict[str, AgentHistory] = {}
         self.call_step, self.agent_step = CallStep(settings, self.stats), AgentStep(settings, self.stats)
         self.queue_step = QueueStep(settings)
-        self._arrivals: list[Arrival[None]] = []
+        self._start_batch()
+
+    def _start_batch(self) -> None:
+        self._reading = self.clock.reading()
+        self._calls_out: StepOutput[CallRecord, None] = StepOutput()
+        self._agents_out: StepOutput[AgentHistory, None] = StepOutput()
+        self._taken = 0
 
     @property
     def queues(self) -> dict[str, QueueState]:
         return self.queue_step.states
 
     def apply(self, event: Event, unknown_fields: int = 0) -> None:
-        """Take one valid event; it is folded in with its batch, judged by the clock then."""
-        self._arrivals.append(Arrival(event, unknown_fields, None))
-        if len(self._arrivals) >= BATCH_EVENTS:
+        """Take one valid event into the batch."""
+        if event.type == "agent.state":
+            self.agent_step.take(event, unknown_fields, None, self.agents, self._agents_out, self._reading)
+        else:
+            self.call_step.take(event, unknown_fields, None, self.calls, self._calls_out, self._reading)
+        self._taken += 1
+        if self._taken >= BATCH_EVENTS:
             self.flush()
 
     def flush(self) -> None:
-        """Run the events taken so far through the steps, as one batch."""
-        if not self._arrivals:
-            return
-        reading = self.clock.reading()
-        calls = [a for a in self._arrivals if a.event.type != "agent.state"]
-        agents = [a for a in self._arrivals if a.event.type == "agent.state"]
-        self._arrivals = []
-        updates = _fold(self.call_step, calls, self.calls, reading) + _fold(
-            self.agent_step, agents, self.agents, reading
-        )
-        for update in updates:
-            self.queue_step.apply(update, 0)
+        """End the batch: store its states, and apply its updates to the queues."""
+        if self._taken:
+            updates = _finish(self.call_step, self._calls_out, self.calls, self._reading)
+            updates += _finish(self.agent_step, self._agents_out, self.agents, self._reading)
+            for update in updates:
+                self.queue_step.apply(update, 0)
+        self._start_batch()
 
     def advance(self, now_us: int) -> None:
         """Move every queue's windows to ``now_us`` (lets old buckets go early, saving memory)."""
@@ -75,6 +85,7 @@ class Engine:
         """Every queue's metrics at ``now_us``, which becomes the clock's reached instant."""
         self.flush()
         self.clock.reach(now_us)
+        self._reading = self.clock.reading()
         return Snapshot(now_us, self.queue_step.snapshot(now_us), self.stats.snapshot())
 
     def expire(self, now_us: int) -> None:
@@ -85,12 +96,10 @@ class Engine:
         self.queue_step.expire(0, now_us)
 
 
-def _fold(
-    step: EntityStep[State], arrivals: list[Arrival[None]], store: dict[str, State], reading: Reading
+def _finish(
+    step: EntityStep[State], output: StepOutput[State, None], store: dict[str, State], reading: Reading
 ) -> list[QueueUpdate]:
-    if not arrivals:
-        return []
-    output = step.fold(arrivals, store, reading)
+    step.finish(output, store, reading)
     store.update((key, state) for key, (state, _) in output.writes.items())
     return output.updates
 

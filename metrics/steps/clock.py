@@ -25,6 +25,9 @@ class Reading(NamedTuple):
     arrived_us: int | None
 
 
+NOTHING_TO_JUDGE = Reading(None, None)
+
+
 class Clock(Protocol):
     def reading(self) -> Reading:
         """The instants to judge the next batch against."""
@@ -68,7 +71,7 @@ class ReplayClock:
             self.reached_us = instant_us
 
     def reading(self) -> Reading:
-        return Reading(self.reached_us, None)
+        return NOTHING_TO_JUDGE if self.reached_us is None else Reading(self.reached_us, None)
 
 
 class FixedClock:

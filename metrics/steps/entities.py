@@ -21,8 +21,8 @@ from metrics.contract.events import AGENT_TYPES, CALL_TYPES, Event
 from metrics.pipeline import PipelineStats
 from metrics.settings import Settings
 from metrics.steps.admission import Admission
-from metrics.steps.clock import Reading
-from metrics.steps.messages import Arrival, QueueUpdate, StepOutput, Token
+from metrics.steps.clock import NOTHING_TO_JUDGE, Reading
+from metrics.steps.messages import Arrival, QueueUpdate, Seen, StepOutput, Token
 from metrics.visits import Visit
 
 State = TypeVar("State", CallRecord, AgentHistory)
@@ -34,6 +34,7 @@ class EntityStep(Generic[State]):
     kinds: frozenset[str]
     what: str  # "call" or "agent"
     queue_kind: str  # what its queue updates carry: "visits" or "agents"
+    key_field: int  # the position in an Event of the entity's id (never None: the decoder checks)
 
     def __init__(self, settings: Settings, stats: PipelineStats) -> None:
         self.stats = stats
@@ -48,43 +49,51 @@ class EntityStep(Generic[State]):
     ) -> StepOutput[State, Token]:
         """Admit and fold each arrival in order; the caller stores ``writes`` and sends ``updates``."""
         output: StepOutput[State, Token] = StepOutput()
-        judge = self.admission.judge
-        for arrival in arrivals:
-            rejection = judge(arrival.event, reading)
-            if rejection is None:
-                self._fold(arrival, store, output, reading)
-            else:
-                self.stats.rejected(rejection.reason)
-                output.rejected.append((arrival.token, rejection))
-        output.updates = self._updates(store, output)
+        take = self.take
+        for event, unknown_fields, token in arrivals:
+            take(event, unknown_fields, token, store, output, reading)
+        self.finish(output, store, reading)
         return output
 
-    def _fold(
+    def take(
         self,
-        arrival: Arrival[Token],
+        event: Event,
+        unknown_fields: int,
+        token: Token,
         store: Mapping[str, State],
         output: StepOutput[State, Token],
         reading: Reading,
     ) -> None:
-        event = arrival.event
-        key = self._key(event)
-        state = _current(key, store, output) or self._new(key)
-        told = self._apply(state, event, reading)
+        """Admit and fold one event of the batch whose output is ``output``."""
+        if (
+            reading is not NOTHING_TO_JUDGE
+            and (rejection := self.admission.judge(event, reading)) is not None
+        ):
+            self.stats.rejected(rejection.reason)
+            output.rejected.append((token, rejection))
+            return
+        key: str = event[self.key_field]  # type: ignore[assignment]
+        seen = output.seen.get(key)
+        if seen is None:
+            seen = output.seen[key] = Seen(store.get(key) or self._new(key))
+        told = self._apply(seen.state, event)
         if told is None:
             self.stats.duplicate()
-            told = self._queues(state)  # told again: a crash may have lost the first update
+            told = self._queues(seen.state)  # told again: a crash may have lost the first update
         else:
-            self.stats.accepted(event.type, event.time_us, arrival.unknown_fields)
-            output.writes[key] = (state, arrival.token)
-        output.touched.setdefault(key, set()).update(told)
+            self.stats.accepted(event.type, event.time_us, unknown_fields)
+            seen.changed, seen.token = True, token
+        seen.queues.update(told)
 
-    def _key(self, event: Event) -> str:
-        raise NotImplementedError
+    def finish(self, output: StepOutput[State, Token], store: Mapping[str, State], reading: Reading) -> None:
+        """End the batch: the states to store, and one update per queue with all the batch tells it."""
+        output.writes = {key: (seen.state, seen.token) for key, seen in output.seen.items() if seen.changed}  # type: ignore[misc]
+        output.updates = self._updates(output)
 
     def _new(self, key: str) -> State:
         raise NotImplementedError
 
-    def _apply(self, state: State, event: Event, reading: Reading) -> Iterable[str] | None:
+    def _apply(self, state: State, event: Event) -> Iterable[str] | None:
         """Fold the event in; the queues to tell, or ``None`` for a duplicate."""
         raise NotImplementedError
 
@@ -109,22 +118,18 @@ class EntityStep(Generic[State]):
             if (state := store.get(key)) is not None and self.last_us(state) < oldest
         ]
 
-    def _updates(self, store: Mapping[str, State], output: StepOutput[State, Token]) -> list[QueueUpdate]:
-        """One update per queue, with everything the batch has to tell it."""
+    def _updates(self, output: StepOutput[State, Token]) -> list[QueueUpdate]:
         by_queue: dict[str, list[Visit | AgentHistory]] = {}
-        for entity, queues in output.touched.items():
-            state = _current(entity, store, output)
-            assert state is not None
-            for queue in queues:
+        for seen in output.seen.values():
+            state = seen.state
+            for queue in self._to_tell(seen):
                 by_queue.setdefault(queue, []).append(self._for_queue(state, queue))
         kind = self.queue_kind
         return [QueueUpdate(q, kind, by_queue[q]) for q in sorted(by_queue)]  # type: ignore[arg-type]
 
-
-def _current(entity: str, store: Mapping[str, State], output: StepOutput[State, Token]) -> State | None:
-    """The entity's state: as this batch left it, else as stored."""
-    written = output.writes.get(entity)
-    return written[0] if written is not None else store.get(entity)
+    def _to_tell(self, seen: Seen[State, Token]) -> Iterable[str]:
+        """The queues to tell of an entity this batch saw."""
+        return seen.queues
 
 
 class CallStep(EntityStep[CallRecord]):
@@ -133,16 +138,12 @@ class CallStep(EntityStep[CallRecord]):
     kinds = CALL_TYPES
     what = "call"
     queue_kind = "visits"
-
-    def _key(self, event: Event) -> str:
-        assert event.call_id is not None
-        return event.call_id
+    key_field = Event._fields.index("call_id")
 
     def _new(self, call_id: str) -> CallRecord:
         return CallRecord(call_id)
 
-    def _apply(self, record: CallRecord, event: Event, reading: Reading) -> Iterable[str] | None:
-        return record.apply(event)
+    _apply = staticmethod(CallRecord.apply)  # type: ignore[assignment]  # no method in between: once per call event
 
     def _queues(self, record: CallRecord) -> Iterable[str]:
         return record.queues()
@@ -163,23 +164,28 @@ class AgentStep(EntityStep[AgentHistory]):
     kinds = AGENT_TYPES
     what = "agent"
     queue_kind = "agents"
-
-    def _key(self, event: Event) -> str:
-        assert event.agent_id is not None
-        return event.agent_id
+    key_field = Event._fields.index("agent_id")
 
     def _new(self, agent_id: str) -> AgentHistory:
         return AgentHistory(agent_id)
 
-    def _apply(self, history: AgentHistory, event: Event, reading: Reading) -> Iterable[str] | None:
-        if not history.add(event):
-            return None
+    def _apply(self, history: AgentHistory, event: Event) -> Iterable[str] | None:
+        return () if history.add(event) else None  # the queues to tell are all it served
+
+    def _to_tell(self, seen: Seen[AgentHistory, Token]) -> Iterable[str]:
+        return seen.state.all_queues()
+
+    def finish(
+        self, output: StepOutput[AgentHistory, Token], store: Mapping[str, AgentHistory], reading: Reading
+    ) -> None:
+        """Also trim each changed history to what instants from the reached one on still need."""
+        super().finish(output, store, reading)
         if reading.reached_us is not None:
-            history.expire_before(reading.reached_us)
-        return history.all_queues()
+            for history, _ in output.writes.values():
+                history.expire_before(reading.reached_us)
 
     def _queues(self, history: AgentHistory) -> Iterable[str]:
-        return history.all_queues()
+        return ()
 
     def _for_queue(self, history: AgentHistory, queue: str) -> AgentHistory:
         return history

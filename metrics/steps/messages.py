@@ -39,6 +39,18 @@ class QueueUpdate(NamedTuple):
     states: list[Visit] | list[AgentHistory]
 
 
+class Seen(Generic[State, Token]):
+    """An entity during a batch: its state, the queues to tell, the token of its latest change."""
+
+    __slots__ = ("changed", "queues", "state", "token")
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+        self.queues: set[str] = set()
+        self.token: Token | None = None
+        self.changed = False
+
+
 @dataclass
 class StepOutput(Generic[State, Token]):
     """States to store (each with the token of an arrival of its key), updates, rejections."""
@@ -46,4 +58,4 @@ class StepOutput(Generic[State, Token]):
     writes: dict[str, tuple[State, Token]] = field(default_factory=dict)
     updates: list[QueueUpdate] = field(default_factory=list)
     rejected: list[tuple[Token, Rejection]] = field(default_factory=list)
-    touched: dict[str, set[str]] = field(default_factory=dict)  # entity -> queues to tell
+    seen: dict[str, Seen[State, Token]] = field(default_factory=dict)  # every entity of the batch
