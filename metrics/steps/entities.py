@@ -3,7 +3,9 @@
 Each takes a batch of :class:`~metrics.steps.messages.Arrival`, a store of states (a dict in
 replay, a faust table in the worker, with packed states behind it) and the clock's reading.
 Each entity's state is stored once and each queue gets one update per batch, however many of
-the batch's events touched them. Usage::
+the batch's events touched them. :meth:`~EntityStep.fold` is a whole batch; the replay engine
+feeds one event at a time into a batch's output instead (:meth:`~EntityStep.take`, then
+:meth:`~EntityStep.finish`): the same rules, without a list of arrivals. Usage::
 
     calls = CallStep(settings, stats)
     output = calls.fold(arrivals, records, clock.reading())
