@@ -9,9 +9,9 @@ through the worker's steps (``metrics/steps/``) in one process, in batches as th
 worker takes them, with plain dicts as tables. Snapshots are taken as often as the worker
 takes them, which moves the windows to now and lets their old buckets go, and tables are
 looked after as often: quiet call records and visits are packed (``metrics/storage/``) and
-moved to cold stores (``stream/cold_store.py``; in memory here, on disk in the worker). No
-call or visit is let go, as in the first hours of a worker (calls are kept
-``2 × max_call_age``). Then prints the deep size of each table and of the queues' in-memory
+moved to cold stores (``stream/cold_store.py``; in memory here, on disk in the worker), after
+expiring what is too old: no call or visit is old enough yet, as in the first hours of a
+worker (calls are kept ``2 × max_call_age``). Queue updates go through JSON, as over Kafka. Then prints the deep size of each table and of the queues' in-memory
 state, the size of the cold stores' databases, and what an unpacked call record is made of.
 The baseline is the whole: each part is printed as its share of the state measured.
 """
@@ -33,17 +33,18 @@ from metrics.queue_state import QueueState
 from metrics.settings import Settings
 from metrics.steps.clock import FixedClock
 from metrics.steps.entities import AgentStep, CallStep
-from metrics.steps.messages import Arrival
+from metrics.steps.messages import Arrival, QueueUpdate
 from metrics.steps.queues import QueueStep
 from metrics.storage.cold_calls import ColdCalls
 from metrics.storage.cold_visits import ColdVisits
 from metrics.visits import Visit
 from stream.cold_store import SqliteCold
+from stream.queue_messages import decode_update, encode_update
 
 BATCH = 2000
 QUEUES = "queues (windows, visits, agents)"
 SNAPSHOT_EVERY = 25_000  # the worker snapshots once a second and takes about that many events a second
-TIDY_EVERY = 250_000  # and tidies each partition every 10 seconds
+HOUSEKEEPING_EVERY = 250_000  # and looks after each partition every 10 seconds
 
 
 def deep_size(root: object, seen: set[int]) -> int:
@@ -97,18 +98,25 @@ def run(events: int) -> tuple[dict[str, dict[str, Any]], dict[str, SqliteCold]]:
             _handle(steps, batch, tables, cold_calls, queues, now)
         if number % SNAPSHOT_EVERY == 0:
             queues.snapshot(now)  # as the worker's timer does: windows move to now, old buckets go
-        if number % TIDY_EVERY == 0:
-            _pack(tables, cold_calls, queues, now)
+        if number % HOUSEKEEPING_EVERY == 0:
+            _housekeeping(tables, cold_calls, queues, now)
     _handle(steps, batch, tables, cold_calls, queues, now)
     queues.snapshot(now)
-    _pack(tables, cold_calls, queues, now)
+    _housekeeping(tables, cold_calls, queues, now)
     return {**tables, QUEUES: queues.states}, colds
 
 
-def _pack(tables: dict[str, dict[str, Any]], cold_calls: ColdCalls, queues: QueueStep, now: int) -> None:
-    """As the worker's housekeeping does: quiet call records and visits move to the cold stores."""
+def _housekeeping(
+    tables: dict[str, dict[str, Any]], cold_calls: ColdCalls, queues: QueueStep, now: int
+) -> None:
+    """As the worker's housekeeping does: expire, then quiet records and visits go cold."""
     cold_calls.pack_quiet(tables["calls"], list(tables["calls"]), 0, now)
     for partition in set(queues.partition.values()):
+        expired = queues.expire(partition, now)
+        for key in expired.visits:
+            tables["visits"].pop(key, None)
+        for key in expired.agents:
+            tables["queue agents"].pop(key, None)
         for key in queues.pack(partition, now):
             del tables["visits"][key]
 
@@ -127,10 +135,17 @@ def _handle(
         stored = cold_calls.behind(table) if kind == "call" else table
         output = steps[kind].fold(arrivals, stored, reading)
         table.update({key: state for key, (state, _) in output.writes.items()})
-        for update in output.updates:
-            for key, value in queues.apply(update, 0):
+        for update in output.updates:  # through JSON as over Kafka: each queue holds its own copies
+            for key, value in _over_kafka(update, queues):
                 tables["visits" if isinstance(value, Visit) else "queue agents"][key] = value
         arrivals.clear()
+
+
+def _over_kafka(update: QueueUpdate, queues: QueueStep) -> list[tuple[str, Any]]:
+    stored: list[tuple[str, Any]] = []
+    for value in encode_update(update):
+        stored += queues.apply(decode_update(update.queue, value), 0)
+    return stored
 
 
 def call_record_parts(records: Iterable[CallRecord]) -> Counter[str]:
