@@ -11,8 +11,9 @@ takes them, which moves the windows to now and lets their old buckets go, and ta
 looked after as often: quiet call records and visits are packed (``metrics/storage/``) and
 moved to cold stores (``stream/cold_store.py``; in memory here, on disk in the worker), after
 expiring what is too old: no call or visit is old enough yet, as in the first hours of a
-worker (calls are kept ``2 × max_call_age``). Queue updates go through JSON, as over Kafka. Then prints the deep size of each table and of the queues' in-memory
-state, the size of the cold stores' databases, and what an unpacked call record is made of.
+worker (calls are kept ``2 × max_call_age``). Queue updates go through JSON, as over Kafka.
+Then prints the deep size of each table and of the queues' in-memory state, the size of the
+cold stores' databases, and what an unpacked call record is made of.
 The baseline is the whole: each part is printed as its share of the state measured.
 """
 
