@@ -37,6 +37,7 @@ class EntityStep(Generic[State]):
     what: str  # "call" or "agent"
     queue_kind: str  # what its queue updates carry: "visits" or "agents"
     key_field: int  # the position in an Event of the entity's id (never None: the decoder checks)
+    state_type: type[State]  # made from the id when an entity is first seen
 
     def __init__(self, settings: Settings, stats: PipelineStats) -> None:
         self.stats = stats
@@ -77,7 +78,7 @@ class EntityStep(Generic[State]):
         key: str = event[self.key_field]  # type: ignore[assignment]
         seen = output.seen.get(key)
         if seen is None:
-            seen = output.seen[key] = Seen(store.get(key) or self._new(key))
+            seen = output.seen[key] = Seen(store.get(key) or self.state_type(key))
         told = self._apply(seen.state, event)
         if told is None:
             self.stats.duplicate()
@@ -91,9 +92,6 @@ class EntityStep(Generic[State]):
         """End the batch: the states to store, and one update per queue with all the batch tells it."""
         output.writes = {key: (seen.state, seen.token) for key, seen in output.seen.items() if seen.changed}  # type: ignore[misc]
         output.updates = self._updates(output)
-
-    def _new(self, key: str) -> State:
-        raise NotImplementedError
 
     def _apply(self, state: State, event: Event) -> Iterable[str] | None:
         """Fold the event in; the queues to tell, or ``None`` for a duplicate."""
@@ -141,9 +139,7 @@ class CallStep(EntityStep[CallRecord]):
     what = "call"
     queue_kind = "visits"
     key_field = Event._fields.index("call_id")
-
-    def _new(self, call_id: str) -> CallRecord:
-        return CallRecord(call_id)
+    state_type = CallRecord
 
     _apply = staticmethod(CallRecord.apply)  # type: ignore[assignment]  # no method in between: once per call event
 
@@ -167,9 +163,7 @@ class AgentStep(EntityStep[AgentHistory]):
     what = "agent"
     queue_kind = "agents"
     key_field = Event._fields.index("agent_id")
-
-    def _new(self, agent_id: str) -> AgentHistory:
-        return AgentHistory(agent_id)
+    state_type = AgentHistory
 
     def _apply(self, history: AgentHistory, event: Event) -> Iterable[str] | None:
         return () if history.add(event) else None  # the queues to tell are all it served
