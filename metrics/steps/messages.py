@@ -1,9 +1,9 @@
 """What goes into a step and what comes out of it.
 
 An :class:`Arrival` is one decoded event with a token the caller needs to store its state
-later (the worker: the Kafka partition it came from). A step answers with a :class:`StepOutput`:
-states to store, :class:`QueueUpdate` messages for the queue step, and rejections. Updates
-carry full states, not deltas, so applying one twice is harmless.
+later (the worker: its Kafka record, for the partition and a rejection). A step answers with a
+:class:`StepOutput`: states to store, :class:`QueueUpdate` messages for the queue step, and
+rejections. Updates carry full states, not deltas, so applying one twice is harmless.
 """
 
 from __future__ import annotations
