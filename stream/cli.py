@@ -37,7 +37,7 @@ def tune_gc(thresholds: GcThresholds = GC_THRESHOLDS) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run a command; a problem it reports is one line on standard error, never a traceback."""
     tune_gc()
-    parser = _parser()
+    parser = build_parser()
     args = parser.parse_args(argv)
     command: Callable[[argparse.Namespace], int] = args.run
     try:
@@ -55,7 +55,7 @@ def _report(command: str, error: Exception, code: int) -> int:
     return code
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ccmetrics", description="Real-time contact-center metrics.")
     commands = parser.add_subparsers(required=True, metavar="COMMAND", dest="command")
     _add_replay(commands)

@@ -39,6 +39,8 @@ Action = Callable[[], list[Event]]
 MAX_AGENTS = 10_000
 MAX_RATE_PER_MINUTE = 100_000.0
 ONE_DAY_SECONDS = 86_400.0
+# Events older than the worker's max_call_age (default 4 h) would be rejected as too_late.
+MAX_HISTORY_SECONDS = 3 * 3600.0
 SECONDS_FLAGS = {
     "talk_seconds": "--talk",
     "wrapup_seconds": "wrap-up seconds",
@@ -65,6 +67,7 @@ class Traffic:
     timeout_seconds: float = 600.0
     seed: int = 1
     flat: bool = False  # same rate all day (benchmarks) instead of the daily profile
+    shares: tuple[float, ...] | None = None  # each queue's share of the calls (default: even)
 
     def __post_init__(self) -> None:
         if not self.queues or any(not 0 < len(q) <= MAX_QUEUE_CHARS for q in self.queues):
@@ -74,6 +77,13 @@ class Traffic:
         for name, flag in SECONDS_FLAGS.items():
             _check_positive(flag, getattr(self, name), ONE_DAY_SECONDS)
         _check_positive("--rate", self.rate_per_minute, MAX_RATE_PER_MINUTE)
+        if self.shares is not None:
+            if len(self.shares) != len(self.queues):
+                raise UsageProblem(
+                    f"--shares needs one number per queue ({len(self.queues)}), not {len(self.shares)}"
+                )
+            for share in self.shares:
+                _check_positive("--shares", share, MAX_RATE_PER_MINUTE)
 
 
 @dataclass
@@ -151,11 +161,9 @@ class Simulation:
 
     def _arrive(self) -> list[Event]:
         self._at(self.now_us + self._next_arrival_gap(), self._arrive)
-        call = _Call(
-            f"call-{self.traffic.seed}-{next(self._seq)}",
-            self.random.choice(self.traffic.queues),
-            self.now_us,
-        )
+        queues, shares = self.traffic.queues, self.traffic.shares
+        queue = self.random.choice(queues) if shares is None else self.random.choices(queues, shares)[0]
+        call = _Call(f"call-{self.traffic.seed}-{next(self._seq)}", queue, self.now_us)
         return self._enqueue(call)
 
     def _enqueue(self, call: _Call) -> list[Event]:
@@ -274,6 +282,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--patience", type=float, default=defaults.patience_seconds, help="mean caller patience, seconds"
     )
+    parser.add_argument("--shares", help="each queue's share of the calls, comma-separated (default: even)")
+    parser.add_argument(
+        "--history",
+        type=float,
+        help="live: begin this many seconds ago, sending the past at once (the windows start full)",
+    )
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--flat", action="store_true", help="the peak rate all day, no daily profile")
     parser.add_argument(
@@ -296,12 +310,25 @@ def traffic_from(args: argparse.Namespace) -> Traffic:
         patience_seconds=args.patience,
         seed=args.seed,
         flat=args.flat,
+        shares=_shares(args.shares),
     )
+
+
+def _shares(text: str | None) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise UsageProblem(f"--shares must be numbers separated by commas, not {text!r}") from None
 
 
 def run_simulate(args: argparse.Namespace) -> int:
     traffic = traffic_from(args)
     start = _start(args.start)
+    if args.history is not None:
+        _check_positive("--history", args.history, MAX_HISTORY_SECONDS)
+        start -= round(args.history * US)
     if args.duration is not None:
         _check_positive("--duration", args.duration, 366 * ONE_DAY_SECONDS)
     simulation = Simulation(traffic, start)

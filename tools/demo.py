@@ -1,6 +1,10 @@
 """``make demo``: Kafka, the worker and the simulator on this machine; Ctrl-C stops them all.
 
-Prints where to look, then a small text wallboard every few seconds.
+The simulated center starts in the middle of a busy day: the simulator sends the last hour at
+once, then goes on in real time, so every window is full from the first minute. Sales is
+understaffed and slides below its target, billing is comfortable, support hovers near its
+target; agents take breaks and wrap up. Prints where to look and what to watch for, then a
+small text wallboard every few seconds.
 """
 
 from __future__ import annotations
@@ -19,6 +23,23 @@ from tools.processes import stop_all
 
 RUN = REPO / ".cache" / "demo"
 METRICS_PORT = int(os.environ.get("CCMETRICS_METRICS_PORT", "6066"))
+# Chosen with the engine so that, from the first minute, sales sits below its 80 % target
+# (service level about two thirds), billing well inside it and support near it.
+DEMO_SIMULATION = (
+    *("--queues", "sales,support,billing", "--shares", "6,2,2"),
+    *("--rate", "3", "--agents", "12", "--seed", "3", "--flat", "--history", "3600"),
+)
+GUIDE = """
+ccmetrics is running. Where to look:
+  metrics     http://localhost:{port}/metrics (what Prometheus scrapes; docs/metrics.md)
+  wallboard   this terminal, every 10 seconds
+  logs        {run}/worker.log, {run}/simulate.log
+What to watch for:
+  sales is understaffed: its 15-minute service level sits below its 80 % target, callers wait
+  and abandon (ContactCenterServiceLevelLow would page); billing is comfortable; support is
+  near its target. Agents go on breaks (away) and into wrap-up after calls.
+Ctrl-C stops everything.
+"""
 
 
 def _spawn(name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -29,30 +50,73 @@ def _spawn(name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[
 
 def _scrape() -> dict[tuple[str, str, str], float]:
     with urllib.request.urlopen(f"http://127.0.0.1:{METRICS_PORT}/metrics", timeout=3) as response:
-        text = response.read().decode()
+        return parse_values(response.read().decode())
+
+
+def parse_values(text: str) -> dict[tuple[str, str, str], float]:
+    """Samples of a /metrics text by (name, queue, window or state)."""
     found = {}
     for family in text_string_to_metric_families(text):
         for s in family.samples:
-            found[(s.name, s.labels.get("queue", ""), s.labels.get("window", s.labels.get("state", "")))] = (
-                s.value
-            )
+            where = s.labels.get("window", s.labels.get("state", ""))
+            found[(s.name, s.labels.get("queue", ""), where)] = s.value
     return found
 
 
 def _wallboard(values: dict[tuple[str, str, str], float]) -> str:
     queues = sorted({q for (name, q, _) in values if name == "callcenter_waiting_calls"})
-    rows = [f"{'queue':10}{'waiting':>9}{'longest':>9}{'SL 15m':>9}{'ASA 15m':>9}{'abandon':>9}{'avail':>7}"]
+    header = (
+        "queue",
+        "waiting",
+        "longest",
+        "SL 15m",
+        "target",
+        "ASA 15m",
+        "abandon",
+        "avail",
+        "wrap",
+        "away",
+    )
+    rows = ["{:10}{:>9}{:>9}{:>8}{:>8}{:>9}{:>9}{:>7}{:>6}{:>6}".format(*header)]
     for q in queues:
-        sl = values.get(("callcenter_service_level_ratio", q, "15m"))
-        asa = values.get(("callcenter_answer_speed_seconds", q, "15m"))
-        ab = values.get(("callcenter_abandon_ratio", q, "15m"))
-        rows.append(
-            f"{q:10}{values[('callcenter_waiting_calls', q, '')]:>9.0f}"
-            f"{values[('callcenter_longest_wait_seconds', q, '')]:>8.0f}s"
-            f"{'-' if sl is None else f'{sl:.0%}':>9}{'-' if asa is None else f'{asa:.0f}s':>9}"
-            f"{'-' if ab is None else f'{ab:.0%}':>9}{values[('callcenter_agents', q, 'available')]:>7.0f}"
-        )
+        rows.append(_row(values, q))
     return "\n".join(rows)
+
+
+def _row(values: dict[tuple[str, str, str], float], q: str) -> str:
+    sl = values.get(("callcenter_service_level_ratio", q, "15m"))
+    asa = values.get(("callcenter_answer_speed_seconds", q, "15m"))
+    ab = values.get(("callcenter_abandon_ratio", q, "15m"))
+    target = values.get(("callcenter_service_level_target_ratio", q, ""), 0.0)
+    agents = [values.get(("callcenter_agents", q, state), 0.0) for state in ("available", "wrap_up", "away")]
+    return (
+        f"{q:10}{values[('callcenter_waiting_calls', q, '')]:>9.0f}"
+        f"{values[('callcenter_longest_wait_seconds', q, '')]:>8.0f}s"
+        f"{'-' if sl is None else f'{sl:.0%}':>8}{target:>8.0%}{'-' if asa is None else f'{asa:.0f}s':>9}"
+        f"{'-' if ab is None else f'{ab:.0%}':>9}{agents[0]:>7.0f}{agents[1]:>6.0f}{agents[2]:>6.0f}"
+    )
+
+
+def first_look(values: dict[tuple[str, str, str], float]) -> list[str]:
+    """What a first look at the demo should show and does not yet (empty: all of it)."""
+    queues = {q for (name, q, _) in values if name == "callcenter_waiting_calls"}
+    below = [
+        q
+        for q in queues
+        if values.get(("callcenter_service_level_ratio", q, "15m"), 1.0)
+        < values.get(("callcenter_service_level_target_ratio", q, ""), 0.0)
+    ]
+    wanted = {
+        "callers who waited (ASA above 0)": any(
+            values.get(("callcenter_answer_speed_seconds", q, "15m"), 0.0) > 0 for q in queues
+        ),
+        "abandoned calls": any(
+            values.get(("callcenter_abandoned_calls", q, "today"), 0.0) > 0 for q in queues
+        ),
+        "agents in wrap-up": any(values.get(("callcenter_agents", q, "wrap_up"), 0.0) > 0 for q in queues),
+        "a queue below its service-level target": bool(below),
+    }
+    return [what for what, seen in wanted.items() if not seen]
 
 
 def _wait_ready(worker: subprocess.Popen[bytes], timeout: float = 180) -> None:
@@ -67,6 +131,21 @@ def _wait_ready(worker: subprocess.Popen[bytes], timeout: float = 180) -> None:
             pass
         time.sleep(1)
     raise SystemExit(f"the worker did not serve /metrics in {timeout}s; see {RUN / 'worker.log'}")
+
+
+def _watch(children: list[subprocess.Popen[bytes]]) -> int:
+    """The wallboard every 10 seconds, and once, whether the first look shows what it should."""
+    started, missing = time.monotonic(), ["nothing yet"]
+    while all(child.poll() is None for child in children):
+        time.sleep(10)
+        values = _scrape()
+        print(time.strftime("%H:%M:%S"), "\n" + _wallboard(values) + "\n", flush=True)
+        if missing:
+            missing = first_look(values)
+            if not missing:
+                print(f"(the first look is all there after {time.monotonic() - started:.0f} s)\n", flush=True)
+    print("a process stopped; see the logs above", file=sys.stderr)
+    return 1
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -90,17 +169,9 @@ def main() -> int:
         worker = _spawn("worker", ["worker"], env)
         children.append(worker)
         _wait_ready(worker)
-        children.append(_spawn("simulate", ["simulate", "--rate", "4", "--agents", "14", "--flat"], env))
-        print(
-            f"\nccmetrics is running.\n  metrics:   http://localhost:{METRICS_PORT}/metrics\n"
-            f"  logs:      {RUN}/worker.log, {RUN}/simulate.log\n  Ctrl-C stops everything.\n",
-            flush=True,
-        )
-        while all(child.poll() is None for child in children):
-            time.sleep(10)
-            print(time.strftime("%H:%M:%S"), "\n" + _wallboard(_scrape()) + "\n", flush=True)
-        print("a process stopped; see the logs above", file=sys.stderr)
-        return 1
+        children.append(_spawn("simulate", ["simulate", *DEMO_SIMULATION], env))
+        print(GUIDE.format(port=METRICS_PORT, run=RUN), flush=True)
+        return _watch(children)
     except KeyboardInterrupt:
         print("\nstopping ...")
         return 0

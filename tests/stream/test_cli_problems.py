@@ -154,6 +154,10 @@ def tuple_of(address: str) -> str:
         (["--agents", "-3"], "--agents must be a whole number from 1"),
         (["--duration", "-1"], "--duration must be a number above 0"),
         (["--start", "yesterday"], "--start: not an RFC 3339 time"),
+        (["--shares", "1,2"], "--shares needs one number per queue (3), not 2"),
+        (["--shares", "1,x,2"], "--shares must be numbers separated by commas"),
+        (["--shares", "1,0,2"], "--shares must be a number above 0"),
+        (["--history", "20000"], "--history must be a number above 0 and at most 10800"),
     ],
 )
 def test_simulate_checks_its_arguments(

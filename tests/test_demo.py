@@ -1,0 +1,34 @@
+"""The demo's traffic, replayed: its first minute already shows a center in a busy day."""
+
+from __future__ import annotations
+
+from metrics.engine import Engine
+from metrics.settings import Settings
+from metrics.timeutil import US
+from stream.cli import build_parser
+from stream.exporter.text import render
+from stream.simulate import Simulation, traffic_from
+from tools.demo import DEMO_SIMULATION, first_look, parse_values
+
+NOW = 1_767_607_200 * US
+
+
+def first_look_after(history_seconds: float, seconds: float) -> list[str]:
+    """What the demo's first look lacks ``seconds`` after a start with that much history."""
+    args = build_parser().parse_args(["simulate", *DEMO_SIMULATION])
+    engine = Engine(Settings())
+    for event in Simulation(traffic_from(args), NOW - round(history_seconds * US)).run(
+        NOW + round(seconds * US)
+    ):
+        engine.apply(event)
+    return first_look(parse_values(render(engine.snapshot(NOW + round(seconds * US))).decode()))
+
+
+def test_with_its_hour_of_history_the_first_minute_shows_it_all() -> None:
+    args = build_parser().parse_args(["simulate", *DEMO_SIMULATION])
+    assert args.history == 3600
+    assert first_look_after(args.history, 60) == []
+
+
+def test_an_empty_center_would_not() -> None:
+    assert first_look_after(0.001, 60) != []
