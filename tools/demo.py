@@ -2,8 +2,8 @@
 
 The simulated center starts in the middle of a busy day: the simulator sends the last hour at
 once, then goes on in real time, so every window is full from the first minute. Sales is
-understaffed and slides below its target, billing is comfortable, support hovers near its
-target; agents take breaks and wrap up. Prints where to look and what to watch for, then a
+understaffed and slides below its target, billing and support keep up; agents take breaks and
+wrap up. Prints where to look and what to watch for, then a
 small text wallboard every few seconds.
 """
 
@@ -24,7 +24,7 @@ from tools.processes import stop_all
 RUN = REPO / ".cache" / "demo"
 METRICS_PORT = int(os.environ.get("CCMETRICS_METRICS_PORT", "6066"))
 # Chosen with the engine so that, from the first minute, sales sits below its 80 % target
-# (service level about two thirds), billing well inside it and support near it.
+# (service level about two thirds) while billing and support stay inside it.
 DEMO_SIMULATION = (
     *("--queues", "sales,support,billing", "--shares", "6,2,2"),
     *("--rate", "3", "--agents", "12", "--seed", "3", "--flat", "--history", "3600"),
@@ -36,8 +36,8 @@ ccmetrics is running. Where to look:
   logs        {run}/worker.log, {run}/simulate.log
 What to watch for:
   sales is understaffed: its 15-minute service level sits below its 80 % target, callers wait
-  and abandon (ContactCenterServiceLevelLow would page); billing is comfortable; support is
-  near its target. Agents go on breaks (away) and into wrap-up after calls.
+  and abandon (ContactCenterServiceLevelLow would page); billing and support keep up with
+  fewer calls. Agents go on breaks (away) and into wrap-up after calls.
 Ctrl-C stops everything.
 """
 
