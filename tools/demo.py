@@ -35,9 +35,9 @@ ccmetrics is running. Where to look:
   wallboard   this terminal, every 10 seconds
   logs        {run}/worker.log, {run}/simulate.log
 What to watch for:
-  sales is understaffed: its 15-minute service level sits below its 80 % target, callers wait
-  and abandon (ContactCenterServiceLevelLow would page); billing and support keep up with
-  fewer calls. Agents go on breaks (away) and into wrap-up after calls.
+  sales is understaffed: its 15-minute service level sits below its 80 % target, callers
+  wait and abandon (ContactCenterServiceLevelLow pages after 5 minutes of it); billing and
+  support keep up with fewer calls. Agents go on breaks (away) and into wrap-up after calls.
 Ctrl-C stops everything.
 """
 
