@@ -15,11 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from metrics.contract.events import Event, Rejection
+from metrics.timeutil import US
 
 SOURCE = "asterisk"
 _FLOW_OUT = {"EXITWITHTIMEOUT": "timeout", "EXITWITHKEY": "exit_key", "EXITEMPTY": "empty"}
 _TRANSFERS = ("TRANSFER", "BLINDTRANSFER", "ATTENDEDTRANSFER")
-_SILENT = ("RINGNOANSWER", "RINGCANCELED", "QUEUESTART", "CONFIGRELOAD", "DID", "INFO", "SYSCOMPAT")
+_SILENT = (
+    *("RINGNOANSWER", "RINGCANCELED", "QUEUESTART", "CONFIGRELOAD", "DID", "INFO", "SYSCOMPAT"),
+    "AGENTDUMP",  # the agent hung up during the announcement; the caller waits on for another
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +55,7 @@ class _Agent:
 
 def parse_line(text: str) -> Line:
     """Split one line; raise :class:`Rejection` if it is not a queue_log line."""
-    parts = text.rstrip("\r\n").split("|")
+    parts = text.lstrip("\x00").rstrip("\r\n").split("|")  # a crash can leave NULs before a line
     if len(parts) < 5 or not parts[4]:
         raise Rejection("bad_queue_log_line", "expected epoch|uniqueid|queue|agent|EVENT|...")
     return Line(_epoch_us(parts[0]), parts[1], parts[2], parts[3], parts[4], tuple(parts[5:]))
@@ -70,6 +74,7 @@ class QueueLogMapper:
     def __init__(self, source: str = SOURCE) -> None:
         self.source = source
         self._agents: dict[str, _Agent] = {}
+        self._last_us: dict[str, int] = {}  # agent -> time of its latest state event
 
     def map_line(self, text: str) -> list[Event] | None:
         """The events of one line; ``None`` when the verb carries nothing for the metrics."""
@@ -93,13 +98,23 @@ class QueueLogMapper:
         return Event(
             f"{agent_id}:{line.verb}:{line.time_us}:{line.queue}:{line.call_id}",
             "agent.state",
-            line.time_us,
+            self._in_line_order(agent_id, line.time_us),
             self.source,
             agent_id=agent_id,
             state=agent.state(),
             reason=agent.reason if agent.paused else None,
             queues=tuple(sorted(agent.queues)),
         )
+
+    def _in_line_order(self, agent_id: str, time_us: int) -> int:
+        """The time of an agent's state event, a microsecond after the agent's previous one when
+        both fall in the same second: queue_log times are whole seconds, and the lines of one
+        second must apply in the order they were written, whatever order they arrive in."""
+        last = self._last_us.get(agent_id)
+        if last is not None and last - US < time_us <= last:
+            time_us = last + 1
+        self._last_us[agent_id] = time_us
+        return time_us
 
     def _queued(self, line: Line) -> list[Event]:
         return [self._call(line, "call.queued", queue=line.queue)]
@@ -130,9 +145,13 @@ class QueueLogMapper:
 
     def _membership(self, line: Line) -> list[Event]:
         adding = line.verb in ("ADDMEMBER", "AGENTLOGIN", "AGENTCALLBACKLOGIN")
+        queue = None if line.queue in ("", "NONE") else line.queue  # agent logins name no queue
 
         def change(agent: _Agent) -> None:
-            (agent.queues.add if adding else agent.queues.discard)(line.queue)
+            if queue is not None:
+                (agent.queues.add if adding else agent.queues.discard)(queue)
+            elif not adding:
+                agent.queues.clear()  # logged off: out of every queue
 
         return [self._agent_event(line, line.agent, change)]
 

@@ -85,3 +85,51 @@ def test_a_queue_log_replays_to_known_metrics() -> None:
     assert (sales.sums[0], sales.sums[1], sales.sums[2], sales.sums[4]) == (4, 2, 1, 1)  # offered ans ab flow
     assert sales.answer_speed_seconds == 5.5  # (10 + 1) / 2
     assert sales.handle_time_seconds == 84.5  # (120 + 49) / 2
+
+
+SAME_SECOND = """\
+1767607200|NONE|sales|SIP/1001|ADDMEMBER|
+1767607200|NONE|sales|SIP/1002|ADDMEMBER|
+1767607200|NONE|sales|SIP/1003|ADDMEMBER|
+1767607210|1767607210.1|sales|NONE|ENTERQUEUE||5551234|1
+1767607220|1767607210.1|sales|SIP/1001|CONNECT|10|1767607220.2|0
+1767607220|1767607210.1|sales|SIP/1001|COMPLETEAGENT|10|0|1
+1767607230|NONE|sales|SIP/1002|PAUSE|Lunch
+1767607230|NONE|sales|SIP/1002|UNPAUSE|
+1767607240|NONE|sales|SIP/1003|REMOVEMEMBER|
+1767607240|NONE|sales|SIP/1003|ADDMEMBER|
+"""
+
+
+def agents_at(events: list[object], at: str) -> dict[str, int]:
+    from metrics.engine import Engine
+
+    engine = Engine(Settings())
+    for event in events:
+        engine.apply(event)  # type: ignore[arg-type]
+    return next(q for q in engine.snapshot(parse_rfc3339_us(at)).queues if q.queue == "sales").agents
+
+
+def test_lines_of_one_second_apply_in_the_order_written_whatever_the_delivery_order() -> None:
+    events = [i.event for i in items(SAME_SECOND) if isinstance(i, Accepted)]
+    written = agents_at(events, "2026-01-05T10:01:00Z")
+    assert (written["available"], written["on_call"], written["away"], written["offline"]) == (3, 0, 0, 0)
+    assert agents_at(list(reversed(events)), "2026-01-05T10:01:00Z") == written
+
+
+def test_an_agent_login_names_no_queue_and_makes_none() -> None:
+    log = (
+        "1767607200|NONE|NONE|Agent/1001|AGENTLOGIN|SIP/1001-0000001\n"
+        "1767607210|1767607210.1|sales|Agent/1001|CONNECT|10|1767607210.2|0\n"
+        "1767607300|NONE|NONE|Agent/1001|AGENTLOGOFF|SIP/1001-0000001|90\n"
+    )
+    snapshot, _ = replay_items(items(log), Settings(), parse_rfc3339_us("2026-01-05T10:05:00Z"))
+    assert [q.queue for q in snapshot.queues] == ["sales"]
+    sales = snapshot.queues[0].agents
+    assert sales["on_call"] == 0 and sales["available"] == 0  # logged off, out of sales too
+
+
+def test_a_line_after_a_crash_is_read_after_its_nul_bytes() -> None:
+    found = items("\0\0\0\x001767607210|1767607210.1|sales|NONE|ENTERQUEUE||5551234|1\n")
+    assert [type(i).__name__ for i in found] == ["Accepted"]
+    assert found[0].event.call_id == "1767607210.1"  # type: ignore[union-attr]
