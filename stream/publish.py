@@ -2,9 +2,10 @@
 
 CloudEvents lines are sent as they are (unknown fields kept); queue_log lines are mapped to
 contract events first. Invalid lines are reported with their line number and not sent.
-With ``--follow`` the file is read like ``tail -f``: new lines are sent as they are written,
-a partial last line waits for its newline, and a truncated or replaced file is read again
-from its start (event ids are stable, so re-sent events are dropped as duplicates).
+With ``--follow`` the file is read like ``tail -F`` (:class:`FollowedFile`): new lines are
+sent as they are written, a partial last line waits for its newline, a rotated log is read to
+its end before the new one is read from its start, and a file truncated in place is read
+again from its start.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from stream.deploy import Deployment
 from stream.encode import to_json_line
@@ -92,25 +94,68 @@ async def _send_lines(
 
 async def _batches(path: Path, follow: bool, stop: StopRequest) -> AsyncIterator[list[bytes]]:
     """Complete lines of the file, in batches; with ``follow``, until a stop is requested."""
-    position, inode, pending = 0, None, b""
-    while not stop.requested:
+    followed = FollowedFile(path)
+    try:
+        while not stop.requested:
+            lines = followed.take()
+            if lines:
+                yield lines
+            elif not follow:
+                if followed.pending.strip():
+                    yield [followed.pending]
+                return
+            else:
+                await stop.wait(POLL_SECONDS)
+    finally:
+        followed.close()
+
+
+class FollowedFile:
+    """A file read as it grows, like ``tail -F``: across truncation and rotation.
+
+    The open file is read to its end before a rotated-in file (a new inode at the path) is
+    opened, so lines written just before logrotate renamed it are not lost; the new file is
+    read from its start, and a file truncated in place (copytruncate) is read again from its
+    start. Nothing is read twice.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.pending = b""  # the start of a line whose end has not been written yet
+        self._handle: BinaryIO | None = None
+        self._inode: int | None = None
+
+    def take(self) -> list[bytes]:
+        """The complete lines written since the last call."""
+        lines = self._read()
+        if self._replaced():
+            if self.pending.strip():
+                lines.append(self.pending)  # the old file's last line: it will not grow any more
+            self._reopen()
+            lines += self._read()
+        return lines
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+
+    def _read(self) -> list[bytes]:
+        if self._handle is None:
+            return []
+        *complete, self.pending = (self.pending + self._handle.read()).split(b"\n")
+        return complete
+
+    def _replaced(self) -> bool:
+        """Whether the path now holds another file than the open one, or a shorter one."""
         try:
-            stat = path.stat()
+            stat = self.path.stat()
         except FileNotFoundError:
-            stat = None
-        if stat is not None and (stat.st_ino != inode or stat.st_size < position):
-            position, inode, pending = 0, stat.st_ino, b""  # new or truncated file: from its start
-        if stat is not None and stat.st_size > position:
-            with path.open("rb") as handle:
-                handle.seek(position)
-                chunk = handle.read()
-            position += len(chunk)
-            *complete, pending = (pending + chunk).split(b"\n")
-            if complete:
-                yield complete
-        elif not follow:
-            if pending.strip():
-                yield [pending]
-            return
-        else:
-            await stop.wait(POLL_SECONDS)
+            return False  # rotated away and not there again yet: keep reading the old one
+        if self._handle is None or stat.st_ino != self._inode:
+            return True
+        return stat.st_size < self._handle.tell()
+
+    def _reopen(self) -> None:
+        self.close()
+        self._handle = self.path.open("rb")
+        self._inode, self.pending = os.fstat(self._handle.fileno()).st_ino, b""

@@ -116,6 +116,35 @@ def test_publish_follow_sends_lines_as_a_queue_log_grows(
             follower.wait()
 
 
+def test_publish_follow_reads_a_rotated_queue_log_without_losing_or_resending_a_line(
+    tenant: Tenant, tmp_path: Path
+) -> None:
+    log, stamp = tmp_path / "queue_log", int(time.time())
+    calls = [
+        [
+            f"{stamp}|{stamp}.{n}|sales|NONE|ENTERQUEUE||555000{n}|1\n",
+            f"{stamp}|{stamp}.{n}|sales|NONE|ABANDON|1|1|5\n",
+        ]
+        for n in range(3)
+    ]
+    log.write_text("".join(calls[0]))
+    follower = tenant.ccmetrics_background("publish", str(log), "--format", "asterisk-queue-log", "--follow")
+    time.sleep(1.5)
+    with log.open("a") as old:
+        old.write(calls[1][0])
+        old.flush()
+        log.rename(tmp_path / "queue_log.1")  # logrotate
+        old.write(calls[1][1])  # Asterisk writes to the old file until it reopens its log
+    time.sleep(0.1)
+    log.write_text("".join(calls[2]))
+    time.sleep(1.5)
+    follower.send_signal(signal.SIGTERM)
+    assert follower.wait(timeout=20) == 0
+    sent = consume(tenant.kafka, f"{tenant.prefix}callcenter.calls", 7, timeout=5)
+    kinds = sorted(orjson.loads(value)["type"] for _, value in sent)
+    assert kinds == ["call.abandoned"] * 3 + ["call.queued"] * 3  # each line once
+
+
 def test_publish_follow_stops_in_one_sentence_while_its_broker_is_away(tmp_path: Path) -> None:
     """The idempotent producer retries for ever while Kafka is away: a stop must still end it."""
     broker = LocalKafka.start(tmp_path / "private-kafka")  # this test kills it
