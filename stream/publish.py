@@ -14,8 +14,9 @@ import argparse
 import asyncio
 import os
 import sys
+from collections import Counter
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -47,6 +48,7 @@ def run_publish(args: argparse.Namespace) -> int:
 class Counts:
     sent: int = 0
     bad: int = 0
+    ignored: Counter[str] = field(default_factory=Counter)  # by type or queue_log verb
 
 
 async def publish(path: Path, fmt: str, follow: bool, deployment: Deployment) -> int:
@@ -68,6 +70,8 @@ async def publish(path: Path, fmt: str, follow: bool, deployment: Deployment) ->
         f"published {sent} events from {path}{stopped}" + (f", {bad} invalid lines not sent" if bad else ""),
         file=sys.stderr,
     )
+    if counts.ignored:
+        print(f"not sent, nothing to measure or an unknown type: {dict(counts.ignored)}", file=sys.stderr)
     return 1 if bad else 0
 
 
@@ -84,7 +88,9 @@ async def _send_lines(
         if isinstance(item, Accepted):
             await producer.send_routed(item.event, item.raw or to_json_line(item.event))
             counts.sent += 1
-        elif not isinstance(item, Ignored):
+        elif isinstance(item, Ignored):
+            counts.ignored[item.type] += 1
+        else:
             counts.bad += 1
             if counts.bad <= SHOW_INVALID:
                 print(f"not sent: {item.where}: {item.reason}: {item.detail}", file=sys.stderr)

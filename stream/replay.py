@@ -41,7 +41,8 @@ class ReplayReport:
     after_until: int = 0
     rejected: list[Rejected] = field(default_factory=list)  # the first SHOW_REJECTED
     rejected_count: int = 0
-    ignored: Counter[str] = field(default_factory=Counter)
+    ignored: Counter[str] = field(default_factory=Counter)  # unknown types, by type
+    not_measured: Counter[str] = field(default_factory=Counter)  # queue_log verbs ignored on purpose
 
     def reject(self, item: Rejected) -> None:
         self.rejected_count += 1
@@ -59,6 +60,8 @@ class ReplayReport:
             print(f"... and {self.rejected_count - len(self.rejected)} more rejected lines", file=out)
         if self.ignored:
             print(f"ignored (unknown type): {dict(self.ignored)}", file=out)
+        if self.not_measured:
+            print(f"ignored on purpose (nothing to measure): {dict(self.not_measured)}", file=out)
         if self.after_until:
             print(f"ignored {self.after_until} events after --until", file=out)
 
@@ -93,8 +96,8 @@ class Replay:
                 if accepted % ADVANCE_EVERY == 0:
                     engine.advance(newest)
             elif isinstance(item, Ignored):
-                engine.stats.ignored("unknown_type")
-                report.ignored[item.type] += 1
+                engine.stats.ignored(item.reason)
+                (report.ignored if item.reason == "unknown_type" else report.not_measured)[item.type] += 1
             else:
                 engine.stats.rejected(item.reason)
                 report.reject(item)

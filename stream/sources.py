@@ -20,6 +20,7 @@ from stream.progress import Progress
 from stream.queue_log import QueueLogMapper
 
 FORMATS = ("cloudevents", "asterisk-queue-log")
+NOTHING_TO_MEASURE = "nothing_to_measure"  # a known queue_log verb ignored on purpose (docs/asterisk.md)
 
 
 class Accepted(NamedTuple):
@@ -29,7 +30,10 @@ class Accepted(NamedTuple):
 
 
 class Ignored(NamedTuple):
+    """An event of an unknown type, or a queue_log line with nothing to measure (by its verb)."""
+
     type: str
+    reason: str = "unknown_type"  # or NOTHING_TO_MEASURE
 
 
 class Rejected(NamedTuple):
@@ -113,6 +117,8 @@ def _map_queue_log_line(line: bytes, mapper: QueueLogMapper) -> Iterator[Item]:
         raise Rejection("bad_encoding", "not UTF-8") from None
     events = mapper.map_line(text)
     if events is None:
-        yield Ignored(text.split("|")[4])
-        return
-    yield from (Accepted(event) for event in events)
+        yield Ignored(text.lstrip("\x00").split("|")[4])
+    elif not events:
+        yield Ignored(text.lstrip("\x00").split("|")[4], NOTHING_TO_MEASURE)
+    else:
+        yield from (Accepted(event) for event in events)

@@ -66,7 +66,12 @@ def test_a_static_member_is_known_from_its_first_call() -> None:
 
 def test_unknown_verbs_are_ignored_and_bad_lines_rejected() -> None:
     found = items()
-    assert [i.type for i in found if isinstance(i, Ignored)] == ["SOMETHINGNEW"]
+    ignored = [(i.type, i.reason) for i in found if isinstance(i, Ignored)]
+    assert ignored == [
+        ("RINGNOANSWER", "nothing_to_measure"),
+        ("QUEUESTART", "nothing_to_measure"),
+        ("SOMETHINGNEW", "unknown_type"),
+    ]
     rejected = [i for i in found if isinstance(i, Rejected)]
     assert [(r.reason, r.where) for r in rejected] == [("bad_queue_log_line", "queue_log:18")]
 
@@ -133,3 +138,60 @@ def test_a_line_after_a_crash_is_read_after_its_nul_bytes() -> None:
     found = items("\0\0\0\x001767607210|1767607210.1|sales|NONE|ENTERQUEUE||5551234|1\n")
     assert [type(i).__name__ for i in found] == ["Accepted"]
     assert found[0].event.call_id == "1767607210.1"  # type: ignore[union-attr]
+
+
+CURRENT_ASTERISK = """\
+1767607200|NONE|sales|PJSIP/1001|ADDMEMBER|
+1767607201|NONE|NONE|NONE|QUEUESTART|
+1767607202|NONE|NONE|NONE|CONFIGRELOAD|
+1767607203|1767607203.1|sales|NONE|ENTERQUEUE||5551234|1
+1767607204|1767607203.1|sales|PJSIP/1001|RINGNOANSWER|1000
+1767607205|1767607203.1|sales|PJSIP/1001|RINGCANCELED|1000
+1767607206|1767607203.1|sales|PJSIP/1001|AGENTDUMP|
+1767607207|1767607203.1|sales|NONE|EXITWITHKEY|5|1|2
+1767607210|1767607210.2|sales|NONE|ENTERQUEUE||5552222|1
+1767607211|1767607210.2|sales|NONE|EXITEMPTY|1|1|1
+1767607212|NONE|NONE|PJSIP/1001|PAUSEALL|Training
+1767607213|NONE|NONE|PJSIP/1001|UNPAUSEALL|
+1767607214|NONE|NONE|NONE|SYSCOMPAT|
+1767607220|1767607220.3|sales|NONE|ENTERQUEUE||5553333|1|extra|fields|from|a|newer|layout
+"""
+
+
+@pytest.mark.parametrize("kind", ["BRIDGE", "APP", "LINK"])
+def test_an_attended_transfer_of_every_link_kind_ends_the_agents_handling(kind: str) -> None:
+    data = {
+        "BRIDGE": "BRIDGE|1767607300.9|5|60|1",
+        "APP": "APP|Playback|5|60|1",
+        "LINK": "LINK|PJSIP/2000-0000|5|60|1",
+    }
+    log = (
+        "1767607240|1767607240.4|sales|NONE|ENTERQUEUE||5554444|1\n"
+        "1767607245|1767607240.4|sales|PJSIP/1001|CONNECT|5|1767607245.5|1\n"
+        f"1767607305|1767607240.4|sales|PJSIP/1001|ATTENDEDTRANSFER|{data[kind]}\n"
+    )
+    kinds = [i.event.type for i in items(log) if isinstance(i, Accepted) and i.event.type != "agent.state"]
+    assert kinds == ["call.queued", "call.answered", "call.transferred", "call.ended"]
+
+
+def test_every_event_of_current_asterisk_is_mapped_or_ignored_on_purpose() -> None:
+    found = items(CURRENT_ASTERISK)
+    assert not [i for i in found if isinstance(i, Rejected)]
+    ignored = {i.type: i.reason for i in found if isinstance(i, Ignored)}
+    assert set(ignored.values()) == {"nothing_to_measure"}
+    assert set(ignored) == {
+        "QUEUESTART",
+        "CONFIGRELOAD",
+        "RINGNOANSWER",
+        "RINGCANCELED",
+        "AGENTDUMP",
+        "SYSCOMPAT",
+    }
+    events = [i.event for i in found if isinstance(i, Accepted)]
+    flowed = [(e.call_id, e.reason) for e in events if e.type == "call.flowed_out"]
+    assert flowed == [("1767607203.1", "exit_key"), ("1767607210.2", "empty")]
+    paused = [
+        (e.state, e.reason) for e in events if e.type == "agent.state" and e.time_us >= 1767607212_000000
+    ]
+    assert paused == [("away", "Training"), ("available", None)]
+    assert events[-1].type == "call.queued" and events[-1].call_id == "1767607220.3"
