@@ -54,12 +54,14 @@ class Recovery:
         topology, queues = self.topology, self.queues
         queues.keep_partitions(set())
         queues.cold.keep_partitions(owned)
+        cold = list(queues.cold.items())  # read once: for the queues' names, then their visits
         tables = (topology.visits_table, topology.queue_agents_table, topology.settled_table)
-        partition_of = owned_queues(tables, queues.cold.keys(), topology.queue_partition, owned)
+        partition_of = owned_queues(tables, {v.queue for v in cold}, topology.queue_partition, owned)
         for table in tables:
             keep_owned_queues(table, partition_of)
         items = list(topology.visits_table.items()) + list(topology.queue_agents_table.items())
-        queues.rebuild(items, list(topology.settled_table.items()), partition_of, self.clock.now_us())
+        settled = list(topology.settled_table.items())
+        queues.rebuild(items, cold, settled, partition_of, self.clock.now_us())
         log.info("rebuilt queues on partitions %s", sorted(owned))
 
 
@@ -81,14 +83,14 @@ def reindex(table: Any, index: KeyIndex, owned: set[int]) -> None:
 
 
 def owned_queues(
-    tables: Iterable[Any], cold_keys: Iterable[str], partition_for: Callable[[str], int], owned: set[int]
+    tables: Iterable[Any], cold_queues: Iterable[str], partition_for: Callable[[str], int], owned: set[int]
 ) -> dict[str, int]:
     """Queue -> partition of each queue in the queue-side tables or cold visits whose partition is owned.
 
     The settled sums count: a queue whose visits all expired has nothing else left.
     """
     queues = {split_key(key)[0] for table in tables for key in table.data}
-    queues.update(split_key(key)[0] for key in cold_keys)
+    queues.update(cold_queues)
     return {queue: p for queue in queues if (p := partition_for(queue)) in owned}
 
 

@@ -97,13 +97,14 @@ class QueueStep:
     def rebuild(
         self,
         items: Iterable[Stored],
+        cold: Iterable[Visit],
         settled: Iterable[tuple[str, Settled]],
         partition_of: dict[str, int],
         now_us: int,
     ) -> None:
         """Restore owned queues after recovery (``partition_of``: queue to partition).
 
-        From their settled sums, the cold store's visits, then the hot ``items`` (visits
+        From their settled sums, the ``cold`` store's visits, then the hot ``items`` (visits
         and agents), which replace their cold copies. Windows start at ``now_us`` first, as a
         running worker's are: hours of contributions too old for any window then go straight
         into the sums instead of into buckets that the first snapshot would drop. (Those
@@ -114,7 +115,7 @@ class QueueStep:
                 self.state(queue, partition_of[queue]).restore_settled(sums)
         for queue, partition in partition_of.items():
             self.state(queue, partition).sums.advance(now_us)
-        for visit in self.cold.items():
+        for visit in cold:
             if visit.queue in partition_of:
                 self.state(visit.queue, partition_of[visit.queue]).restore_cold(visit)
         for key, value in items:

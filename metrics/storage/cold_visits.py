@@ -63,9 +63,6 @@ class ColdVisits:
     def items(self) -> Iterator[Visit]:
         return (_unpacked(key, data) for key, data in self.store.items())
 
-    def keys(self) -> Iterator[str]:
-        return (key for key, _ in self.store.items())
-
     def keep_partitions(self, owned: Container[int]) -> None:
         self.store.keep_partitions(owned)
 

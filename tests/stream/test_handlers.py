@@ -159,7 +159,7 @@ def test_a_rebuilt_registry_counts_visits_let_go_through_their_settled_sums(call
     stored = {
         q: Settled.from_json(orjson.loads(orjson.dumps(s.to_json()))) for q, s in expired.settled.items()
     }
-    rebuilt.rebuild(list(table.items()), list(stored.items()), {"sales": 2}, NOW)
+    rebuilt.rebuild(list(table.items()), list(registry.cold.items()), list(stored.items()), {"sales": 2}, NOW)
     # windows start at now: no bucket is made for what no window can hold any more (c2)
     assert rebuilt.states["sales"].sums._buckets.keys() == registry.states["sales"].sums._buckets.keys()
     assert rebuilt.snapshot(NOW) == registry.snapshot(NOW)

@@ -37,5 +37,5 @@ def test_a_queue_with_only_settled_sums_left_is_rebuilt() -> None:
     visits = _table({"sales\x1fc1": 1, "vip\x1fc2": 2}, read_back={})
     settled = _table({"sales": 3, "quiet": 4, "elsewhere": 5}, read_back={})
     partitions = {"sales": 0, "vip": 1, "quiet": 0, "elsewhere": 1, "only-cold": 0}
-    owned = owned_queues((visits, settled), ["only-cold\x1fc3"], partitions.__getitem__, {0})
+    owned = owned_queues((visits, settled), ["only-cold"], partitions.__getitem__, {0})
     assert owned == {"sales": 0, "quiet": 0, "only-cold": 0}
