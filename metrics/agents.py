@@ -3,34 +3,55 @@
 The state at ``now`` is the latest event at or before ``now`` (ties broken by event id), and
 the queues served are those of the latest such event that lists them ("when absent, the last
 known list stands"). An agent silent for longer than the maximum age is gone, and one that
-comes back after such a silence starts afresh: its queue list must be sent again. Usage::
+comes back after such a silence starts afresh: its queue list must be sent again.
+
+Between two changes the agent spent a :class:`Segment` in one state; time in state is made of
+segments (:mod:`metrics.agent_time`). A history keeps the changes of its newest ``keep_us``
+(:meth:`AgentHistory.trim`): an event older than the first change kept cannot be placed any
+more and is refused (:meth:`AgentHistory.placeable`). Usage::
 
     history = AgentHistory("a1")
     history.add(event)
     history.at(now_us, max_age_us)      # ("available", ("sales",)) or None
+    history.segments(max_age_us)        # [Segment(start_us, end_us, "available", None, ("sales",))]
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right, insort
-from typing import Any
+from typing import Any, NamedTuple
 
 from metrics.contract.events import Event
 
-# (time, event id, state, queues or None)
-StateChange = tuple[int, str, str, tuple[str, ...] | None]
+# (time, event id, state, queues or None, reason or None)
+StateChange = tuple[int, str, str, tuple[str, ...] | None, str | None]
+_LAST_ID = "\U0010ffff"  # sorts after every event id: (t, _LAST_ID) is after every change at t
+
+
+class Segment(NamedTuple):
+    """Time the agent spent in one state: from a change to the next, or until it was gone."""
+
+    start_us: int
+    end_us: int
+    state: str
+    reason: str | None
+    queues: tuple[str, ...]
 
 
 class AgentHistory:
-    """The state changes of one agent still needed to answer "what state at now?"."""
+    """The state changes of one agent still needed to answer "what state, since when, how long?"."""
 
-    __slots__ = ("_event_ids", "agent_id", "changes", "served")
+    __slots__ = ("_event_ids", "agent_id", "base_queues", "base_since_us", "changes", "served")
 
     def __init__(self, agent_id: str) -> None:
         self.agent_id = agent_id
         self.changes: list[StateChange] = []
         self._event_ids: set[str] | None = None  # the ids of ``changes``, made when first needed
-        self.served: set[str] = set()  # every queue ever listed, even in changes expired
+        self.served: set[str] = set()  # every queue ever listed, even in changes trimmed
+        # What the trimmed changes leave: the queues served, and since when the state held,
+        # at the first change kept (None: nothing trimmed).
+        self.base_queues: tuple[str, ...] = ()
+        self.base_since_us: int | None = None
 
     def add(self, event: Event) -> bool:
         """Record a state event; ``False`` for a duplicate."""
@@ -39,12 +60,19 @@ class AgentHistory:
             return False
         event_ids.add(event.id)
         assert event.state is not None
-        insort(self.changes, (event.time_us, event.id, event.state, event.queues))
+        insort(self.changes, (event.time_us, event.id, event.state, event.queues, event.reason))
         self.served.update(event.queues or ())
         return True
 
+    def placeable(self, event: Event) -> bool:
+        """Whether the event falls after the first change kept (or nothing was trimmed)."""
+        if self.base_since_us is None or not self.changes:
+            return True
+        first = self.changes[0]
+        return (event.time_us, event.id) > (first[0], first[1]) or event.id in self._ids()
+
     def _ids(self) -> set[str]:
-        # Only the agent step adds events; the queues' copies of an agent never need the set.
+        # Only the agent step adds events; the copies made for queues never need the set.
         if self._event_ids is None:
             self._event_ids = {change[1] for change in self.changes}
         return self._event_ids
@@ -53,12 +81,27 @@ class AgentHistory:
         """Every queue the agent ever served: the queues that must hear of any change."""
         return self.served
 
+    def newest_us(self) -> int:
+        return self.changes[-1][0] if self.changes else 0
+
     def at(self, now_us: int, max_age_us: int) -> tuple[str, tuple[str, ...]] | None:
         """The state and served queues at ``now_us``, or ``None`` if unknown or gone."""
-        index = bisect_right(self.changes, (now_us, "\U0010ffff"))
+        index = self._index_at(now_us, max_age_us)
+        return None if index is None else (self.changes[index][2], self._listed(index, max_age_us))
+
+    def current(self, now_us: int, max_age_us: int) -> tuple[StateChange, tuple[str, ...], int] | None:
+        """The change in effect at ``now_us``, the queues served, and since when its state and
+        reason hold (heartbeats do not restart it); ``None`` if unknown or gone."""
+        index = self._index_at(now_us, max_age_us)
+        if index is None:
+            return None
+        return self.changes[index], self._listed(index, max_age_us), self._since(index, max_age_us)
+
+    def _index_at(self, now_us: int, max_age_us: int) -> int | None:
+        index = bisect_right(self.changes, (now_us, _LAST_ID))
         if index == 0 or now_us - self.changes[index - 1][0] > max_age_us:
             return None
-        return self.changes[index - 1][2], self._listed(index - 1, max_age_us)
+        return index - 1
 
     def _listed(self, index: int, max_age_us: int) -> tuple[str, ...]:
         """The latest queue list at or before change ``index``, back to the last long silence."""
@@ -66,30 +109,70 @@ class AgentHistory:
             queues = self.changes[index][3]
             if queues is not None:
                 return queues
-            if index == 0 or self.changes[index][0] - self.changes[index - 1][0] > max_age_us:
+            if index == 0:
+                return self.base_queues
+            if self.changes[index][0] - self.changes[index - 1][0] > max_age_us:
                 return ()
             index -= 1
 
-    def expire_before(self, now_us: int) -> None:
-        """Drop changes that can no longer matter to instants at or after ``now_us``."""
-        index = bisect_right(self.changes, (now_us, "\U0010ffff"))
-        keep_from = max(0, index - 1)
-        listed = [i for i in range(index) if self.changes[i][3] is not None]
-        if listed:
-            keep_from = min(keep_from, listed[-1])
-        dropped = self.changes[:keep_from]
-        del self.changes[:keep_from]
+    def _since(self, index: int, max_age_us: int) -> int:
+        """When the run of changes with the state and reason of change ``index`` began."""
+        changes, kind = self.changes, self.changes[index][2::2]
+        while (
+            index > 0
+            and changes[index - 1][2::2] == kind
+            and changes[index][0] - changes[index - 1][0] <= max_age_us
+        ):
+            index -= 1
+        if index == 0 and self.base_since_us is not None:
+            return self.base_since_us
+        return changes[index][0]
+
+    def segments(self, max_age_us: int) -> list[Segment]:
+        """The time between the changes kept, each change's state lasting until the next one or
+        until the agent is gone (``max_age_us`` after it)."""
+        changes, found = self.changes, []
+        for index, (at, _, state, _, reason) in enumerate(changes):
+            gone = at + max_age_us
+            end = min(changes[index + 1][0], gone) if index + 1 < len(changes) else gone
+            found.append(Segment(at, end, state, reason, self._listed(index, max_age_us)))
+        return found
+
+    def trim(self, keep_us: int, max_age_us: int, reached_us: int | None = None) -> None:
+        """Drop the changes before the newest one (or ``reached_us``, if earlier: instants from
+        there on are still asked about) by more than ``keep_us``, keeping the change in effect
+        then; what they said (queues served, since when) stays in ``base_*``."""
+        if not self.changes:
+            return
+        anchor = self.newest_us() if reached_us is None else min(self.newest_us(), reached_us)
+        index = bisect_right(self.changes, (anchor - keep_us, _LAST_ID)) - 1
+        if index <= 0:
+            return
+        self.base_queues = self._listed(index, max_age_us)
+        self.base_since_us = self._since(index, max_age_us)
+        dropped = self.changes[:index]
+        del self.changes[:index]
         if self._event_ids is not None:
             self._event_ids.difference_update(change[1] for change in dropped)
 
+    def copy(self) -> AgentHistory:
+        """A copy that later changes to this one leave alone (what a queue was last told)."""
+        twin = AgentHistory(self.agent_id)
+        twin.changes, twin.served = list(self.changes), set(self.served)
+        twin.base_queues, twin.base_since_us = self.base_queues, self.base_since_us
+        return twin
+
     def to_json(self) -> list[Any]:
-        return [self.agent_id, [list(c) for c in self.changes], sorted(self.served)]
+        changes = [list(c) for c in self.changes]
+        return [self.agent_id, changes, sorted(self.served), list(self.base_queues), self.base_since_us]
 
     @classmethod
     def from_json(cls, row: list[Any]) -> AgentHistory:
         history = cls(row[0])
-        for at, event_id, state, queues in row[1]:
-            change = (at, event_id, state, tuple(queues) if queues is not None else None)
-            history.changes.append(change)
+        for at, event_id, state, queues, *reason in row[1]:  # no reason: stored before reasons were kept
+            listed = tuple(queues) if queues is not None else None
+            history.changes.append((at, event_id, state, listed, reason[0] if reason else None))
         history.served = set(row[2])
+        if len(row) > 3:
+            history.base_queues, history.base_since_us = tuple(row[3]), row[4]
         return history

@@ -15,12 +15,13 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from metrics.agent_calls import AgentCall
 from metrics.contract.events import Event
 from metrics.visits import Handling, Visit
 
 _OUTCOME_RANK = {"call.answered": 0, "call.abandoned": 1, "call.flowed_out": 2}
 _OUTCOME_NAME = {0: "answered", 1: "abandoned", 2: "flowed_out"}
-FIELDS = ("queued", "outcomes", "blocked", "answered", "ended", "wrapup_ended", "transferred")
+FIELDS = ("queued", "outcomes", "blocked", "answered", "ended", "wrapup_ended", "transferred", "missed")
 
 Fact = tuple[Any, ...]  # (time, ..., key): the queue or agent it is about comes last
 Facts = tuple[Fact, ...]  # one fact per key; a tuple is a fifth of a small dict's size
@@ -69,6 +70,7 @@ class CallRecord:
         self.ended: Facts = ()  # (time, id, wrapup, agent)
         self.wrapup_ended: Facts = ()  # (time, id, agent)
         self.transferred: Facts = ()  # (time, id, agent)
+        self.missed: Facts = ()  # (time, queue, agent, id): one per event, a call may ring an agent twice
 
     def apply(self, event: Event) -> Touched | None:
         """Fold one event in. Returns the queues it may have changed; ``None`` for a duplicate."""
@@ -113,16 +115,33 @@ class CallRecord:
         transfer = _find(self.transferred, agent)
         if transfer is not None:
             transfers.append(transfer[0])
+        done_us = self._handling_done(agent)
+        if done_us is not None:
+            handlings.append(Handling(done_us, max(0, done_us - answered_us)))
+
+    def _handling_done(self, agent: str) -> int | None:
+        """When the agent's handling completed: the end, or the end of wrap-up if one follows."""
         ended = _find(self.ended, agent)
         if ended is None:
-            return
-        done_us = ended[0]
-        if ended[2]:  # wrap-up follows: handling completes when it ends
-            wrapup = _find(self.wrapup_ended, agent)
-            if wrapup is None:
-                return
-            done_us = max(done_us, wrapup[0])
-        handlings.append(Handling(done_us, max(0, done_us - answered_us)))
+            return None
+        if not ended[2]:
+            return int(ended[0])
+        wrapup = _find(self.wrapup_ended, agent)
+        return None if wrapup is None else max(ended[0], wrapup[0])
+
+    def agents(self) -> set[str]:
+        """Every agent this call names: those that answered, ended, transferred or missed it."""
+        named = (*self.answered, *self.ended, *self.wrapup_ended, *self.transferred)
+        return {fact[-1] for fact in named} | {fact[2] for fact in self.missed}
+
+    def agent_call(self, agent: str) -> AgentCall:
+        """The call as ``agent`` saw it (handling counts once the agent answered it)."""
+        answered, transfer = _find(self.answered, agent), _find(self.transferred, agent)
+        done_us = self._handling_done(agent) if answered is not None else None
+        handle_us = 0 if done_us is None or answered is None else max(0, done_us - answered[0])
+        missed = tuple(sorted(fact[0] for fact in self.missed if fact[2] == agent))
+        transferred_us = None if transfer is None else transfer[0]
+        return AgentCall(self.call_id, agent, self.last_us, done_us, handle_us, transferred_us, missed)
 
     def _queue_of(self, agent: str) -> Touched:
         fact = _find(self.answered, agent)
@@ -131,6 +150,8 @@ class CallRecord:
     def to_json(self) -> dict[str, Any]:
         """A JSON-able form for the faust table's changelog: facts by key, as they always were."""
         state = {name: {fact[-1]: fact[:-1] for fact in getattr(self, name)} for name in FIELDS}
+        if not self.missed:
+            del state["missed"]  # as records were stored before missed offers were kept
         return {"id": self.call_id, "ids": sorted(self.event_ids), "last": self.last_us, **state}
 
     @classmethod
@@ -141,7 +162,7 @@ class CallRecord:
         # one string per event id, as when the events were folded in: facts hold them too
         ids = {event_id: event_id for event_id in record.event_ids}
         for name in FIELDS:
-            facts = tuple(_fact_from_json(value, key, ids) for key, value in data[name].items())
+            facts = tuple(_fact_from_json(value, key, ids) for key, value in data.get(name, {}).items())
             setattr(record, name, facts)
         return record
 
@@ -190,6 +211,13 @@ def _agent_fact(field: str, with_wrapup: bool = False) -> Callable[[CallRecord, 
     return apply
 
 
+def _on_missed(record: CallRecord, event: Event) -> Touched:
+    """A missed offer is the agent's: no queue metric changes."""
+    assert event.queue is not None and event.agent_id is not None
+    _keep_min(record, "missed", (event.time_us, event.queue, event.agent_id, event.id))
+    return _NONE
+
+
 def _no_fact(record: CallRecord, event: Event) -> Touched:
     return _NONE
 
@@ -203,6 +231,7 @@ _APPLY: dict[str, Callable[[CallRecord, Event], Touched]] = {
     "call.ended": _agent_fact("ended", with_wrapup=True),
     "call.wrapup_ended": _agent_fact("wrapup_ended"),
     "call.transferred": _agent_fact("transferred"),
+    "call.agent_no_answer": _on_missed,
     "call.held": _no_fact,
     "call.resumed": _no_fact,
 }

@@ -20,6 +20,7 @@ from metrics.pipeline import PipelineStats
 from metrics.queue_state import QueueState
 from metrics.settings import Settings
 from metrics.snapshot import Snapshot
+from metrics.steps.agent_board import AgentBoard
 from metrics.steps.clock import Clock, Reading, ReplayClock
 from metrics.steps.entities import AgentStep, CallStep, EntityStep, State
 from metrics.steps.messages import QueueUpdate, StepOutput
@@ -44,6 +45,7 @@ class Engine:
         self.agents: dict[str, AgentHistory] = {}
         self.call_step, self.agent_step = CallStep(settings, self.stats), AgentStep(settings, self.stats)
         self.queue_step = QueueStep(settings)
+        self.board = AgentBoard(settings)
         self._start_batch()
 
     def _start_batch(self) -> None:
@@ -73,6 +75,8 @@ class Engine:
             updates += _finish(self.agent_step, self._agents_out, self.agents, self._reading)
             for update in updates:
                 self.queue_step.apply(update, 0)
+            for state in self._calls_out.board + self._agents_out.board:
+                self.board.apply(state, 0)
         self._start_batch()
 
     def advance(self, now_us: int) -> None:
@@ -86,7 +90,8 @@ class Engine:
         self.flush()
         self.clock.reach(now_us)
         self._reading = self.clock.reading()
-        return Snapshot(now_us, self.queue_step.snapshot(now_us), self.stats.snapshot())
+        queues, agents = self.queue_step.snapshot(now_us), self.board.snapshot(now_us)
+        return Snapshot(now_us, queues, self.stats.snapshot(), agents, self.settings.agents.export)
 
     def expire(self, now_us: int) -> None:
         """Expire calls, agents and visits too old to matter at ``now_us`` (sums stay exact)."""
@@ -94,6 +99,7 @@ class Engine:
         _expire(self.call_step, self.calls, now_us)
         _expire(self.agent_step, self.agents, now_us)
         self.queue_step.expire(0, now_us)
+        self.board.expire(0, now_us)
 
 
 def _finish(

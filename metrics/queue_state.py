@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from metrics import rules
+from metrics.agent_time import STATE_SLOTS, history_changes, history_contributions, seconds_in_window
 from metrics.agents import AgentHistory
 from metrics.contract.events import AGENT_STATES
 from metrics.settings import Settings
@@ -26,7 +27,7 @@ from metrics.settled import Settled
 from metrics.snapshot import QueueSnapshot, WindowValues
 from metrics.timeutil import US, day_start_us, local_date
 from metrics.visits import Visit
-from metrics.windows import TOTAL, WindowSums
+from metrics.windows import TODAY, TOTAL, WindowSums
 
 
 class Expired(NamedTuple):
@@ -65,11 +66,14 @@ class QueueState:
         self._max_call_age_us = settings.limits.max_call_age_us  # a property that computes: read once
         self.visits: dict[str, Visit] = {}  # the hot ones; see the module's docstring
         self._cold_visit = cold_visit
-        self.agents: dict[str, AgentHistory] = {}
+        self.agents: dict[str, AgentHistory] = {}  # as last told: copies
+        self._agent_settings = settings.agents
         self._waiting: dict[str, tuple[int, int]] = {}  # call id -> [queued, end)
-        slots = rules.slot_count(self._bounds_us)
+        self._agent_base = rules.slot_count(self._bounds_us)  # agents' time in state follows the calls' slots
+        slots = self._agent_base + STATE_SLOTS
         self.sums = WindowSums(slots, self.settings.window_us, self.settings.zone)
         self.settled = Settled.empty(slots)
+        self.settled_changed = False  # settled since the worker last stored it
         self.keep_visit_us = keep_visit_us(settings, queue)
 
     def apply_visit(self, visit: Visit) -> None:
@@ -105,15 +109,27 @@ class QueueState:
             self._waiting[visit.call_id] = interval
 
     def apply_agent(self, history: AgentHistory) -> None:
-        """Replace what is known of one agent that serves, or served, this queue."""
-        self.agents[history.agent_id] = history
+        """Replace what is known of one agent that serves, or served, this queue.
+
+        Its time in each state while serving this queue counts in the queue's sums.
+        """
+        old = self.agents.get(history.agent_id)
+        changes = history_changes(old, history, self._max_agent_age_us, self._agent_base, self.queue)
+        self.sums.add_all(changes.taken_back, -1)
+        self.sums.add_all(changes.added, +1)
+        if changes.settled:
+            self._settle(changes.settled, self.sums.now_us or max(c[0] for c in changes.settled))
+        self.agents[history.agent_id] = history.copy()
 
     def snapshot(self, now_us: int) -> QueueSnapshot:
         """The queue's metrics at ``now_us``: the windows move to it, nothing expires."""
         self.sums.advance(now_us)
-        values = {name: WindowValues(tuple(s)) for name, s in self.sums.values().items()}
+        sums = self.sums.values()
+        base = self._agent_base  # the calls' slots; the agents' follow, read as seconds
+        values = {name: WindowValues(tuple(s[:base])) for name, s in sums.items()}
         total = values.pop(TOTAL)
         waiting, longest = self._waiting_at(now_us)
+        agents, away = self._agents_at(now_us)
         return QueueSnapshot(
             queue=self.queue,
             threshold_seconds=self.settings.service_level_threshold_seconds,
@@ -123,12 +139,23 @@ class QueueState:
             wait_bounds_seconds=self.wait_bounds,
             waiting=waiting,
             longest_wait_seconds=longest / US,
-            agents=self._agents_at(now_us),
+            agents=agents,
+            agent_seconds=self._agent_seconds(sums, now_us),
+            away_by_reason=away,
             alert_min_counted_calls=self.settings.alert_min_counted_calls,
             alert_longest_wait_seconds=self.settings.alert_longest_wait_seconds,
             alert_abandon_ratio=self.settings.alert_abandon_ratio,
             timezone=self.settings.timezone,
+            alert_agent_wrap_up_seconds=self.settings.alert_agent_wrap_up_seconds,
+            alert_occupancy_ratio=self.settings.alert_occupancy_ratio,
         )
+
+    def _agent_seconds(self, sums: dict[str, list[int]], now_us: int) -> dict[str, dict[str, float]]:
+        """Per window, the seconds the agents serving the queue spent in each state."""
+        lower = {name: now_us - width for name, width in self.settings.window_us.items()}
+        lower[TODAY] = self.sums.day_start_us
+        total, base = sums[TOTAL], self._agent_base
+        return {name: seconds_in_window(sums[name], total, base, lower[name], now_us) for name in lower}
 
     def _contribute(self, visit: Visit, sign: int) -> None:
         max_age = self._max_call_age_us
@@ -138,13 +165,18 @@ class QueueState:
         waits = [now_us - start for start, end in self._waiting.values() if start <= now_us < end]
         return len(waits), max(waits, default=0)
 
-    def _agents_at(self, now_us: int) -> dict[str, int]:
-        counts = dict.fromkeys(AGENT_STATES, 0)
+    def _agents_at(self, now_us: int) -> tuple[dict[str, int], dict[str, int]]:
+        """Agents serving the queue now, by state; and those away, by reason label."""
+        counts, away = dict.fromkeys(AGENT_STATES, 0), dict[str, int]()
         for history in self.agents.values():
-            current = history.at(now_us, self._max_agent_age_us)
+            current = history.current(now_us, self._max_agent_age_us)
             if current is not None and self.queue in current[1]:
-                counts[current[0]] += 1
-        return counts
+                change = current[0]
+                counts[change[2]] += 1
+                if change[2] == "away":
+                    label = self._agent_settings.reason_label(change[4])
+                    away[label] = away.get(label, 0) + 1
+        return counts, away
 
     def expire(self, now_us: int) -> Expired:
         """Drop visits and agents too old to matter, and waits that ended.
@@ -158,8 +190,11 @@ class QueueState:
             self._add_to_settled(self.visits.pop(call_id), now_us)
         oldest_agent = now_us - self.limits.expire_agent_after_us
         agents = [a for a, h in self.agents.items() if not h.changes or h.changes[-1][0] < oldest_agent]
-        for agent_id in agents:
-            del self.agents[agent_id]
+        for agent_id in agents:  # their time stays counted: settled, for a restart
+            history = self.agents.pop(agent_id)
+            gone = history_contributions(history, self._max_agent_age_us, self._agent_base, self.queue)
+            if gone:
+                self._settle(gone, now_us)
         self._waiting = {c: w for c, w in self._waiting.items() if w[1] > now_us}  # ended: never again
         return Expired(calls, agents)
 
@@ -178,11 +213,17 @@ class QueueState:
         return True
 
     def _add_to_settled(self, visit: Visit, now_us: int) -> None:
+        self._settle(
+            rules.contributions(visit, self.settings, self._bounds_us, self._max_call_age_us), now_us
+        )
+
+    def _settle(self, contributions: list[rules.Contribution], now_us: int) -> None:
         today = day_start_us(local_date(now_us, self.settings.zone), self.settings.zone)
-        contributions = rules.contributions(visit, self.settings, self._bounds_us, self._max_call_age_us)
         self.settled.add(contributions, today)
+        self.settled_changed = True
 
     def restore_settled(self, settled: Settled) -> None:
-        """After a restart: count what visits expired before it contributed (before any snapshot)."""
-        self.settled = settled
-        self.sums.restore(settled)
+        """After a restart: count what expired visits and agents' trimmed changes contributed
+        (before any snapshot). Sums stored before agents were counted are shorter: padded."""
+        self.settled = settled.padded(len(self.settled.total))
+        self.sums.restore(self.settled)

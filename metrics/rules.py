@@ -11,7 +11,7 @@ reaches them.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from metrics.timeutil import US
@@ -168,6 +168,13 @@ def abandon_ratio(sums: Sequence[int]) -> float | None:
 
 def handle_time_seconds(sums: Sequence[int]) -> float | None:
     return _ratio(sums[HANDLE_US] / US, sums[HANDLED])
+
+
+def occupancy_ratio(state_seconds: Mapping[str, float]) -> float | None:
+    """(on_call + wrap_up) / (on_call + wrap_up + available) seconds; ``None`` when 0 / 0."""
+    busy = state_seconds.get("on_call", 0.0) + state_seconds.get("wrap_up", 0.0)
+    staffed = busy + state_seconds.get("available", 0.0)
+    return busy / staffed if staffed > 0 else None
 
 
 def _ratio(numerator: float, denominator: int) -> float | None:

@@ -46,6 +46,8 @@ class QueueSettings:
     alert_min_counted_calls: int = 10  # fewer service-level calls in 15m than this is noise
     alert_longest_wait_seconds: float = 120.0
     alert_abandon_ratio: float = 0.1
+    alert_agent_wrap_up_seconds: float = 300.0  # an agent serving the queue in wrap-up this long
+    alert_occupancy_ratio: float = 0.9  # the queue's occupancy above this for 30 minutes
 
     def __post_init__(self) -> None:
         _check_queue_settings(self)
@@ -75,6 +77,8 @@ class Limits:
     max_call_age_seconds: float = 4 * 3600.0
     max_agent_age_seconds: float = 12 * 3600.0
     max_clock_skew_seconds: float = 300.0  # live: events timed further ahead of now are too_early
+    # An agent's events may come out of order by this much; an older one is too_late (docs/events.md).
+    max_agent_disorder_seconds: float = 3600.0
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -104,6 +108,51 @@ class Limits:
     def max_agent_age_us(self) -> int:
         return round(self.max_agent_age_seconds * US)
 
+    @property
+    def max_agent_disorder_us(self) -> int:
+        return round(self.max_agent_disorder_seconds * US)
+
+
+AGENT_EXPORTS = ("full", "state", "off")
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    """How agents are shown: their time zone for ``today``, their windows, and how much of them.
+
+    ``export``: ``"full"`` (every agent family), ``"state"`` (state, reason and since only) or
+    ``"off"`` (no agent-keyed family; the queues' occupancy stays). Reasons not listed in
+    ``reasons`` are shown as ``other``, so that labels stay few.
+    """
+
+    timezone: str = "UTC"
+    windows: tuple[str, ...] = ("today",)
+    export: str = "full"
+    reasons: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_zone(self.timezone)
+        if self.export not in AGENT_EXPORTS:
+            raise SettingsError(f"[agents] export must be one of {AGENT_EXPORTS}, not {self.export!r}")
+        for window in self.windows:
+            if window != "today":
+                parse_duration_us(window)
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @cached_property
+    def window_us(self) -> dict[str, int]:
+        """The rolling windows by label (``today`` is always kept)."""
+        return {name: parse_duration_us(name) for name in self.windows if name != "today"}
+
+    def reason_label(self, reason: str | None) -> str:
+        """The label of an ``away`` reason: listed ones keep their name, others are ``other``."""
+        if reason is None:
+            return "none"
+        return reason if reason in self.reasons else "other"
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -112,6 +161,7 @@ class Settings:
     defaults: QueueSettings = field(default_factory=QueueSettings)
     queues: dict[str, QueueSettings] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
+    agents: AgentSettings = field(default_factory=AgentSettings)
 
     def for_queue(self, queue: str) -> QueueSettings:
         return self.queues.get(queue, self.defaults)
@@ -122,6 +172,15 @@ class Settings:
         configured = {s.service_level_threshold_seconds for s in every}
         configured |= {s.short_abandon_seconds for s in every}
         return tuple(sorted(set(STANDARD_WAIT_BUCKETS) | configured))
+
+    @cached_property
+    def agent_keep_us(self) -> int:
+        """How long before its newest change an agent's changes are kept: long enough for late
+        events, every rolling window, and events timed ahead by the allowed clock skew."""
+        every = [self.defaults, *self.queues.values()]
+        widest = max([0, *self.agents.window_us.values(), *(w for s in every for w in s.window_us.values())])
+        limits = self.limits
+        return max(limits.max_agent_disorder_us, widest) + limits.max_clock_skew_us
 
     @classmethod
     def from_toml(cls, text: str) -> Settings:
@@ -147,7 +206,7 @@ class Settings:
 
     @classmethod
     def from_mapping(cls, document: dict[str, Any]) -> Settings:
-        _reject_unknown(document, {"defaults", "queues", "limits"}, "top level")
+        _reject_unknown(document, {"defaults", "queues", "limits", "agents"}, "top level")
         defaults = _queue_settings(QueueSettings(), _table(document, "defaults", "[defaults]"), "[defaults]")
         overrides = _table(document, "queues", "[queues]")
         queues = {
@@ -155,7 +214,8 @@ class Settings:
             for name in overrides
         }
         limits = _build(Limits, _table(document, "limits", "[limits]"), "[limits]")
-        return cls(defaults=defaults, queues=queues, limits=limits)
+        agents = _agent_settings(_table(document, "agents", "[agents]"), defaults.timezone)
+        return cls(defaults=defaults, queues=queues, limits=limits, agents=agents)
 
 
 def _table(document: dict[str, Any], name: str, where: str) -> dict[str, Any]:
@@ -172,7 +232,9 @@ def _describe(value: Any) -> str:
     return f"{kind} {value!r}" if kind else f"a {type(value).__name__}"
 
 
-def _check_types(kind: type[QueueSettings] | type[Limits], table: dict[str, Any], where: str) -> None:
+def _check_types(
+    kind: type[QueueSettings] | type[Limits] | type[AgentSettings], table: dict[str, Any], where: str
+) -> None:
     """Raise for the first value whose TOML type does not fit its setting."""
     expected = {f.name: str(f.type) for f in fields(kind)}
     for name, value in table.items():
@@ -205,6 +267,20 @@ def _queue_settings(base: QueueSettings, table: dict[str, Any], where: str) -> Q
         raise SettingsError(f"{where}: {error}") from error
 
 
+def _agent_settings(table: dict[str, Any], timezone: str) -> AgentSettings:
+    """``[agents]``; its time zone is the ``[defaults]`` one unless it names its own."""
+    values = {"timezone": timezone, **table}
+    _reject_unknown(values, {f.name for f in fields(AgentSettings)}, "[agents]")
+    _check_types(AgentSettings, values, "[agents]")
+    for name in ("windows", "reasons"):
+        if name in values:
+            values[name] = tuple(values[name])
+    try:
+        return AgentSettings(**values)
+    except (TypeError, ValueError) as error:
+        raise SettingsError(f"[agents]: {error}") from error
+
+
 def _build(kind: type[Limits], table: dict[str, Any], where: str) -> Limits:
     _reject_unknown(table, {f.name for f in fields(kind)}, where)
     _check_types(kind, table, where)
@@ -220,11 +296,15 @@ def _reject_unknown(table: dict[str, Any], known: set[str], where: str) -> None:
         raise SettingsError(f"{where}: unknown setting(s) {unknown}; known: {sorted(known)}")
 
 
-def _check_queue_settings(s: QueueSettings) -> None:
+def _check_zone(timezone: str) -> None:
     try:
-        ZoneInfo(s.timezone)
+        ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError) as error:
-        raise SettingsError(f"timezone {s.timezone!r} is not an IANA time zone") from error
+        raise SettingsError(f"timezone {timezone!r} is not an IANA time zone") from error
+
+
+def _check_queue_settings(s: QueueSettings) -> None:
+    _check_zone(s.timezone)
     if not 0 < s.service_level_target <= 1:
         raise SettingsError("service_level_target must be in (0, 1]")
     if s.service_level_threshold_seconds <= 0 or s.short_abandon_seconds < 0:

@@ -37,6 +37,11 @@ class Settled:
             if at_us >= day_start_us:
                 self.today[slot] += value
 
+    def padded(self, slots: int) -> Settled:
+        """The same sums with zeros for slots added since they were stored."""
+        more = [0] * max(0, slots - len(self.total))
+        return Settled(self.day_start_us, [*self.today, *more], [*self.total, *more])
+
     def to_json(self) -> list[Any]:
         return [self.day_start_us, self.today, self.total]
 

@@ -46,10 +46,51 @@ class QueueSnapshot:
     waiting: int
     longest_wait_seconds: float
     agents: dict[str, int]  # state -> agents serving this queue in it
+    # window -> state -> agent seconds in the window (agents serving the queue)
+    agent_seconds: dict[str, dict[str, float]] = field(default_factory=dict)
+    away_by_reason: dict[str, int] = field(default_factory=dict)  # agents away now, by reason label
     alert_min_counted_calls: int = 10
     alert_longest_wait_seconds: float = 120.0
     alert_abandon_ratio: float = 0.1
     timezone: str = "UTC"
+    alert_agent_wrap_up_seconds: float = 300.0
+    alert_occupancy_ratio: float = 0.9
+
+    def occupancy_ratio(self, window: str) -> float | None:
+        """(on_call + wrap_up) / (on_call + wrap_up + available) agent seconds; None if 0 / 0."""
+        return rules.occupancy_ratio(self.agent_seconds.get(window, {}))
+
+
+@dataclass(frozen=True, slots=True)
+class AgentWindow:
+    """One agent's values in one window."""
+
+    state_seconds: dict[str, float]
+    handled: int
+    handle_us: int
+    transferred: int
+    missed: int
+
+    @property
+    def handle_time_seconds(self) -> float | None:
+        """Average handle time of the calls handled."""
+        return self.handle_us / self.handled / 1_000_000 if self.handled else None
+
+    @property
+    def occupancy_ratio(self) -> float | None:
+        return rules.occupancy_ratio(self.state_seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSnapshot:
+    """One agent at one instant: its state now (``None`` if unknown or gone) and its windows."""
+
+    agent: str
+    state: str | None
+    reason: str | None  # the bounded label of an away reason (AgentSettings.reason_label)
+    since_us: int | None
+    queues: tuple[str, ...]
+    windows: dict[str, AgentWindow]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,3 +114,5 @@ class Snapshot:
     at_us: int
     queues: tuple[QueueSnapshot, ...]
     pipeline: PipelineSnapshot
+    agents: tuple[AgentSnapshot, ...] = ()
+    agent_export: str = "full"  # AgentSettings.export

@@ -45,6 +45,11 @@ class WindowSums:
     def now_us(self) -> int | None:
         return self._now
 
+    @property
+    def day_start_us(self) -> int:
+        """The first instant of now's local day (once now is set)."""
+        return self._day[0]
+
     def add(self, at_us: int, slot: int, value: int) -> None:
         """Add ``value`` to ``slot`` at event time ``at_us`` (negative to take it back)."""
         self.add_all(((at_us, slot, value),), 1)

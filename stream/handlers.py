@@ -13,17 +13,21 @@ done when Kafka has all of them. Usage::
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic
 
+from metrics.agents import AgentHistory
+from metrics.steps.agent_board import AgentBoard, BoardState
 from metrics.steps.clock import LiveClock
 from metrics.steps.entities import EntityStep, State
 from metrics.steps.messages import QueueUpdate, StepOutput
 from metrics.steps.queues import QueueStep
+from metrics.storage.cold_visits import visit_key
 from metrics.visits import Visit
+from stream.board_messages import decode_board, encode_board
 from stream.direct_producer import DirectProducer, Message, table_entry
-from stream.housekeeping import EntityHousekeeping, KeyIndex, QueueHousekeeping, Schedule
+from stream.housekeeping import BoardHousekeeping, EntityHousekeeping, KeyIndex, QueueHousekeeping, Schedule
 from stream.intake import Intake, Record, Rejected, rejected_record
 from stream.queue_messages import decode_update, encode_update
 from stream.topology import Topology
@@ -38,11 +42,14 @@ class Outputs:
     queue_topic: str
     clock: LiveClock
     schedule: Schedule
+    board_topic: str
+    board_partition: Callable[[str], int]
 
     @classmethod
     def of(cls, topology: Topology, producer: DirectProducer, clock: LiveClock) -> Outputs:
         names = (topology.rejected.get_topic_name(), topology.queues.get_topic_name())
-        return cls(producer, *names, clock, Schedule())
+        board = topology.board.get_topic_name()
+        return cls(producer, *names, clock, Schedule(), board, topology.board_partition)
 
     def rejections(self, rejected: list[Rejected]) -> list[Message]:
         return [Message(self.rejected_topic, None, r.key, r.value) for r in rejected]
@@ -52,6 +59,17 @@ class Outputs:
             Message(self.queue_topic, None, update.queue.encode(), value)
             for update in updates
             for value in encode_update(update)
+        ]
+
+    def to_board(self, states: list[BoardState]) -> list[Message]:
+        """The agents' states, one message per board partition (usually)."""
+        by_partition: dict[int, list[BoardState]] = {}
+        for state in states:
+            by_partition.setdefault(self.board_partition(state.agent_id), []).append(state)
+        return [
+            Message(self.board_topic, partition, None, value)
+            for partition, group in sorted(by_partition.items())
+            for value in encode_board(group)
         ]
 
 
@@ -80,7 +98,7 @@ class EntityHandler(Generic[State]):
         arrivals, rejected = self.intake.take(records)
         output = self.step.fold(arrivals, self.store, outputs.clock.reading())
         messages = self._entries(output) + outputs.rejections(rejected + _rejected(output))
-        messages += outputs.to_queues(output.updates)
+        messages += outputs.to_queues(output.updates) + outputs.to_board(output.board)
         for partition in outputs.schedule.due(self.name, records):
             messages += self.housekeeping.run(partition, outputs.clock.now_us())
         return await outputs.producer.hand_over(messages)
@@ -117,6 +135,8 @@ class QueueHandler:
         messages = _table_entries(topology.visits_table, visits) + _table_entries(
             topology.queue_agents_table, agents
         )
+        settled = {queue: (sums, p) for queue, sums, p in self.queues.settled_changes()}
+        messages += _table_entries(topology.settled_table, settled)
         for partition in self.outputs.schedule.due("queues", records):
             messages += self.housekeeping.run(partition, self.outputs.clock.now_us())
         return await self.outputs.producer.hand_over(messages)
@@ -124,3 +144,31 @@ class QueueHandler:
 
 def _table_entries(table: Any, writes: dict[str, tuple[Any, int]]) -> list[Message]:
     return [table_entry(table, key, value, partition) for key, (value, partition) in writes.items()]
+
+
+class BoardHandler:
+    """The internal board topic: agents' histories and calls into the owned agents' ledgers, stored."""
+
+    def __init__(
+        self, board: AgentBoard, topology: Topology, housekeeping: BoardHousekeeping, outputs: Outputs
+    ) -> None:
+        self.board, self.topology, self.housekeeping, self.outputs = board, topology, housekeeping, outputs
+
+    async def __call__(self, records: list[Record]) -> Awaitable[None]:
+        histories: dict[str, tuple[Any, int]] = {}
+        calls: dict[str, tuple[Any, int]] = {}
+        for record in records:
+            for state in decode_board(record.value or b"[]"):
+                self.board.apply(state, record.partition)
+                if isinstance(state, AgentHistory):
+                    histories[state.agent_id] = (state, record.partition)
+                else:
+                    calls[visit_key(state.agent_id, state.call_id)] = (state, record.partition)
+        topology = self.topology
+        settled = {agent: (sums, p) for agent, sums, p in self.board.settled_changes()}
+        messages = _table_entries(topology.board_agents_table, histories)
+        messages += _table_entries(topology.board_calls_table, calls)
+        messages += _table_entries(topology.board_settled_table, settled)
+        for partition in self.outputs.schedule.due("board", records):
+            messages += self.housekeeping.run(partition, self.outputs.clock.now_us())
+        return await self.outputs.producer.hand_over(messages)

@@ -16,9 +16,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any, Generic
 
+from metrics.steps.agent_board import AgentBoard
 from metrics.steps.entities import EntityStep, State
 from metrics.steps.queues import QueueStep
 from metrics.storage.cold_calls import ColdCalls
+from metrics.storage.cold_visits import visit_key
 from stream.direct_producer import Message, table_deletion, table_entry
 from stream.intake import Record
 
@@ -73,3 +75,24 @@ class QueueHousekeeping:
         messages = [table_deletion(self.visits, key, partition) for key in expired.visits]
         messages += [table_deletion(self.agents, key, partition) for key in expired.agents]
         return messages + [table_entry(self.settled, q, s, partition) for q, s in expired.settled.items()]
+
+
+class BoardHousekeeping:
+    """Expires a partition's agents' old calls (and agents left with nothing to show)."""
+
+    def __init__(self, board: AgentBoard, agents: Any, calls: Any, settled: Any) -> None:
+        self.board, self.agents, self.calls, self.settled = board, agents, calls, settled
+
+    def run(self, partition: int, now_us: int) -> list[Message]:
+        expired = self.board.expire(partition, now_us)
+        messages = [
+            table_deletion(self.calls, visit_key(agent, call_id), partition)
+            for agent, call_ids in expired.items()
+            for call_id in call_ids
+        ]
+        gone = [agent for agent in expired if agent not in self.board.ledgers]
+        messages += [
+            table_deletion(table, agent, partition) for agent in gone for table in (self.agents, self.settled)
+        ]
+        changed = self.board.settled_changes()
+        return messages + [table_entry(self.settled, agent, sums, p) for agent, sums, p in changed]

@@ -4,7 +4,7 @@ faust recovers each table's store; :class:`Recovery` then restores what lives ou
 tables (the queues' sums, their cold visits) for the partitions this worker now owns, and
 drops what it no longer owns. Usage::
 
-    recovery = Recovery(topology, queues, cold_calls, indexes, WallClock())
+    recovery = Recovery(topology, queues, cold_calls, indexes, WallClock(), AgentBoard(settings))
     topology.visits_table.on_recover(recovery.rebuild)
 """
 
@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Container, Iterable
 from typing import Any
 
+from metrics.steps.agent_board import AgentBoard
 from metrics.steps.clock import LiveClock
 from metrics.steps.queues import QueueStep
 from metrics.storage.cold import ColdStore
@@ -36,13 +37,15 @@ class Recovery:
         cold_calls: ColdStore,
         indexes: dict[str, KeyIndex],
         clock: LiveClock,
+        board: AgentBoard,
     ) -> None:
         self.topology, self.queues, self.cold_calls, self.indexes = topology, queues, cold_calls, indexes
-        self.clock = clock
+        self.clock, self.board = clock, board
 
     async def rebuild(self) -> None:
         topology = self.topology
         self._rebuild_queues(topology.owned_partitions(topology.queues))
+        self._rebuild_board(topology.owned_partitions(topology.board))
         calls_owned = topology.owned_partitions(topology.calls)
         reindex(topology.calls_table, self.indexes["calls"], calls_owned)
         self.cold_calls.keep_partitions(calls_owned)
@@ -63,6 +66,29 @@ class Recovery:
         settled = list(topology.settled_table.items())
         queues.rebuild(items, cold, settled, partition_of, self.clock.now_us())
         log.info("rebuilt queues on partitions %s", sorted(owned))
+
+    def _rebuild_board(self, owned: set[int]) -> None:
+        """The owned agents' ledgers from the board's tables; the others' entries dropped."""
+        topology = self.topology
+        partition_of = _owned_partition(topology.board_partition, owned)
+        tables = (topology.board_agents_table, topology.board_calls_table, topology.board_settled_table)
+        for table in tables:
+            for key in [key for key in table.data if partition_of(split_key(key)[0]) is None]:
+                del table.data[key]
+            recovered_key_partitions(table).clear()
+        states = [*topology.board_agents_table.data.values(), *topology.board_calls_table.data.values()]
+        self.board.rebuild(list(topology.board_settled_table.data.items()), states, partition_of)
+        log.info("rebuilt %d agents on partitions %s", len(self.board.ledgers), sorted(owned))
+
+
+def _owned_partition(partition_for: Callable[[str], int], owned: set[int]) -> Callable[[str], int | None]:
+    """A key's partition if it is owned, else ``None``."""
+
+    def owned_partition(key: str) -> int | None:
+        partition = partition_for(key)
+        return partition if partition in owned else None
+
+    return owned_partition
 
 
 def reindex(table: Any, index: KeyIndex, owned: set[int]) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 from faust.serializers import codecs
 
+from metrics.agent_calls import AgentCall
 from metrics.agents import AgentHistory
 from metrics.calls import CallRecord
 from metrics.settled import Settled
@@ -63,3 +64,4 @@ def register_codecs() -> None:
     codecs.register("ccm-visit", _JsonState(_packed_visit))
     codecs.register("ccm-agent", _JsonState(AgentHistory.from_json))
     codecs.register("ccm-settled", _JsonState(Settled.from_json))
+    codecs.register("ccm-agent-call", _JsonState(AgentCall.from_json))

@@ -21,6 +21,7 @@ from stream.deploy import Deployment
 from stream.faust_internals import new_changelog_topic
 
 QUEUE_TOPIC = "{app_id}-queue-updates"  # internal; named after the app so deployments never share it
+BOARD_TOPIC = "{app_id}-agent-board"  # internal: agents' histories and calls, by agent
 # Kafka compacts only closed segments; with its default of 1 GiB a changelog stays mostly
 # uncompacted for days, and a restart reads every entry ever written (each call's state is
 # written several times). Small segments let the cleaner keep about one entry per key.
@@ -29,7 +30,7 @@ CHANGELOG_CONFIG = {"segment.bytes": str(16 * 2**20), "segment.ms": str(3_600_00
 
 @dataclass(frozen=True)
 class Topology:
-    """Source topics, the internal queue topic, the rejected topic, and the five tables."""
+    """Source topics, the internal queue and board topics, the rejected topic, and the eight tables."""
 
     app: faust.App
     calls: Any
@@ -41,16 +42,14 @@ class Topology:
     visits_table: Any  # queue, separator, call id -> Visit
     queue_agents_table: Any  # queue, separator, agent id -> AgentHistory
     settled_table: Any  # queue -> Settled
+    board: Any  # the internal agent-board topic
+    board_agents_table: Any  # agent id -> AgentHistory
+    board_calls_table: Any  # agent id, separator, call id -> AgentCall
+    board_settled_table: Any  # agent id -> Settled
 
     @classmethod
     def build(cls, app: faust.App, deployment: Deployment) -> Topology:
-        queues = app.topic(
-            QUEUE_TOPIC.format(app_id=deployment.app_id),
-            internal=True,
-            partitions=deployment.partitions,
-            key_serializer="raw",
-            value_serializer="raw",
-        )
+        queues, board = (_internal_topic(app, name, deployment) for name in (QUEUE_TOPIC, BOARD_TOPIC))
         return cls(
             app,
             _raw_topic(app, deployment.calls_topic),
@@ -62,11 +61,15 @@ class Topology:
             _table(app, "queue-visits", "ccm-visit", deployment),
             _table(app, "queue-agents", "ccm-agent", deployment),
             _table(app, "queue-settled", "ccm-settled", deployment),
+            board,
+            _table(app, "board-agents", "ccm-agent", deployment),
+            _table(app, "board-calls", "ccm-agent-call", deployment),
+            _table(app, "board-settled", "ccm-settled", deployment),
         )
 
     def consumed(self) -> set[str]:
         """The topics the steps read (changelogs are read by recovery)."""
-        return {topic.get_topic_name() for topic in (self.calls, self.agents, self.queues)}
+        return {topic.get_topic_name() for topic in (self.calls, self.agents, self.queues, self.board)}
 
     def owned_partitions(self, topic: Any) -> set[int]:
         name = topic.get_topic_name()
@@ -74,10 +77,26 @@ class Topology:
 
     def queue_partition(self, queue: str) -> int:
         """The partition our own producer sends a queue's updates to (aiokafka's murmur2)."""
-        name = self.queues.get_topic_name()
-        count = self.app.consumer.topic_partitions(name) or self.app.conf.topic_partitions
+        return self._partition(self.queues, queue)
+
+    def board_partition(self, agent: str) -> int:
+        """The partition of the board topic an agent's states go to (the same partitioner)."""
+        return self._partition(self.board, agent)
+
+    def _partition(self, topic: Any, key: str) -> int:
+        count = self.app.consumer.topic_partitions(topic.get_topic_name()) or self.app.conf.topic_partitions
         partitioner: Callable[[bytes, list[int], list[int]], int] = DefaultPartitioner()
-        return partitioner(queue.encode(), list(range(count)), list(range(count)))
+        return partitioner(key.encode(), list(range(count)), list(range(count)))
+
+
+def _internal_topic(app: faust.App, name: str, deployment: Deployment) -> Any:
+    return app.topic(
+        name.format(app_id=deployment.app_id),
+        internal=True,
+        partitions=deployment.partitions,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
 
 
 def _raw_topic(app: faust.App, name: str) -> Any:

@@ -4,7 +4,9 @@ Read top to bottom, in the order of the diagram in docs/architecture.md::
 
     callcenter.calls  (key call id)  -> calls step  [table <app id>-calls]  --+
     callcenter.agents (key agent id) -> agents step [table <app id>-agents] --+-> <app id>-queue-updates
+                                                                              +-> <app id>-agent-board
     <app id>-queue-updates (key queue) -> queues step [tables <app id>-queue-visits, -agents, -settled]
+    <app id>-agent-board (by agent) -> agent board [tables <app id>-board-agents, -calls, -settled]
     invalid events -> callcenter.rejected
     a timer takes a snapshot every second; GET /metrics renders the latest one.
 
@@ -29,6 +31,7 @@ from faust.types import StreamT
 
 from metrics.pipeline import PipelineStats
 from metrics.settings import Settings
+from metrics.steps.agent_board import AgentBoard
 from metrics.steps.clock import WallClock
 from metrics.steps.entities import AgentStep, CallStep
 from metrics.steps.queues import QueueStep
@@ -39,14 +42,14 @@ from stream.deploy import Deployment
 from stream.direct_producer import DirectProducer
 from stream.exporter.http import Snapshots, serve_pages, web_options
 from stream.faust_internals import BatchTransport, forget_changelog_read_offsets, pack_on_recovery
-from stream.handlers import EntityHandler, Outputs, QueueHandler
+from stream.handlers import BoardHandler, EntityHandler, Outputs, QueueHandler
 from stream.heap import give_back_free_memory
-from stream.housekeeping import EntityHousekeeping, KeyIndex, QueueHousekeeping
+from stream.housekeeping import BoardHousekeeping, EntityHousekeeping, KeyIndex, QueueHousekeeping
 from stream.kafka_out import ensure_topics
 from stream.problems import RuntimeProblem, UsageProblem
 from stream.recovery import Recovery
 from stream.state_codecs import register_codecs
-from stream.topology import QUEUE_TOPIC, Topology
+from stream.topology import BOARD_TOPIC, QUEUE_TOPIC, Topology
 
 GIVE_BACK_MEMORY_SECONDS = 10.0  # see stream/heap.py; each time takes a few milliseconds
 
@@ -103,20 +106,21 @@ def _wire(app: faust.App, topology: Topology, deployment: Deployment, settings: 
     database = open_cold_database(deployment.data_dir, deployment.cold_cache_mb)
     cold_calls = ColdCalls(SqliteCold(database, "calls"), settings.limits.expire_call_after_us)
     queues = QueueStep(settings, ColdVisits(SqliteCold(database, "visits"), settings))
+    board = AgentBoard(settings)
     producer = DirectProducer(deployment.aiokafka_options(), stats)
     outputs = Outputs.of(topology, producer, clock)
     # first: this replaces the tables' stores, which the handlers then read
     pack_on_recovery(topology.calls_table, cold_calls.store, cold_calls.expiry)
     pack_on_recovery(topology.visits_table, queues.cold.store, queues.cold.expiry)
-    handlers = _handlers(topology, settings, stats, cold_calls, queues, outputs)
+    handlers = _handlers(topology, settings, stats, cold_calls, (queues, board), outputs)
     _subscribe(app, handlers)
 
     indexes = {name: handlers[getattr(topology, name)].index for name in ("calls", "agents")}
-    recovery = Recovery(topology, queues, cold_calls.store, indexes, clock)
+    recovery = Recovery(topology, queues, cold_calls.store, indexes, clock, board)
     topology.visits_table.on_recover(recovery.rebuild)
     _on_stop_and_revoke(app, producer)
 
-    snapshots = Snapshots(topology, queues, stats, clock)
+    snapshots = Snapshots(topology, queues, board, stats, clock)
     _timers(app, snapshots, deployment.snapshot_interval_seconds)
     serve_pages(app, snapshots)
 
@@ -126,15 +130,17 @@ def _handlers(
     settings: Settings,
     stats: PipelineStats,
     cold_calls: ColdCalls,
-    queues: QueueStep,
+    owners: tuple[QueueStep, AgentBoard],
     outputs: Outputs,
 ) -> dict[Any, Any]:
-    """Topic -> its handler: the calls step, the agents step, the queues step."""
+    """Topic -> its handler: the calls step, the agents step, the queues step, the agent board."""
+    queues, board = owners
     calls, agents = CallStep(settings, stats), AgentStep(settings, stats)
     calls_table, agents_table = topology.calls_table, topology.agents_table
     call_keys: KeyIndex = defaultdict(set)
     agent_keys: KeyIndex = defaultdict(set)
     queue_tables = (topology.visits_table, topology.queue_agents_table, topology.settled_table)
+    board_tables = (topology.board_agents_table, topology.board_calls_table, topology.board_settled_table)
     return {
         topology.calls: EntityHandler(
             "calls",
@@ -153,6 +159,7 @@ def _handlers(
             outputs,
         ),
         topology.queues: QueueHandler(queues, topology, QueueHousekeeping(queues, *queue_tables), outputs),
+        topology.board: BoardHandler(board, topology, BoardHousekeeping(board, *board_tables), outputs),
     }
 
 
@@ -221,7 +228,8 @@ def run_worker(config: Path | None) -> int:
     _check_port_free(deployment.metrics_host, deployment.metrics_port)
     # faust leaves a source topic that does not exist yet out of the partition assignment until
     # a metadata refresh minutes later; its own internal topic included (seen on a first start)
-    asyncio.run(ensure_topics(deployment, QUEUE_TOPIC.format(app_id=deployment.app_id)))
+    internal = (name.format(app_id=deployment.app_id) for name in (QUEUE_TOPIC, BOARD_TOPIC))
+    asyncio.run(ensure_topics(deployment, *internal))
     app = create_app(deployment, settings)
     worker = faust.Worker(app, loglevel=deployment.log_level, redirect_stdouts=False)
     # At warning level and above faust shows a spinner that sets the root logger to DEBUG, so

@@ -27,7 +27,9 @@ from stream.exporter.catalogue import (
     SNAPSHOT_TIME,
     TOTALS,
     WAIT_HISTOGRAM,
+    agent_families,
     pipeline_families,
+    queue_agent_families,
 )
 
 QW = ["queue", "window"]
@@ -53,6 +55,11 @@ class SnapshotCollector(Collector):
         yield from _current(queues)
         yield from _totals(queues)
         yield _wait_histogram(queues)
+        for agent_family in [*queue_agent_families(queues), *agent_families(snapshot)]:
+            family = GaugeMetricFamily(agent_family.name, agent_family.help, labels=list(agent_family.labels))
+            for values, value in agent_family.rows:
+                family.add_metric(list(values), value)
+            yield family
         for name, kind, text, samples in pipeline_families(snapshot.pipeline):
             family_type = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
             labels = sorted({k for sample_labels, _ in samples for k in sample_labels})

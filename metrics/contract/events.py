@@ -21,6 +21,7 @@ CALL_TYPES = frozenset(
         "call.ended",
         "call.wrapup_ended",
         "call.blocked",
+        "call.agent_no_answer",
     }
 )
 AGENT_TYPES = frozenset({"agent.state"})
@@ -50,6 +51,7 @@ DATA_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "call.ended": (("call_id", "agent_id"), ("wrapup",)),
     "call.wrapup_ended": (("call_id", "agent_id"), ()),
     "call.blocked": (("call_id", "queue"), ()),
+    "call.agent_no_answer": (("call_id", "queue", "agent_id"), ()),
     "agent.state": (("agent_id", "state"), ("reason", "queues")),
 }
 assert set(DATA_FIELDS) == EVENT_TYPES

@@ -19,7 +19,7 @@ from typing import Generic, TypeVar
 
 from metrics.agents import AgentHistory
 from metrics.calls import CallRecord
-from metrics.contract.events import AGENT_TYPES, CALL_TYPES, Event
+from metrics.contract.events import AGENT_TYPES, CALL_TYPES, Event, Rejection
 from metrics.pipeline import PipelineStats
 from metrics.settings import Settings
 from metrics.steps.admission import Admission
@@ -78,7 +78,11 @@ class EntityStep(Generic[State]):
         key: str = event[self.key_field]  # type: ignore[assignment]
         seen = output.seen.get(key)
         if seen is None:
-            seen = output.seen[key] = Seen(store.get(key) or self.state_type(key))
+            seen = output.seen[key] = Seen(self._begin(store.get(key) or self.state_type(key), reading))
+        if self.placing and (rejection := self._misplaced(seen.state, event)) is not None:
+            self.stats.rejected(rejection.reason)
+            output.rejected.append((token, rejection))
+            return
         told = self._apply(seen.state, event)
         if told is None:
             self.stats.duplicate()
@@ -96,6 +100,15 @@ class EntityStep(Generic[State]):
     def _apply(self, state: State, event: Event) -> Iterable[str] | None:
         """Fold the event in; the queues to tell, or ``None`` for a duplicate."""
         raise NotImplementedError
+
+    placing = False  # whether the state may refuse an event it can no longer place
+
+    def _begin(self, state: State, reading: Reading) -> State:
+        """The state as a batch starts with it."""
+        return state
+
+    def _misplaced(self, state: State, event: Event) -> Rejection | None:
+        return None
 
     def _queues(self, state: State) -> Iterable[str]:
         """Every queue the entity has told."""
@@ -146,6 +159,15 @@ class CallStep(EntityStep[CallRecord]):
     def _queues(self, record: CallRecord) -> Iterable[str]:
         return record.queues()
 
+    def finish(
+        self, output: StepOutput[CallRecord, Token], store: Mapping[str, CallRecord], reading: Reading
+    ) -> None:
+        """Also tell each agent a call names how it saw the call (again for a duplicate, as queues are)."""
+        super().finish(output, store, reading)
+        output.board = [
+            seen.state.agent_call(agent) for seen in output.seen.values() for agent in seen.state.agents()
+        ]
+
     def _for_queue(self, record: CallRecord, queue: str) -> Visit:
         return record.visit(queue)
 
@@ -165,8 +187,25 @@ class AgentStep(EntityStep[AgentHistory]):
     key_field = Event._fields.index("agent_id")
     state_type = AgentHistory
 
+    placing = True
+
+    def __init__(self, settings: Settings, stats: PipelineStats) -> None:
+        super().__init__(settings, stats)
+        self.keep_us, self.max_age_us = settings.agent_keep_us, settings.limits.max_agent_age_us
+
     def _apply(self, history: AgentHistory, event: Event) -> Iterable[str] | None:
         return () if history.add(event) else None  # the queues to tell are all it served
+
+    def _begin(self, history: AgentHistory, reading: Reading) -> AgentHistory:
+        """Trimmed before the batch changes it: what the queues and the board were last told
+        then holds every change the batch's events fall between (docs/metrics.md, "Agents")."""
+        history.trim(self.keep_us, self.max_age_us, reading.reached_us)
+        return history
+
+    def _misplaced(self, history: AgentHistory, event: Event) -> Rejection | None:
+        if history.placeable(event):
+            return None
+        return Rejection("too_late", "older than the agent's changes kept (max_agent_disorder)")
 
     def _to_tell(self, seen: Seen[AgentHistory, Token]) -> Iterable[str]:
         return seen.state.all_queues()
@@ -174,11 +213,9 @@ class AgentStep(EntityStep[AgentHistory]):
     def finish(
         self, output: StepOutput[AgentHistory, Token], store: Mapping[str, AgentHistory], reading: Reading
     ) -> None:
-        """Also trim each changed history to what instants from the reached one on still need."""
+        """Also tell the board each history the batch saw (again for a duplicate, as queues are)."""
         super().finish(output, store, reading)
-        if reading.reached_us is not None:
-            for history, _ in output.writes.values():
-                history.expire_before(reading.reached_us)
+        output.board = [seen.state for seen in output.seen.values()]
 
     def _queues(self, history: AgentHistory) -> Iterable[str]:
         return ()
@@ -187,4 +224,4 @@ class AgentStep(EntityStep[AgentHistory]):
         return history
 
     def last_us(self, history: AgentHistory) -> int:
-        return history.changes[-1][0] if history.changes else 0
+        return history.newest_us()

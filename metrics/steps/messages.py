@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Generic, NamedTuple, TypeVar
 
+from metrics.agent_calls import AgentCall
 from metrics.agents import AgentHistory
 from metrics.contract.events import Event, Rejection
 from metrics.visits import Visit
@@ -59,3 +60,5 @@ class StepOutput(Generic[State, Token]):
     updates: list[QueueUpdate] = field(default_factory=list)
     rejected: list[tuple[Token, Rejection]] = field(default_factory=list)
     seen: dict[str, Seen[State, Token]] = field(default_factory=dict)  # every entity of the batch
+    # For the agent board: each agent's history (agent step), or calls as their agents saw them
+    board: list[AgentHistory | AgentCall] = field(default_factory=list)

@@ -78,14 +78,23 @@ class QueueStep:
             self.cold.delete(queue, gone.calls)  # older copies of visits that had turned hot again
             expired.visits += [visit_key(queue, call_id) for call_id in gone.calls]
             expired.agents += [visit_key(queue, agent_id) for agent_id in gone.agents]
-            if gone.calls:
-                expired.settled[queue] = state.settled
         for visit in self.cold.expire(partition, now_us):
             owner = self.states.get(visit.queue)
             if owner is not None and owner.expire_cold(visit, now_us):
                 expired.visits.append(visit_key(visit.queue, visit.call_id))
-                expired.settled[visit.queue] = owner.settled
+        expired.settled = {queue: sums for queue, sums, _ in self.settled_changes(partition)}
         return expired
+
+    def settled_changes(self, partition: int | None = None) -> list[tuple[str, Settled, int]]:
+        """The queues (of one partition, or all) whose settled sums changed since last asked
+        (visits expired, agents' changes trimmed): (queue, sums, partition)."""
+        changed = []
+        for queue, state in self.states.items():
+            owner = self.partition[queue]
+            if state.settled_changed and partition in (None, owner):
+                state.settled_changed = False
+                changed.append((queue, state.settled, owner))
+        return changed
 
     def pack(self, partition: int, now_us: int) -> list[str]:
         """Move one partition's visits quiet for ``COLD_AFTER_US`` to the cold store; their keys."""
@@ -127,6 +136,8 @@ class QueueStep:
                 state.apply_agent(value)
             else:
                 state.apply_visit(value)
+        for state in self.states.values():
+            state.settled_changed = False  # as stored
 
     def state(self, queue: str, partition: int) -> QueueState:
         """The queue's state, made when first needed; it is now owned from ``partition``."""

@@ -8,9 +8,18 @@ Names follow docs/metrics.md.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 from metrics import rules
-from metrics.snapshot import PipelineSnapshot, QueueSnapshot, WindowValues
+from metrics.contract.events import AGENT_STATES
+from metrics.snapshot import (
+    AgentSnapshot,
+    AgentWindow,
+    PipelineSnapshot,
+    QueueSnapshot,
+    Snapshot,
+    WindowValues,
+)
 from metrics.timeutil import US
 
 # (name suffix, slot, help): one gauge per queue and window
@@ -71,6 +80,12 @@ PER_QUEUE: tuple[tuple[str, str, Callable[[QueueSnapshot], float]], ...] = (
         lambda q: q.alert_longest_wait_seconds,
     ),
     ("callcenter_alert_abandon_ratio", "Abandon-ratio alert threshold", lambda q: q.alert_abandon_ratio),
+    (
+        "callcenter_alert_agent_wrap_up_seconds",
+        "Long wrap-up alert threshold for agents serving the queue",
+        lambda q: q.alert_agent_wrap_up_seconds,
+    ),
+    ("callcenter_alert_occupancy_ratio", "Occupancy alert threshold", lambda q: q.alert_occupancy_ratio),
 )
 AGENTS = ("callcenter_agents", "Agents serving the queue, by state")
 QUEUE_INFO = ("callcenter_queue_info", "Each queue's time zone (of its 'today')")
@@ -150,3 +165,109 @@ def _one(value: float) -> Samples:
 
 def _by(label: str, values: dict[str, int]) -> Samples:
     return [({label: key}, values[key]) for key in sorted(values)]
+
+
+class Family(NamedTuple):
+    """A gauge family with its label names in the order written, and its rows."""
+
+    name: str
+    help: str
+    labels: tuple[str, ...]
+    rows: list[tuple[tuple[str, ...], float]]
+
+
+def queue_agent_families(queues: tuple[QueueSnapshot, ...]) -> list[Family]:
+    """The queues' agent time: occupancy, agent seconds by state, agents away by reason."""
+    occupancy = Family(
+        "callcenter_occupancy_ratio",
+        "(on_call + wrap_up) / (on_call + wrap_up + available) seconds of the agents serving the queue",
+        ("queue", "window"),
+        [],
+    )
+    seconds = Family(
+        "callcenter_queue_agent_seconds",
+        "Seconds the agents serving the queue spent in each state in the window",
+        ("queue", "state", "window"),
+        [],
+    )
+    away = Family(
+        "callcenter_agents_away", "Agents serving the queue away now, by reason", ("queue", "reason"), []
+    )
+    for q in queues:
+        for window, by_state in q.agent_seconds.items():
+            ratio = q.occupancy_ratio(window)
+            if ratio is not None:
+                occupancy.rows.append(((q.queue, window), ratio))
+            seconds.rows.extend(((q.queue, state, window), value) for state, value in by_state.items())
+        away.rows.extend(((q.queue, reason), n) for reason, n in sorted(q.away_by_reason.items()))
+    return [occupancy, seconds, away]
+
+
+def agent_families(snapshot: Snapshot) -> list[Family]:
+    """The agent list: agent-keyed families, as many as ``[agents] export`` asks for."""
+    if snapshot.agent_export == "off":
+        return []
+    families = _agent_state_families(snapshot.agents)
+    if snapshot.agent_export == "full":
+        families += _agent_window_families(snapshot.agents)
+    return families
+
+
+def _agent_state_families(agents: tuple[AgentSnapshot, ...]) -> list[Family]:
+    state = Family(
+        "callcenter_agent_state", "1 for the agent's state now, 0 for the others", ("agent", "state"), []
+    )
+    reason = Family(
+        "callcenter_agent_state_reason_info", "The reason of an agent away now", ("agent", "reason"), []
+    )
+    since = Family(
+        "callcenter_agent_state_since_timestamp_seconds",
+        "When the agent's state (and reason) now began",
+        ("agent",),
+        [],
+    )
+    served = Family("callcenter_agent_queue_info", "The queues each agent serves now", ("agent", "queue"), [])
+    for a in agents:
+        state.rows.extend(((a.agent, name), 1 if name == a.state else 0) for name in AGENT_STATES)
+        if a.reason is not None:
+            reason.rows.append(((a.agent, a.reason), 1))
+        if a.since_us is not None:
+            since.rows.append(((a.agent,), a.since_us / US))
+        served.rows.extend(((a.agent, queue), 1) for queue in a.queues)
+    return [state, reason, since, served]
+
+
+# (name, help, value): one gauge per agent and window; absent when the value is None
+AGENT_WINDOWED: tuple[tuple[str, str, Callable[[AgentWindow], float | None]], ...] = (
+    ("callcenter_agent_handled_calls", "Calls whose handling by the agent completed", lambda w: w.handled),
+    (
+        "callcenter_agent_handle_time_seconds",
+        "The agent's average handle time",
+        lambda w: w.handle_time_seconds,
+    ),
+    ("callcenter_agent_transferred_calls", "Calls the agent transferred out", lambda w: w.transferred),
+    ("callcenter_agent_missed_calls", "Offers the agent did not answer", lambda w: w.missed),
+    (
+        "callcenter_agent_occupancy_ratio",
+        "(on_call + wrap_up) / (on_call + wrap_up + available) seconds",
+        lambda w: w.occupancy_ratio,
+    ),
+)
+
+
+def _agent_window_families(agents: tuple[AgentSnapshot, ...]) -> list[Family]:
+    families = [Family(name, text, ("agent", "window"), []) for name, text, _ in AGENT_WINDOWED]
+    seconds = Family(
+        "callcenter_agent_state_seconds",
+        "Seconds the agent spent in each state in the window",
+        ("agent", "state", "window"),
+        [],
+    )
+    for a in agents:
+        for window, values in a.windows.items():
+            for family, (_, _, value_of) in zip(families, AGENT_WINDOWED, strict=True):
+                value = value_of(values)
+                if value is not None:
+                    family.rows.append(((a.agent, window), value))
+            seconds.rows.extend(((a.agent, state, window), v) for state, v in values.state_seconds.items())
+    return [*families, seconds]

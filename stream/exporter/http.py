@@ -3,7 +3,7 @@
 faust's own pages are off (see :func:`web_options`); :class:`~stream.http_guard.HttpGuard`
 answers 401 without credentials and 404 for any path not in :data:`SERVED_PATHS`. Usage::
 
-    snapshots = Snapshots(topology, queues, stats, clock)
+    snapshots = Snapshots(topology, queues, board, stats, clock)
     serve_pages(app, snapshots)
 """
 
@@ -17,16 +17,18 @@ from faust.web import Request, Response, View
 
 from metrics.pipeline import PipelineStats
 from metrics.snapshot import Snapshot
+from metrics.steps.agent_board import AgentBoard
 from metrics.steps.clock import LiveClock
 from metrics.steps.queues import QueueStep
 from stream.basic_auth import BasicAuth
 from stream.deploy import Deployment
+from stream.exporter.agents_json import agents_document
 from stream.exporter.text import render
 from stream.faust_internals import consumer_lag
 from stream.http_guard import HttpGuard
 from stream.topology import Topology
 
-SERVED_PATHS = ("/metrics", "/healthz", "/readyz")  # all the HTTP side answers (docs/configuration.md)
+SERVED_PATHS = ("/metrics", "/healthz", "/readyz", "/api/v1/agents")  # all the HTTP side answers (docs/configuration.md)
 FRESH_ON_SCRAPE_US = 200_000  # a scrape takes a new snapshot if the latest is older than this
 
 
@@ -50,38 +52,59 @@ def web_options(deployment: Deployment) -> dict[str, Any]:
 class Snapshots:
     """Takes snapshots of the owned queues and the feed's health; keeps the latest, rendered once."""
 
-    def __init__(self, topology: Topology, queues: QueueStep, stats: PipelineStats, clock: LiveClock) -> None:
-        self.topology, self.queues, self.stats, self.clock = topology, queues, stats, clock
+    def __init__(
+        self, topology: Topology, queues: QueueStep, board: AgentBoard, stats: PipelineStats, clock: LiveClock
+    ) -> None:
+        self.topology, self.queues, self.board, self.stats, self.clock = topology, queues, board, stats, clock
         self.latest: Snapshot | None = None
         self._rendered: bytes | None = None
 
     def take(self) -> None:
         topology = self.topology
         self.queues.keep_partitions(topology.owned_partitions(topology.queues))
+        self.board.keep_partitions(topology.owned_partitions(topology.board))
         moment = self.clock.now_us()
         pipeline = replace(
             self.stats.snapshot(), lag_by_topic=consumer_lag(topology.app, topology.consumed())
         )
-        self.latest, self._rendered = Snapshot(moment, self.queues.snapshot(moment), pipeline), None
+        queues, agents = self.queues.snapshot(moment), self.board.snapshot(moment)
+        export = self.board.settings.agents.export
+        self.latest, self._rendered = Snapshot(moment, queues, pipeline, agents, export), None
 
     def text(self) -> bytes:
         """The latest snapshot as Prometheus text; a new one first if it is older than a moment."""
-        if self.latest is not None and self.clock.now_us() - self.latest.at_us > FRESH_ON_SCRAPE_US:
-            self.take()  # a scrape sees what was processed until now, not up to a second ago
-        if self.latest is None:
+        latest = self.fresh()
+        if latest is None:
             return b""
         if self._rendered is None:
-            self._rendered = render(self.latest)
+            self._rendered = render(latest)
         return self._rendered
+
+    def agents(self) -> bytes:
+        """The latest snapshot's agent list as JSON (``/api/v1/agents``)."""
+        latest = self.fresh()
+        return b'{"at": null, "agents": []}' if latest is None else agents_document(latest)
+
+    def fresh(self) -> Snapshot | None:
+        """The latest snapshot, taken anew if it is older than a moment."""
+        if self.latest is not None and self.clock.now_us() - self.latest.at_us > FRESH_ON_SCRAPE_US:
+            self.take()  # a scrape sees what was processed until now, not up to a second ago
+        return self.latest
 
 
 def serve_pages(app: faust.App, snapshots: Snapshots) -> None:
-    """``/metrics``, ``/healthz`` (alive: the event loop answers), ``/readyz`` (a snapshot exists)."""
+    """``/metrics``, ``/api/v1/agents``, ``/healthz`` (alive: the event loop answers), ``/readyz``
+    (a snapshot exists)."""
 
     @app.page("/metrics")
     class Metrics(View):
         async def get(self, request: Request) -> Response:
             return self.bytes(snapshots.text(), content_type="text/plain; version=0.0.4")
+
+    @app.page("/api/v1/agents")
+    class Agents(View):
+        async def get(self, request: Request) -> Response:
+            return self.bytes(snapshots.agents(), content_type="application/json")
 
     @app.page("/healthz")
     class Health(View):

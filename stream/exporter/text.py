@@ -28,7 +28,10 @@ from stream.exporter.catalogue import (
     SNAPSHOT_TIME,
     TOTALS,
     WAIT_HISTOGRAM,
+    Family,
+    agent_families,
     pipeline_families,
+    queue_agent_families,
 )
 
 Lines = list[str]
@@ -58,6 +61,8 @@ def render(snapshot: Snapshot) -> bytes:
     _current(out, queues, labels)
     _totals(out, queues, labels)
     _histogram(out, queues, labels)
+    _families(out, queue_agent_families(queues))
+    _families(out, agent_families(snapshot))
     _pipeline(out, snapshot)
     return "".join(out).encode()
 
@@ -117,6 +122,16 @@ def _histogram(out: Lines, queues: Queues, labels: list[str]) -> None:
             out.append(f'{name}_bucket{{le="{bound}",{label}}} {number(cumulative)}\n')
         out.append(f"{name}_count{{{label}}} {number(cumulative)}\n")
         out.append(f"{name}_sum{{{label}}} {number(q.total.sums[rules.WAIT_US] / US)}\n")
+
+
+def _families(out: Lines, families: list[Family]) -> None:
+    for family in families:
+        name = family.name
+        _header(out, name, "gauge", family.help)
+        keys = [f'{key}="' for key in family.labels]
+        for values, value in family.rows:
+            label_text = '",'.join(k + escape(v) for k, v in zip(keys, values, strict=True))
+            out.append(f'{name}{{{label_text}"}} {number(value)}\n')
 
 
 def _pipeline(out: Lines, snapshot: Snapshot) -> None:

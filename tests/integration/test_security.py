@@ -70,13 +70,15 @@ def the_http_side_serves_only_what_is_documented_and_only_with_credentials(
     call_id = orjson.loads(history.read_bytes().splitlines()[0])["data"]["call_id"]
     undocumented = ["/", f"/router/calls/{call_id}/", f"/table/calls/{call_id}/", "/table/nosuch/x/"]
     undocumented += ["/stats/", "/graph/", "/performance/", "/favicon.ico"]
-    documented = ["/metrics", "/healthz", "/readyz"]
+    documented = ["/metrics", "/healthz", "/readyz", "/api/v1/agents"]
     assert {path: worker.status(path, auth=False) for path in documented + undocumented} == dict.fromkeys(
         documented + undocumented, 401
     )
     assert {path: worker.status(path) for path in undocumented} == dict.fromkeys(undocumented, 404)
     assert {path: worker.status(path) for path in documented} == dict.fromkeys(documented, 200)
     assert orjson.loads(worker.get("/readyz"))["ready"] is True
+    agents = orjson.loads(worker.get("/api/v1/agents"))["agents"]
+    assert agents and {"agent", "state", "reason", "since", "queues", "windows"} <= agents[0].keys()
     log = (tenant.workdir / worker.name / "worker.log").read_text()
     assert "Traceback" not in log and call_id not in log
 

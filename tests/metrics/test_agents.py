@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import orjson
 
-from metrics.agents import AgentHistory
-from metrics.timeutil import parse_rfc3339_us
+from metrics.agents import AgentHistory, Segment
+from metrics.contract.events import Event
+from metrics.timeutil import US, parse_rfc3339_us
 from tests.helpers import ev
 
 
@@ -24,12 +25,53 @@ def test_a_resent_event_is_a_duplicate_before_and_after_a_restart() -> None:
     assert rebuilt.changes == history.changes
 
 
-def test_an_event_let_go_counts_again_if_it_comes_back() -> None:
-    old = ev("agent.state", "2026-01-05T09:00:00Z", agent_id="a1", state="available", queues=("sales",))
-    newer = ev("agent.state", "2026-01-05T09:30:00Z", agent_id="a1", state="away", queues=("sales",))
+HOUR = 3600 * US
+
+
+def _history(*events: Event) -> AgentHistory:
     history = AgentHistory("a1")
-    history.add(old)
-    history.add(newer)
-    history.expire_before(parse_rfc3339_us("2026-01-05T10:00:00Z"))
-    assert [change[1] for change in history.changes] == [newer.id]
-    assert history.add(old)
+    for event in events:
+        history.add(event)
+    return history
+
+
+def test_trimming_keeps_the_change_in_effect_and_what_earlier_ones_said() -> None:
+    login = ev("agent.state", "2026-01-05T08:00:00Z", agent_id="a1", state="available", queues=("sales",))
+    beat = ev("agent.state", "2026-01-05T09:00:00Z", agent_id="a1", state="available")
+    call = ev("agent.state", "2026-01-05T11:00:00Z", agent_id="a1", state="on_call")
+    history = _history(login, beat, call)
+    history.trim(HOUR, 12 * HOUR)
+    assert [change[1] for change in history.changes] == [beat.id, call.id]
+    assert history.base_queues == ("sales",) and history.base_since_us == login.time_us
+    current = history.current(beat.time_us + 1, 12 * HOUR)
+    assert current is not None and current[1:] == (("sales",), login.time_us)
+
+
+def test_an_event_before_the_changes_kept_cannot_be_placed_but_a_later_one_can() -> None:
+    history = _history(
+        ev("agent.state", "2026-01-05T08:00:00Z", agent_id="a1", state="available", queues=("sales",)),
+        ev("agent.state", "2026-01-05T09:00:00Z", agent_id="a1", state="away"),
+        ev("agent.state", "2026-01-05T11:00:00Z", agent_id="a1", state="available"),
+    )
+    history.trim(HOUR, 12 * HOUR)
+    assert not history.placeable(ev("agent.state", "2026-01-05T08:30:00Z", agent_id="a1", state="away"))
+    assert history.placeable(ev("agent.state", "2026-01-05T09:30:00Z", agent_id="a1", state="away"))
+
+
+def test_segments_end_at_the_next_change_or_when_the_agent_is_gone() -> None:
+    history = _history(
+        ev("agent.state", "2026-01-05T08:00:00Z", agent_id="a1", state="available", queues=("sales",)),
+        ev("agent.state", "2026-01-05T08:10:00Z", agent_id="a1", state="away", reason="Break"),
+    )
+    start = parse_rfc3339_us("2026-01-05T08:00:00Z")
+    assert history.segments(HOUR) == [
+        Segment(start, start + 600 * US, "available", None, ("sales",)),
+        Segment(start + 600 * US, start + 600 * US + HOUR, "away", "Break", ("sales",)),
+    ]
+
+
+def test_a_history_stored_before_reasons_were_kept_reads_back() -> None:
+    row = ["a1", [[5, "e1", "available", ["sales"]]], ["sales"]]
+    history = AgentHistory.from_json(row)
+    assert history.changes == [(5, "e1", "available", ("sales",), None)]
+    assert history.base_since_us is None and _through_changelog(history).changes == history.changes

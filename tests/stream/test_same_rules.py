@@ -18,10 +18,12 @@ from metrics.contract.events import Event
 from metrics.engine import Engine
 from metrics.pipeline import PipelineStats
 from metrics.settings import Limits, Settings
+from metrics.steps.agent_board import AgentBoard
 from metrics.steps.clock import FixedClock
 from metrics.steps.entities import AgentStep, CallStep, EntityStep
 from metrics.steps.queues import QueueStep
 from metrics.timeutil import US, parse_rfc3339_us
+from stream.board_messages import decode_board
 from stream.direct_producer import Message
 from stream.encode import to_json_line
 from stream.handlers import EntityHandler, Outputs
@@ -51,6 +53,10 @@ def events() -> list[Event]:
         available,
         available,  # duplicate
         ev("agent.state", "2026-01-05T10:01:00Z", agent_id="a2", state="away", queues=("sales",)),
+        ev("call.queued", "2026-01-05T09:55:00Z", call_id="c2", queue="sales"),
+        ev("call.agent_no_answer", "2026-01-05T09:55:10Z", call_id="c2", queue="sales", agent_id="a2"),
+        ev("call.answered", "2026-01-05T09:55:20Z", call_id="c2", queue="sales", agent_id="a1"),
+        ev("call.ended", "2026-01-05T09:57:00Z", call_id="c2", agent_id="a1"),
     ]
 
 
@@ -76,9 +82,9 @@ def as_record(offset: int, event: Event) -> ConsumerRecord[bytes, bytes]:
     return ConsumerRecord("topic", 0, offset, 0, 0, key.encode(), to_json_line(event), None, 0, 0, ())
 
 
-def through_the_worker(clock: FixedClock) -> tuple[PipelineStats, QueueStep, list[Message]]:
+def through_the_worker(clock: FixedClock) -> tuple[PipelineStats, QueueStep, AgentBoard, list[Message]]:
     stats, producer = PipelineStats(), Producer()
-    outputs = Outputs(producer, "rejected", "queues", clock, Schedule())  # type: ignore[arg-type]
+    outputs = Outputs(producer, "rejected", "queues", clock, Schedule(), "board", lambda agent: 0)  # type: ignore[arg-type]
     steps: list[EntityStep[Any]] = [CallStep(SETTINGS, stats), AgentStep(SETTINGS, stats)]
     for step in steps:
         stored = table()
@@ -92,11 +98,14 @@ def through_the_worker(clock: FixedClock) -> tuple[PipelineStats, QueueStep, lis
         )
         mine = [as_record(n, e) for n, e in enumerate(events()) if e.type in step.kinds]
         asyncio.run(_handled(handler, mine))
-    queues = QueueStep(SETTINGS)
+    queues, board = QueueStep(SETTINGS), AgentBoard(SETTINGS)
     for message in producer.sent:
         if message.topic == "queues":
             queues.apply(decode_update((message.key or b"").decode(), message.value or b""), 0)
-    return stats, queues, producer.sent
+        if message.topic == "board":
+            for state in decode_board(message.value or b""):
+                board.apply(state, 0)
+    return stats, queues, board, producer.sent
 
 
 async def _handled(handler: EntityHandler[Any], records: list[ConsumerRecord[bytes, bytes]]) -> None:
@@ -108,12 +117,14 @@ def test_replay_and_the_worker_admit_the_same_events_at_the_same_clock() -> None
     for event in events():
         engine.apply(event)
     replayed = engine.snapshot(NOW)
-    stats, queues, sent = through_the_worker(FixedClock(NOW))
+    stats, queues, board, sent = through_the_worker(FixedClock(NOW))
     live = stats.snapshot()
     assert live.rejected_by_reason == replayed.pipeline.rejected_by_reason == {"too_late": 2, "too_early": 2}
     assert live.duplicates == replayed.pipeline.duplicates == 2
     assert live.events_by_type == replayed.pipeline.events_by_type
     assert queues.snapshot(NOW) == replayed.queues
+    assert board.snapshot(NOW) == replayed.agents
+    assert [a.agent for a in replayed.agents] == ["a1", "a2"]
     assert sum(1 for message in sent if message.topic == "rejected") == 4  # each with its record
 
 

@@ -1,0 +1,61 @@
+"""What one call tells one agent: the agent's handling, transfer and missed offers of it.
+
+The per-call step makes an :class:`AgentCall` for every agent a call names, each time the call
+changes; like a :class:`~metrics.visits.Visit` it is a whole state, not a delta, so applying it
+twice is harmless. The agent's KPIs are its contributions (:func:`call_contributions`), placed
+at event times as the queues' are. Usage::
+
+    told = AgentCall("c1", "a1", last_us=0, handled_us=180_000_000, handle_us=170_000_000)
+    call_contributions(told)   # [(180000000, HANDLED, 1), (180000000, HANDLE_US, 170000000)]
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, NamedTuple
+
+from metrics.rules import Contribution
+
+HANDLED = 0
+HANDLE_US = 1  # talk + hold + after-call work of the calls handled
+TRANSFERRED = 2
+MISSED = 3
+CALL_SLOTS = 4
+
+
+class AgentCall(NamedTuple):
+    """One call as one agent saw it.
+
+    >>> AgentCall("c1", "a1", last_us=5, missed_us=(3, 5)).missed_us
+    (3, 5)
+    """
+
+    call_id: str
+    agent_id: str
+    last_us: int  # the call's newest event: the agent side forgets the call when the call expires
+    handled_us: int | None = None  # when the agent's handling completed (end of wrap-up, if any)
+    handle_us: int = 0
+    transferred_us: int | None = None
+    missed_us: tuple[int, ...] = ()  # each ring the agent did not answer
+
+    def to_json(self) -> list[Any]:
+        return [*self[:6], list(self.missed_us)]
+
+    @classmethod
+    def from_json(cls, row: list[Any]) -> AgentCall:
+        call_id, agent_id, last_us, handled_us, handle_us, transferred_us, missed = row
+        return cls(
+            call_id, sys.intern(agent_id), last_us, handled_us, handle_us, transferred_us, tuple(missed)
+        )
+
+
+def call_contributions(told: AgentCall, base: int = 0) -> list[Contribution]:
+    """The agent's contributions of one call: handled and its handle time, transfer, missed
+    offers (in slots from ``base``)."""
+    found: list[Contribution] = [(at, base + MISSED, 1) for at in told.missed_us]
+    if told.handled_us is not None:
+        done = told.handled_us
+        found += [(done, base + HANDLED, 1), (done, base + HANDLE_US, told.handle_us)]
+    if told.transferred_us is not None:
+        found.append((told.transferred_us, base + TRANSFERRED, 1))
+    return found

@@ -1,0 +1,120 @@
+"""Per-agent board state: the agent's time in state and its calls, in window sums.
+
+The agent's counterpart of :class:`~metrics.queue_state.QueueState`: it is told the agent's
+history and each of its calls (whole states, so telling twice is harmless), keeps their
+contributions in :class:`~metrics.windows.WindowSums` over the ``[agents]`` windows and time
+zone, and reads an :class:`~metrics.snapshot.AgentSnapshot` at any instant. Usage::
+
+    ledger = AgentLedger("a1", settings)
+    ledger.apply_history(history)
+    ledger.apply_call(AgentCall("c1", "a1", last_us=..., handled_us=..., handle_us=...))
+    ledger.snapshot(now_us)
+"""
+
+from __future__ import annotations
+
+from metrics.agent_calls import (
+    CALL_SLOTS,
+    HANDLE_US,
+    HANDLED,
+    MISSED,
+    TRANSFERRED,
+    AgentCall,
+    call_contributions,
+)
+from metrics.agent_time import STATE_SLOTS, history_changes, seconds_in_window
+from metrics.agents import AgentHistory
+from metrics.rules import Contribution
+from metrics.settings import Settings
+from metrics.settled import Settled
+from metrics.snapshot import AgentSnapshot, AgentWindow
+from metrics.timeutil import day_start_us, local_date
+from metrics.windows import TODAY, TOTAL, WindowSums
+
+CALLS = STATE_SLOTS  # the call slots follow the time-in-state ones
+SLOTS = STATE_SLOTS + CALL_SLOTS
+
+
+class AgentLedger:
+    """All the board knows of one agent; owned by one worker at a time, as the agent is."""
+
+    def __init__(self, agent_id: str, settings: Settings) -> None:
+        self.agent_id = agent_id
+        self.settings = settings.agents
+        self.max_age_us = settings.limits.max_agent_age_us
+        self.keep_call_us = settings.limits.expire_call_after_us
+        self.history: AgentHistory | None = None
+        self.calls: dict[str, AgentCall] = {}
+        self.sums = WindowSums(SLOTS, self.settings.window_us, self.settings.zone)
+        self.settled = Settled.empty(SLOTS)
+        self.settled_changed = False  # settled since the worker last stored it
+
+    def apply_history(self, history: AgentHistory) -> None:
+        """Replace what is known of the agent's states."""
+        changes = history_changes(self.history, history, self.max_age_us, 0)
+        self.sums.add_all(changes.taken_back, -1)
+        self.sums.add_all(changes.added, +1)
+        self._settle(changes.settled)
+        self.history = history.copy()
+
+    def apply_call(self, told: AgentCall) -> None:
+        """Replace what is known of one of the agent's calls."""
+        old = self.calls.get(told.call_id)
+        if old == told:
+            return
+        if old is not None:
+            self.sums.add_all(call_contributions(old, CALLS), -1)
+        self.sums.add_all(call_contributions(told, CALLS), +1)
+        self.calls[told.call_id] = told
+
+    def snapshot(self, now_us: int) -> AgentSnapshot:
+        """The agent at ``now_us``: state now, and each ``[agents]`` window."""
+        self.sums.advance(now_us)
+        values = self.sums.values()
+        windows = {name: self._window(values, name, now_us) for name in self.settings.windows}
+        current = None if self.history is None else self.history.current(now_us, self.max_age_us)
+        if current is None:
+            return AgentSnapshot(self.agent_id, None, None, None, (), windows)
+        change, queues, since_us = current
+        reason = self.settings.reason_label(change[4]) if change[2] == "away" else None
+        return AgentSnapshot(self.agent_id, change[2], reason, since_us, queues, windows)
+
+    def _window(self, values: dict[str, list[int]], name: str, now_us: int) -> AgentWindow:
+        sums = values[name]
+        lower = self.sums.day_start_us if name == TODAY else now_us - self.settings.window_us[name]
+        return AgentWindow(
+            seconds_in_window(sums, values[TOTAL], 0, lower, now_us),
+            handled=sums[CALLS + HANDLED],
+            handle_us=sums[CALLS + HANDLE_US],
+            transferred=sums[CALLS + TRANSFERRED],
+            missed=sums[CALLS + MISSED],
+        )
+
+    def expire(self, now_us: int) -> list[str]:
+        """Forget calls expired at ``now_us`` (they stay counted); their ids."""
+        oldest = now_us - self.keep_call_us
+        gone = [call_id for call_id, told in self.calls.items() if told.last_us < oldest]
+        for call_id in gone:
+            self._settle(call_contributions(self.calls.pop(call_id), CALLS), now_us)
+        return gone
+
+    def is_empty_at(self, now_us: int) -> bool:
+        """Nothing left to show: no call kept, and the agent silent for twice its maximum age."""
+        newest = 0 if self.history is None else self.history.newest_us()
+        return not self.calls and newest < now_us - 2 * self.max_age_us
+
+    def _settle(self, contributions: list[Contribution], now_us: int | None = None) -> None:
+        """Count contributions no longer held in the history or calls, for a restart."""
+        if not contributions:
+            return
+        at = now_us if now_us is not None else self.sums.now_us
+        if at is None:
+            at = max(c[0] for c in contributions)
+        zone = self.settings.zone
+        self.settled.add(contributions, day_start_us(local_date(at, zone), zone))
+        self.settled_changed = True
+
+    def restore_settled(self, settled: Settled) -> None:
+        """After a restart, before anything is applied: what was settled before it."""
+        self.settled = settled.padded(SLOTS)
+        self.sums.restore(self.settled)

@@ -1,0 +1,98 @@
+"""The per-agent board step: the agents one worker (or a replay) owns, by partition of the agents.
+
+It is told each agent's history by the agent step and each of its calls by the call step
+(:class:`~metrics.agent_calls.AgentCall`, sent on keyed by agent), keeps an
+:class:`~metrics.agent_ledger.AgentLedger` per agent, and reads the agent list. Usage::
+
+    board = AgentBoard(settings)
+    board.apply(history, partition=0)      # an AgentHistory, or an AgentCall
+    board.snapshot(now_us)                 # (AgentSnapshot, ...) sorted by agent
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from metrics.agent_calls import AgentCall
+from metrics.agent_ledger import AgentLedger
+from metrics.agents import AgentHistory
+from metrics.settings import Settings
+from metrics.settled import Settled
+from metrics.snapshot import AgentSnapshot
+
+BoardState = AgentHistory | AgentCall
+
+
+class AgentBoard:
+    """The agents owned here, each with the partition it came from."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.ledgers: dict[str, AgentLedger] = {}
+        self.partition: dict[str, int] = {}
+
+    def apply(self, state: BoardState, partition: int) -> None:
+        """Apply an agent's history or one of its calls."""
+        if isinstance(state, AgentHistory):
+            self.ledger(state.agent_id, partition).apply_history(state)
+        else:
+            self.ledger(state.agent_id, partition).apply_call(state)
+
+    def snapshot(self, now_us: int) -> tuple[AgentSnapshot, ...]:
+        """Every agent (``/api/v1/agents`` lists them all; ``[agents] export`` bounds /metrics)."""
+        return tuple(self.ledgers[a].snapshot(now_us) for a in sorted(self.ledgers))
+
+    def keep_partitions(self, owned: set[int]) -> None:
+        """Drop agents whose partition this worker no longer owns (no stale series)."""
+        for agent in [a for a, p in self.partition.items() if p not in owned]:
+            del self.ledgers[agent], self.partition[agent]
+
+    def expire(self, partition: int, now_us: int) -> dict[str, list[str]]:
+        """Expire old calls of one partition's agents, and agents left with nothing to show;
+        the call ids expired, by agent (an agent gone entirely is listed with ``[]`` too)."""
+        expired: dict[str, list[str]] = {}
+        for agent, ledger in list(self.ledgers.items()):
+            if self.partition[agent] != partition:
+                continue
+            calls = ledger.expire(now_us)
+            if calls:
+                expired[agent] = calls
+            if ledger.is_empty_at(now_us):
+                del self.ledgers[agent], self.partition[agent]
+                expired.setdefault(agent, [])
+        return expired
+
+    def settled_changes(self) -> list[tuple[str, Settled, int]]:
+        """The agents whose settled sums changed since last asked: (agent, sums, partition)."""
+        changed = []
+        for agent, ledger in self.ledgers.items():
+            if ledger.settled_changed:
+                ledger.settled_changed = False
+                changed.append((agent, ledger.settled, self.partition[agent]))
+        return changed
+
+    def rebuild(
+        self,
+        settled: Iterable[tuple[str, Settled]],
+        states: Iterable[BoardState],
+        partition_of: Callable[[str], int | None],
+    ) -> None:
+        """After a recovery: the owned agents (``partition_of`` gives ``None`` for the others)
+        from their settled sums, then their histories and calls."""
+        self.keep_partitions(set())
+        for agent, sums in settled:
+            if (partition := partition_of(agent)) is not None:
+                self.ledger(agent, partition).restore_settled(sums)
+        for state in states:
+            if (partition := partition_of(state.agent_id)) is not None:
+                self.apply(state, partition)
+        for ledger in self.ledgers.values():
+            ledger.settled_changed = False  # as stored
+
+    def ledger(self, agent: str, partition: int) -> AgentLedger:
+        """The agent's ledger, made when first needed; it is now owned from ``partition``."""
+        ledger = self.ledgers.get(agent)
+        if ledger is None:
+            ledger = self.ledgers[agent] = AgentLedger(agent, self.settings)
+        self.partition[agent] = partition
+        return ledger
