@@ -11,13 +11,21 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from grafana_foundation_sdk.builders import bargauge, stat, timeseries
+from grafana_foundation_sdk.builders import bargauge, stat, table, timeseries
 from grafana_foundation_sdk.builders.common import ReduceDataOptions
 from grafana_foundation_sdk.builders.dashboard import Dashboard, QueryVariable, Row, ThresholdsConfig
 from grafana_foundation_sdk.builders.prometheus import Dataquery
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import common
-from grafana_foundation_sdk.models.dashboard import DataSourceRef, Threshold, ThresholdsMode, VariableRefresh
+from grafana_foundation_sdk.models.dashboard import (
+    DataSourceRef,
+    DataTransformerConfig,
+    DynamicConfigValue,
+    Threshold,
+    ThresholdsMode,
+    VariableRefresh,
+)
+from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
 FOLDER = Path(__file__).parent / "dashboards"
 DATASOURCE = DataSourceRef(type_val="prometheus", uid="prometheus")
@@ -189,6 +197,14 @@ def wallboard() -> Dashboard:
                 steps((None, "blue")),
             )
         )
+        .with_panel(
+            big_number(
+                "Agent occupancy, 15 min",
+                f"queue:callcenter_occupancy:ratio_15m{{{Q}}}",
+                "percentunit",
+                steps((None, "blue"), (0.85, "orange"), (0.9, "red")),
+            )
+        )
     )
 
 
@@ -256,11 +272,73 @@ def queue_detail() -> Dashboard:
     )
 
 
+STAFFED_TODAY = (
+    f'sum by (state) (max by (queue, state) (callcenter_queue_agent_seconds{{window="today", {Q}}}))'
+)
+SERVES = f"and on (agent) max by (agent) (callcenter_agent_queue_info{{{Q}}})"  # agents serving $queue
+# (column, query of one value per agent, unit): the agent list's columns after agent and state
+AGENT_COLUMNS = (
+    ("Reason", "max by (agent, reason) (callcenter_agent_state_reason_info)", "none"),
+    ("In state for", "agent:callcenter_agent_state_age_seconds:current", "s"),
+    ("Handled today", 'max by (agent) (callcenter_agent_handled_calls{window="today"})', "none"),
+    ("AHT today", 'max by (agent) (callcenter_agent_handle_time_seconds{window="today"})', "s"),
+    ("Missed today", 'max by (agent) (callcenter_agent_missed_calls{window="today"})', "none"),
+    ("Occupancy today", 'max by (agent) (callcenter_agent_occupancy_ratio{window="today"})', "percentunit"),
+)
+
+
+def instant(expr: str, ref: str) -> Dataquery:
+    """A query for a table: the latest value of each series, one row each."""
+    return query(expr, "", ref).instant().format(PromQueryFormat.TABLE)
+
+
+def agent_list() -> table.Panel:
+    """Who is doing what, and since when: one row per agent serving the chosen queues."""
+    panel = (
+        table.Panel()
+        .title("Agents now")
+        .description("State, reason and time in it (ticking), and today's calls, in the agents' time zone.")
+        .datasource(DATASOURCE)
+        .span(24)
+        .height(12)
+        .with_target(instant(f"max by (agent, state) (callcenter_agent_state == 1) {SERVES}", "A"))
+    )
+    for ref, (_, expr, _) in zip("BCDEFG", AGENT_COLUMNS, strict=True):
+        panel = panel.with_target(instant(f"{expr} {SERVES}", ref))
+    names = {
+        "Value #A": "",
+        **{f"Value #{ref}": c[0] for ref, c in zip("BCDEFG", AGENT_COLUMNS, strict=True)},
+    }
+    panel = panel.with_transformation(DataTransformerConfig(id_val="merge", options={}))
+    organize = {"excludeByName": {"Time": True, "Value #A": True, "Value #B": True}, "renameByName": names}
+    panel = panel.with_transformation(DataTransformerConfig(id_val="organize", options=organize))
+    for column, _, unit in AGENT_COLUMNS:
+        panel = panel.override_by_name(column, [DynamicConfigValue(id_val="unit", value=unit)])
+    return panel
+
+
 def agents() -> Dashboard:
     return (
         _base("ccmetrics-agents", "Agents", "10s", "now-6h")
         .with_variable(timezone_variable())
         .with_variable(queue_variable(multi=True))
+        .with_panel(agent_list())
+        .with_panel(
+            trend(
+                "Occupancy by queue, 15 min",
+                "percentunit",
+                query(f"queue:callcenter_occupancy:ratio_15m{{{Q}}}"),
+            )
+        )
+        .with_panel(
+            bargauge.Panel()
+            .title("Staffed time today by state (agent hours)")
+            .span(12)
+            .height(8)
+            .datasource(DATASOURCE)
+            .unit("h")
+            .with_target(query(f"{STAFFED_TODAY} / 3600", "{{state}}"))
+        )
         .with_panel(
             bargauge.Panel()
             .title("Agents by state now")

@@ -54,6 +54,10 @@ def _check_positive(flag: str, value: float, most: float) -> None:
         raise UsageProblem(f"{flag} must be a number above 0 and at most {most:g}, not {value:g}")
 
 
+BREAK_REASONS = ("Break", "Lunch", "Training")
+MISSED_OFFER_SHARE = 0.1  # calls that first rang an agent who did not answer
+
+
 @dataclass(frozen=True)
 class Traffic:
     """What to simulate. Rates are per minute at the daily peak."""
@@ -100,6 +104,7 @@ class _Agent:
     queues: tuple[str, ...]
     state: str = "offline"
     calls: int = 0
+    reason: str | None = None
 
 
 def daily_profile(local_hour: float) -> float:
@@ -207,6 +212,7 @@ class Simulation:
         call.done = True
         agent.calls += 1
         events = [
+            *self._missed_offer(call, agent),
             self._event("call.answered", call_id=call.call_id, queue=call.queue, agent_id=agent.agent_id),
             *self._set_state(agent, "on_call"),
         ]
@@ -220,6 +226,20 @@ class Simulation:
             self._at(hold_at + self._seconds(10, 60), resume)
         self._at(self.now_us + talk, lambda: self._hang_up(call, agent))
         return events
+
+    def _missed_offer(self, call: _Call, answering: _Agent) -> list[Event]:
+        """Now and then the call first rang another agent of the queue, who did not answer."""
+        others = [
+            a for a in self.agents if a is not answering and call.queue in a.queues and a.state != "offline"
+        ]
+        if not others or self.random.random() >= MISSED_OFFER_SHARE:
+            return []
+        missed = self.random.choice(others)
+        return [
+            self._event(
+                "call.agent_no_answer", call_id=call.call_id, queue=call.queue, agent_id=missed.agent_id
+            )
+        ]
 
     def _hang_up(self, call: _Call, agent: _Agent) -> list[Event]:
         events: list[Event] = []
@@ -252,19 +272,24 @@ class Simulation:
         if agent.state != "available":
             return []
         self._at(self.now_us + self._seconds(300, 900), lambda: self._back(agent))
-        return self._set_state(agent, "away", reason="Break")
+        return self._set_state(agent, "away", reason=self.random.choice(BREAK_REASONS))
 
     def _back(self, agent: _Agent) -> list[Event]:
         return self._set_state(agent, "available") + self._dispatch() if agent.state == "away" else []
 
     def _heartbeat(self, agent: _Agent) -> list[Event]:
         self._at(self.now_us + 60 * US, lambda: self._heartbeat(agent))
-        return [self._event("agent.state", agent_id=agent.agent_id, state=agent.state, queues=agent.queues)]
+        fields = {"reason": agent.reason} if agent.reason else {}
+        return [
+            self._event(
+                "agent.state", agent_id=agent.agent_id, state=agent.state, queues=agent.queues, **fields
+            )
+        ]
 
     def _set_state(
         self, agent: _Agent, state: str, reason: str | None = None, queues: bool = False
     ) -> list[Event]:
-        agent.state = state
+        agent.state, agent.reason = state, reason
         listed = agent.queues if queues else None
         return [
             self._event("agent.state", agent_id=agent.agent_id, state=state, reason=reason, queues=listed)

@@ -229,8 +229,8 @@ def _agent_state_families(agents: tuple[AgentSnapshot, ...]) -> list[Family]:
     served = Family("callcenter_agent_queue_info", "The queues each agent serves now", ("agent", "queue"), [])
     for a in agents:
         state.rows.extend(((a.agent, name), 1 if name == a.state else 0) for name in AGENT_STATES)
-        if a.reason is not None:
-            reason.rows.append(((a.agent, a.reason), 1))
+        if a.state is not None:  # every known agent: the reason is empty unless away
+            reason.rows.append(((a.agent, a.reason or ""), 1))
         if a.since_us is not None:
             since.rows.append(((a.agent,), a.since_us / US))
         served.rows.extend(((a.agent, queue), 1) for queue in a.queues)

@@ -28,7 +28,12 @@ from stream.faust_internals import consumer_lag
 from stream.http_guard import HttpGuard
 from stream.topology import Topology
 
-SERVED_PATHS = ("/metrics", "/healthz", "/readyz", "/api/v1/agents")  # all the HTTP side answers (docs/configuration.md)
+SERVED_PATHS = (
+    "/metrics",
+    "/healthz",
+    "/readyz",
+    "/api/v1/agents",
+)  # all the HTTP side answers (docs/configuration.md)
 FRESH_ON_SCRAPE_US = 200_000  # a scrape takes a new snapshot if the latest is older than this
 
 
