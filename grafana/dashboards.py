@@ -276,9 +276,9 @@ STAFFED_TODAY = (
     f'sum by (state) (max by (queue, state) (callcenter_queue_agent_seconds{{window="today", {Q}}}))'
 )
 SERVES = f"and on (agent) max by (agent) (callcenter_agent_queue_info{{{Q}}})"  # agents serving $queue
-# (column, query of one value per agent, unit): the agent list's columns after agent and state
+REASON = "max by (agent, reason) (callcenter_agent_state_reason_info)"  # a label, not a value
+# (column, query of one value per agent, unit): the agent list's value columns
 AGENT_COLUMNS = (
-    ("Reason", "max by (agent, reason) (callcenter_agent_state_reason_info)", "none"),
     ("In state for", "agent:callcenter_agent_state_age_seconds:current", "s"),
     ("Handled today", 'max by (agent) (callcenter_agent_handled_calls{window="today"})', "none"),
     ("AHT today", 'max by (agent) (callcenter_agent_handle_time_seconds{window="today"})', "s"),
@@ -301,14 +301,15 @@ def agent_list() -> table.Panel:
         .datasource(DATASOURCE)
         .span(24)
         .height(12)
+        .align(common.FieldTextAlignment.AUTO)
+        .inspect(False)
         .with_target(instant(f"max by (agent, state) (callcenter_agent_state == 1) {SERVES}", "A"))
+        .with_target(instant(f"{REASON} {SERVES}", "B"))
     )
-    for ref, (_, expr, _) in zip("BCDEFG", AGENT_COLUMNS, strict=True):
+    for ref, (_, expr, _) in zip("CDEFG", AGENT_COLUMNS, strict=True):
         panel = panel.with_target(instant(f"{expr} {SERVES}", ref))
-    names = {
-        "Value #A": "",
-        **{f"Value #{ref}": c[0] for ref, c in zip("BCDEFG", AGENT_COLUMNS, strict=True)},
-    }
+    names = {"agent": "Agent", "state": "State", "reason": "Reason"}
+    names.update({f"Value #{ref}": c[0] for ref, c in zip("CDEFG", AGENT_COLUMNS, strict=True)})
     panel = panel.with_transformation(DataTransformerConfig(id_val="merge", options={}))
     organize = {"excludeByName": {"Time": True, "Value #A": True, "Value #B": True}, "renameByName": names}
     panel = panel.with_transformation(DataTransformerConfig(id_val="organize", options=organize))

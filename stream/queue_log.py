@@ -21,7 +21,7 @@ SOURCE = "asterisk"
 _FLOW_OUT = {"EXITWITHTIMEOUT": "timeout", "EXITWITHKEY": "exit_key", "EXITEMPTY": "empty"}
 _TRANSFERS = ("TRANSFER", "BLINDTRANSFER", "ATTENDEDTRANSFER")
 _SILENT = (
-    *("RINGNOANSWER", "RINGCANCELED", "QUEUESTART", "CONFIGRELOAD", "DID", "INFO", "SYSCOMPAT"),
+    *("RINGCANCELED", "QUEUESTART", "CONFIGRELOAD", "DID", "INFO", "SYSCOMPAT"),
     "AGENTDUMP",  # the agent hung up during the announcement; the caller waits on for another
 )
 
@@ -137,6 +137,12 @@ class QueueLogMapper:
         ended = self._call(line, "call.ended", ":ended", agent_id=line.agent)
         return [transferred, ended, self._agent_event(line, line.agent, _set_busy(False))]
 
+    def _missed(self, line: Line) -> list[Event]:
+        """The call rang the member, who did not answer in time (or whose device refused it)."""
+        if line.agent in ("", "NONE"):
+            raise Rejection("missing_field", f"{line.verb} without an agent")
+        return [self._call(line, "call.agent_no_answer", queue=line.queue, agent_id=line.agent)]
+
     def _abandon(self, line: Line) -> list[Event]:
         return [self._call(line, "call.abandoned", queue=line.queue)]
 
@@ -181,6 +187,7 @@ _HANDLERS: dict[str, Callable[[QueueLogMapper, Line], list[Event]]] = {
     "COMPLETECALLER": QueueLogMapper._complete,
     "COMPLETEAGENT": QueueLogMapper._complete,
     "ABANDON": QueueLogMapper._abandon,
+    "RINGNOANSWER": QueueLogMapper._missed,
     **dict.fromkeys(_FLOW_OUT, QueueLogMapper._flow_out),
     **dict.fromkeys(_TRANSFERS, QueueLogMapper._transfer),
     **dict.fromkeys(

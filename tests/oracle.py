@@ -59,7 +59,10 @@ def _first_per_key(calls: list[Event], kind: str) -> list[Event]:
 def _stays(calls: list[Event]) -> list[Stay]:
     stays: dict[tuple[str, str], Stay] = {}
     for e in sorted(calls, key=lambda e: (e.time_us, OUTCOME_TYPES.get(e.type, 9), e.id)):
-        if e.queue is None or e.type in ("call.blocked",):
+        if e.queue is None or e.type in (
+            "call.blocked",
+            "call.agent_no_answer",
+        ):  # a missed offer is the agent's
             continue
         stay = stays.setdefault((e.call_id or "", e.queue), Stay(e.call_id or "", e.queue, None, None, None))
         if e.type == "call.queued" and stay.queued is None:

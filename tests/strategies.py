@@ -13,6 +13,7 @@ from metrics.settings import Limits, QueueSettings, Settings
 US = 1_000_000
 QUEUES = ("sales", "support")
 AGENTS = ("a1", "a2", "a3")
+REASONS = (None, "Break", "Lunch")
 # (zone, a local 23:00 before a DST change or an ordinary midnight), as epoch seconds
 BASES = (
     ("UTC", 1_772_406_000),  # 2026-03-01T23:00Z
@@ -72,7 +73,11 @@ def call_events(draw: st.DrawFn, base_us: int) -> list[Event]:
 def _handled(draw: st.DrawFn, call: str, queue: str, answered: int) -> list[Event]:
     agent = draw(st.sampled_from(AGENTS))
     events = [_event("call.answered", answered, call_id=call, queue=queue, agent_id=agent)]
+    for rang in draw(st.lists(st.sampled_from(AGENTS), max_size=2)):  # rang first, not answered
+        events.append(_event("call.agent_no_answer", answered - US, call_id=call, queue=queue, agent_id=rang))
     ended = answered + draw(st.integers(0, 600)) * US
+    if draw(st.integers(0, 4)) == 0:
+        events.append(_event("call.transferred", ended, call_id=call, agent_id=agent, to_queue="support"))
     if draw(st.booleans()):
         events.append(_event("call.held", answered + 1, call_id=call, agent_id=agent))
     if draw(st.integers(0, 5)) == 0:
@@ -94,7 +99,8 @@ def agent_events(draw: st.DrawFn, base_us: int) -> list[Event]:
         st.one_of(st.none(), st.lists(st.sampled_from(QUEUES), unique=True).map(lambda q: tuple(sorted(q))))
     )
     state = draw(st.sampled_from(AGENT_STATES))
-    return [_event("agent.state", at, agent_id=agent, state=state, queues=queues)]
+    reason = draw(st.sampled_from(REASONS)) if state == "away" else None
+    return [_event("agent.state", at, agent_id=agent, state=state, queues=queues, reason=reason)]
 
 
 @st.composite

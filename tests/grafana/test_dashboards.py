@@ -43,7 +43,7 @@ def test_dashboards_decode_with_the_pinned_schema_and_lose_nothing(name: str) ->
     again = json.loads(JSONEncoder(sort_keys=True).encode(typed))
     assert without_empty_custom(again) == raw  # nothing unknown, nothing dropped
     for panel in typed.panels or []:
-        assert panel.type_val in {"stat", "timeseries", "bargauge", "row"}
+        assert panel.type_val in {"stat", "timeseries", "bargauge", "table", "row"}
         for target in getattr(panel, "targets", None) or []:
             assert isinstance(target, Dataquery) and target.expr and target.ref_id
 

@@ -41,8 +41,8 @@ def test_lines_map_onto_contract_events() -> None:
     events = [i.event for i in items() if isinstance(i, Accepted)]
     kinds = [e.type for e in events if e.type != "agent.state"]
     assert kinds == [
-        "call.queued", "call.queued", "call.answered", "call.abandoned", "call.queued",
-        "call.flowed_out", "call.ended", "call.queued", "call.answered", "call.transferred", "call.ended",
+        "call.queued", "call.queued", "call.agent_no_answer", "call.answered", "call.abandoned",
+        "call.queued", "call.flowed_out", "call.ended", "call.queued", "call.answered", "call.transferred", "call.ended",
     ]  # fmt: skip
     flowed = next(e for e in events if e.type == "call.flowed_out")
     assert (flowed.reason, flowed.call_id, flowed.queue) == ("exit_key", "1767607400.20", "sales")
@@ -68,7 +68,6 @@ def test_unknown_verbs_are_ignored_and_bad_lines_rejected() -> None:
     found = items()
     ignored = [(i.type, i.reason) for i in found if isinstance(i, Ignored)]
     assert ignored == [
-        ("RINGNOANSWER", "nothing_to_measure"),
         ("QUEUESTART", "nothing_to_measure"),
         ("SOMETHINGNEW", "unknown_type"),
     ]
@@ -90,6 +89,11 @@ def test_a_queue_log_replays_to_known_metrics() -> None:
     assert (sales.sums[0], sales.sums[1], sales.sums[2], sales.sums[4]) == (4, 2, 1, 1)  # offered ans ab flow
     assert sales.answer_speed_seconds == 5.5  # (10 + 1) / 2
     assert sales.handle_time_seconds == 84.5  # (120 + 49) / 2
+    agents = {a.agent: a for a in snapshot.agents}
+    lunch = agents["SIP/1001"]  # rang at 10:01:48 and did not answer; paused for lunch at 10:04
+    assert (lunch.state, lunch.reason, lunch.windows["today"].missed) == ("away", "other", 1)
+    busy = agents["SIP/1002"].windows["today"]  # two calls: 120 s, and 49 s until it transferred
+    assert (busy.handled, busy.handle_time_seconds, busy.transferred) == (2, 84.5, 1)
 
 
 SAME_SECOND = """\
@@ -182,7 +186,6 @@ def test_every_event_of_current_asterisk_is_mapped_or_ignored_on_purpose() -> No
     assert set(ignored) == {
         "QUEUESTART",
         "CONFIGRELOAD",
-        "RINGNOANSWER",
         "RINGCANCELED",
         "AGENTDUMP",
         "SYSCOMPAT",
