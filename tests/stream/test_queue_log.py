@@ -42,7 +42,8 @@ def test_lines_map_onto_contract_events() -> None:
     kinds = [e.type for e in events if e.type != "agent.state"]
     assert kinds == [
         "call.queued", "call.queued", "call.agent_no_answer", "call.answered", "call.abandoned",
-        "call.queued", "call.flowed_out", "call.ended", "call.queued", "call.answered", "call.transferred", "call.ended",
+        "call.queued", "call.flowed_out", "call.ended", "call.queued", "call.answered", "call.transferred",
+        "call.ended",
     ]  # fmt: skip
     flowed = next(e for e in events if e.type == "call.flowed_out")
     assert (flowed.reason, flowed.call_id, flowed.queue) == ("exit_key", "1767607400.20", "sales")
