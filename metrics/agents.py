@@ -41,7 +41,7 @@ class Segment(NamedTuple):
 class AgentHistory:
     """The state changes of one agent still needed to answer "what state, since when, how long?"."""
 
-    __slots__ = ("_event_ids", "agent_id", "base_queues", "base_since_us", "changes", "served")
+    __slots__ = ("_effective", "_event_ids", "agent_id", "base_queues", "base_since_us", "changes", "served")
 
     def __init__(self, agent_id: str) -> None:
         self.agent_id = agent_id
@@ -52,6 +52,8 @@ class AgentHistory:
         # at the first change kept (None: nothing trimmed).
         self.base_queues: tuple[str, ...] = ()
         self.base_since_us: int | None = None
+        # per change: the queues served and since when its state held; made when first asked
+        self._effective: list[tuple[tuple[str, ...], int]] | None = None
 
     def add(self, event: Event) -> bool:
         """Record a state event; ``False`` for a duplicate."""
@@ -62,6 +64,7 @@ class AgentHistory:
         assert event.state is not None
         insort(self.changes, (event.time_us, event.id, event.state, event.queues, event.reason))
         self.served.update(event.queues or ())
+        self._effective = None
         return True
 
     def placeable(self, event: Event) -> bool:
@@ -97,6 +100,15 @@ class AgentHistory:
             return None
         return self.changes[index], self._listed(index, max_age_us), self._since(index, max_age_us)
 
+    def next_boundary_us(self, now_us: int, max_age_us: int) -> int:
+        """The first instant after ``now_us`` at which the state or queues may read differently:
+        the next change, or the instant the agent is gone."""
+        index = bisect_right(self.changes, (now_us, _LAST_ID))
+        boundary = self.changes[index][0] if index < len(self.changes) else 2**63
+        if index > 0:  # the change in effect: gone once it is older than the maximum age
+            boundary = min(boundary, self.changes[index - 1][0] + max_age_us + 1)
+        return int(boundary)
+
     def _index_at(self, now_us: int, max_age_us: int) -> int | None:
         index = bisect_right(self.changes, (now_us, _LAST_ID))
         if index == 0 or now_us - self.changes[index - 1][0] > max_age_us:
@@ -105,28 +117,33 @@ class AgentHistory:
 
     def _listed(self, index: int, max_age_us: int) -> tuple[str, ...]:
         """The latest queue list at or before change ``index``, back to the last long silence."""
-        while True:
-            queues = self.changes[index][3]
-            if queues is not None:
-                return queues
-            if index == 0:
-                return self.base_queues
-            if self.changes[index][0] - self.changes[index - 1][0] > max_age_us:
-                return ()
-            index -= 1
+        return self._effective_at(max_age_us)[index][0]
 
     def _since(self, index: int, max_age_us: int) -> int:
         """When the run of changes with the state and reason of change ``index`` began."""
-        changes, kind = self.changes, self.changes[index][2::2]
-        while (
-            index > 0
-            and changes[index - 1][2::2] == kind
-            and changes[index][0] - changes[index - 1][0] <= max_age_us
-        ):
-            index -= 1
-        if index == 0 and self.base_since_us is not None:
-            return self.base_since_us
-        return changes[index][0]
+        return self._effective_at(max_age_us)[index][1]
+
+    def _effective_at(self, max_age_us: int) -> list[tuple[tuple[str, ...], int]]:
+        """Each change's queues served and run start, in one pass (snapshots ask for every agent
+        in every queue it serves; walking back each time was most of a snapshot)."""
+        if self._effective is not None:
+            return self._effective
+        effective: list[tuple[tuple[str, ...], int]] = []
+        queues, since = self.base_queues, self.base_since_us
+        previous: StateChange | None = None
+        for change in self.changes:
+            silent = previous is not None and change[0] - previous[0] > max_age_us
+            if silent:
+                queues = ()
+            if change[3] is not None:
+                queues = change[3]
+            same_run = previous is not None and not silent and previous[2::2] == change[2::2]
+            if (previous is not None and not same_run) or since is None:
+                since = change[0]
+            effective.append((queues, since))
+            previous = change
+        self._effective = effective
+        return effective
 
     def segments(self, max_age_us: int) -> list[Segment]:
         """The time between the changes kept, each change's state lasting until the next one or
@@ -152,6 +169,7 @@ class AgentHistory:
         self.base_since_us = self._since(index, max_age_us)
         dropped = self.changes[:index]
         del self.changes[:index]
+        self._effective = None
         if self._event_ids is not None:
             self._event_ids.difference_update(change[1] for change in dropped)
 

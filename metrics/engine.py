@@ -91,7 +91,7 @@ class Engine:
         self.clock.reach(now_us)
         self._reading = self.clock.reading()
         queues, agents = self.queue_step.snapshot(now_us), self.board.snapshot(now_us)
-        return Snapshot(now_us, queues, self.stats.snapshot(), agents, self.settings.agents.export)
+        return Snapshot(now_us, queues, self.stats.snapshot(), agents, self.settings.agents.export, now_us)
 
     def expire(self, now_us: int) -> None:
         """Expire calls, agents and visits too old to matter at ``now_us`` (sums stay exact)."""

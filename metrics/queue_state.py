@@ -37,6 +37,15 @@ class Expired(NamedTuple):
     agents: list[str]
 
 
+class AgentsNow(NamedTuple):
+    """Agents serving a queue by state and away by reason, the same from ``from_us`` to ``until_us``."""
+
+    from_us: int
+    until_us: int
+    counts: dict[str, int]
+    away: dict[str, int]
+
+
 def keep_visit_us(settings: Settings, queue: str) -> int:
     """How long after its newest fact a queue keeps a visit.
 
@@ -67,6 +76,7 @@ class QueueState:
         self.visits: dict[str, Visit] = {}  # the hot ones; see the module's docstring
         self._cold_visit = cold_visit
         self.agents: dict[str, AgentHistory] = {}  # as last told: copies
+        self._agents_now: AgentsNow | None = None  # the counts at an instant, while they hold
         self._agent_settings = settings.agents
         self._waiting: dict[str, tuple[int, int]] = {}  # call id -> [queued, end)
         self._agent_base = rules.slot_count(self._bounds_us)  # agents' time in state follows the calls' slots
@@ -120,6 +130,7 @@ class QueueState:
         if changes.settled:
             self._settle(changes.settled, self.sums.now_us or max(c[0] for c in changes.settled))
         self.agents[history.agent_id] = history.copy()
+        self._agents_now = None
 
     def snapshot(self, now_us: int) -> QueueSnapshot:
         """The queue's metrics at ``now_us``: the windows move to it, nothing expires."""
@@ -167,16 +178,26 @@ class QueueState:
 
     def _agents_at(self, now_us: int) -> tuple[dict[str, int], dict[str, int]]:
         """Agents serving the queue now, by state; and those away, by reason label."""
+        cached = self._agents_now
+        if cached is None or not cached.from_us <= now_us < cached.until_us:
+            cached = self._agents_now = self._count_agents(now_us)
+        return dict(cached.counts), dict(cached.away)
+
+    def _count_agents(self, now_us: int) -> AgentsNow:
+        """The counts at ``now_us``, and until when they hold: the next change of any agent, or
+        the instant one is gone (the counts change at no other instant)."""
         counts, away = dict.fromkeys(AGENT_STATES, 0), dict[str, int]()
+        until, max_age = 2**63, self._max_agent_age_us
         for history in self.agents.values():
-            current = history.current(now_us, self._max_agent_age_us)
+            until = min(until, history.next_boundary_us(now_us, max_age))
+            current = history.current(now_us, max_age)
             if current is not None and self.queue in current[1]:
                 change = current[0]
                 counts[change[2]] += 1
                 if change[2] == "away":
                     label = self._agent_settings.reason_label(change[4])
                     away[label] = away.get(label, 0) + 1
-        return counts, away
+        return AgentsNow(now_us, until, counts, away)
 
     def expire(self, now_us: int) -> Expired:
         """Drop visits and agents too old to matter, and waits that ended.

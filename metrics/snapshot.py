@@ -116,3 +116,4 @@ class Snapshot:
     pipeline: PipelineSnapshot
     agents: tuple[AgentSnapshot, ...] = ()
     agent_export: str = "full"  # AgentSettings.export
+    agents_at_us: int | None = None  # the instant the agents were read (the worker reads them apart)

@@ -9,6 +9,7 @@ Read top to bottom, in the order of the diagram in docs/architecture.md::
     <app id>-agent-board (by agent) -> agent board [tables <app id>-board-agents, -calls, -settled]
     invalid events -> callcenter.rejected
     a timer takes a snapshot every second; GET /metrics renders the latest one.
+    another timer reads the agent list every second, in slices (stream/exporter/agent_page.py).
 
 The parts: :mod:`stream.topology` (topics, tables, partitions), :mod:`stream.handlers`
 (a fetched batch through a step), :mod:`stream.housekeeping` (expire, pack),
@@ -194,6 +195,10 @@ def _timers(app: faust.App, snapshots: Snapshots, snapshot_seconds: float) -> No
     @app.timer(snapshot_seconds)  # type: ignore[untyped-decorator]
     async def take_snapshot() -> None:
         snapshots.take()
+
+    @app.timer(snapshot_seconds)  # type: ignore[untyped-decorator]
+    async def refresh_agents() -> None:
+        await snapshots.refresh_agents()
 
     @app.timer(GIVE_BACK_MEMORY_SECONDS)  # type: ignore[untyped-decorator]
     async def give_back_memory() -> None:

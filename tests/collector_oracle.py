@@ -19,6 +19,7 @@ from metrics import rules
 from metrics.snapshot import QueueSnapshot, Snapshot
 from metrics.timeutil import US
 from stream.exporter.catalogue import (
+    AGENT_SNAPSHOT_TIME,
     AGENTS,
     COUNTS,
     DERIVED,
@@ -55,11 +56,16 @@ class SnapshotCollector(Collector):
         yield from _current(queues)
         yield from _totals(queues)
         yield _wait_histogram(queues)
-        for agent_family in [*queue_agent_families(queues), *agent_families(snapshot)]:
+        for agent_family in [
+            *queue_agent_families(queues),
+            *agent_families(snapshot.agents, snapshot.agent_export),
+        ]:
             family = GaugeMetricFamily(agent_family.name, agent_family.help, labels=list(agent_family.labels))
             for values, value in agent_family.rows:
                 family.add_metric(list(values), value)
             yield family
+        if snapshot.agent_export != "off" and snapshot.agents_at_us is not None:
+            yield GaugeMetricFamily(*AGENT_SNAPSHOT_TIME, value=snapshot.agents_at_us / US)
         for name, kind, text, samples in pipeline_families(snapshot.pipeline):
             family_type = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
             labels = sorted({k for sample_labels, _ in samples for k in sample_labels})

@@ -1,10 +1,10 @@
-"""``/api/v1/agents``: the agent list of the latest snapshot as JSON, for integrations and pages.
+"""``/api/v1/agents``: the latest agent list as JSON, for integrations and pages.
 
 Every agent the worker owns, whatever ``[agents] export`` keeps off ``/metrics``. Times are
 RFC 3339 UTC, durations seconds, ratios 0..1; a value that is undefined (an average of no
 calls, an occupancy of no staffed time) is ``null``. Usage::
 
-    body = agents_document(snapshot)     # bytes: {"at": ..., "agents": [...]}
+    body = agents_document(agents, at_us)     # bytes: {"at": ..., "agents": [...]}
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ from typing import Any
 
 import orjson
 
-from metrics.snapshot import AgentSnapshot, AgentWindow, Snapshot
+from metrics.snapshot import AgentSnapshot, AgentWindow
 from metrics.timeutil import format_us
 
 
-def agents_document(snapshot: Snapshot) -> bytes:
-    """The whole document for one snapshot."""
-    return orjson.dumps({"at": format_us(snapshot.at_us), "agents": [_agent(a) for a in snapshot.agents]})
+def agents_document(agents: tuple[AgentSnapshot, ...], at_us: int | None) -> bytes:
+    """The whole document for agents read at ``at_us`` (``None``: not read yet, no agents)."""
+    at = None if at_us is None else format_us(at_us)
+    return orjson.dumps({"at": at, "agents": [_agent(a) for a in agents]})
 
 
 def _agent(agent: AgentSnapshot) -> dict[str, Any]:

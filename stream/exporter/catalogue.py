@@ -17,7 +17,6 @@ from metrics.snapshot import (
     AgentWindow,
     PipelineSnapshot,
     QueueSnapshot,
-    Snapshot,
     WindowValues,
 )
 from metrics.timeutil import US
@@ -103,6 +102,10 @@ TOTALS = (
 )
 WAIT_HISTOGRAM = ("callcenter_answer_wait_seconds", "Wait of answered calls")
 SNAPSHOT_TIME = ("callcenter_snapshot_timestamp_seconds", "The instant these metrics describe (now)")
+AGENT_SNAPSHOT_TIME = (
+    "callcenter_agent_snapshot_timestamp_seconds",
+    "The instant the agent-keyed families describe (the worker reads agents apart from queues)",
+)
 
 Samples = list[tuple[dict[str, str], float]]
 
@@ -203,13 +206,13 @@ def queue_agent_families(queues: tuple[QueueSnapshot, ...]) -> list[Family]:
     return [occupancy, seconds, away]
 
 
-def agent_families(snapshot: Snapshot) -> list[Family]:
+def agent_families(agents: tuple[AgentSnapshot, ...], export: str) -> list[Family]:
     """The agent list: agent-keyed families, as many as ``[agents] export`` asks for."""
-    if snapshot.agent_export == "off":
+    if export == "off":
         return []
-    families = _agent_state_families(snapshot.agents)
-    if snapshot.agent_export == "full":
-        families += _agent_window_families(snapshot.agents)
+    families = _agent_state_families(agents)
+    if export == "full":
+        families += _agent_window_families(agents)
     return families
 
 

@@ -11,15 +11,17 @@ Here each queue's label text is escaped once and each line is one f-string. Usag
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import cast
 
 from prometheus_client.utils import floatToGoString
 
 from metrics import rules
-from metrics.snapshot import QueueSnapshot, Snapshot
+from metrics.snapshot import AgentSnapshot, QueueSnapshot, Snapshot
 from metrics.timeutil import US
 from stream.exporter.catalogue import (
+    AGENT_SNAPSHOT_TIME,
     AGENTS,
     COUNTS,
     DERIVED,
@@ -44,6 +46,8 @@ def number(value: float) -> str:
     """A sample value as prometheus_client writes it."""
     if type(value) is int and 0 <= value < 10_000:
         return _SMALL[value]
+    if type(value) is float and -math.inf < value < 1e6:  # the library writes these as repr does
+        return repr(value)
     return _go_float(value)
 
 
@@ -54,6 +58,12 @@ def escape(value: str) -> str:
 
 def render(snapshot: Snapshot) -> bytes:
     """The whole ``/metrics`` page for ``snapshot``."""
+    return render_with(snapshot, agents_text(snapshot.agents, snapshot.agent_export, snapshot.agents_at_us))
+
+
+def render_with(snapshot: Snapshot, agent_part: bytes) -> bytes:
+    """The page with its agent families already rendered (the worker renders them in slices,
+    :mod:`stream.exporter.agent_page`)."""
     queues = snapshot.queues
     labels = [f'queue="{escape(q.queue)}"' for q in queues]
     out: Lines = []
@@ -61,10 +71,26 @@ def render(snapshot: Snapshot) -> bytes:
     _current(out, queues, labels)
     _totals(out, queues, labels)
     _histogram(out, queues, labels)
-    _families(out, queue_agent_families(queues))
-    _families(out, agent_families(snapshot))
-    _pipeline(out, snapshot)
+    family_lines(out, queue_agent_families(queues))
+    tail: Lines = []
+    _pipeline(tail, snapshot)
+    return b"".join((("".join(out)).encode(), agent_part, "".join(tail).encode()))  # one copy of each
+
+
+def agents_text(agents: tuple[AgentSnapshot, ...], export: str, at_us: int | None) -> bytes:
+    """The agent-keyed families of ``agents``, read at ``at_us``."""
+    out: Lines = []
+    family_lines(out, agent_families(agents, export))
+    agents_time(out, export, at_us)
     return "".join(out).encode()
+
+
+def agents_time(out: Lines, export: str, at_us: int | None) -> None:
+    """The instant of the agent families, when there are any."""
+    if export != "off" and at_us is not None:
+        name = AGENT_SNAPSHOT_TIME[0]
+        _header(out, name, "gauge", AGENT_SNAPSHOT_TIME[1])
+        out.append(f"{name} {number(at_us / US)}\n")
 
 
 def _header(out: Lines, name: str, kind: str, text: str) -> None:
@@ -124,14 +150,44 @@ def _histogram(out: Lines, queues: Queues, labels: list[str]) -> None:
         out.append(f"{name}_sum{{{label}}} {number(q.total.sums[rules.WAIT_US] / US)}\n")
 
 
-def _families(out: Lines, families: list[Family]) -> None:
+class LabelText:
+    """Label values escaped once per page (agent ids repeat in every agent family)."""
+
+    def __init__(self) -> None:
+        self.escaped: dict[str, str] = {}
+
+    def __call__(self, value: str) -> str:
+        text = self.escaped.get(value)
+        if text is None:
+            text = self.escaped[value] = escape(value)
+        return text
+
+
+def family_lines(out: Lines, families: list[Family]) -> None:
+    esc = LabelText()
     for family in families:
-        name = family.name
-        _header(out, name, "gauge", family.help)
-        keys = [f'{key}="' for key in family.labels]
-        for values, value in family.rows:
-            label_text = '",'.join(k + escape(v) for k, v in zip(keys, values, strict=True))
-            out.append(f'{name}{{{label_text}"}} {number(value)}\n')
+        family_header(out, family)
+        family_rows(out, family, family.rows, esc)
+
+
+def family_header(out: Lines, family: Family) -> None:
+    _header(out, family.name, "gauge", family.help)
+
+
+def family_rows(
+    out: Lines, family: Family, rows: list[tuple[tuple[str, ...], float]], esc: LabelText
+) -> None:
+    """Rows of a family of one to three labels."""
+    head = f'{family.name}{{{family.labels[0]}="'
+    more = [f'",{key}="' for key in family.labels[1:]]
+    if not more:
+        out += [f'{head}{esc(v[0])}"}} {number(value)}\n' for v, value in rows]
+    elif len(more) == 1:
+        m1 = more[0]
+        out += [f'{head}{esc(v[0])}{m1}{esc(v[1])}"}} {number(value)}\n' for v, value in rows]
+    else:
+        m1, m2 = more
+        out += [f'{head}{esc(v[0])}{m1}{esc(v[1])}{m2}{esc(v[2])}"}} {number(value)}\n' for v, value in rows]
 
 
 def _pipeline(out: Lines, snapshot: Snapshot) -> None:

@@ -80,6 +80,19 @@ def differences(live: Samples, replayed: Samples, ignore: set[str]) -> list[str]
     )
 
 
+QUEUES_AT = ("callcenter_snapshot_timestamp_seconds", ())
+AGENTS_AT = ("callcenter_agent_snapshot_timestamp_seconds", ())
+
+
+def is_agent_family(name: str) -> bool:
+    """The agent-keyed families (``callcenter_agents`` and ``callcenter_agents_away`` are per queue)."""
+    return name.startswith("callcenter_agent_")
+
+
+def only(samples: Samples, agents: bool) -> Samples:
+    return {k: v for k, v in samples.items() if is_agent_family(k[0]) == agents}
+
+
 def converges_to_replay(
     worker_scrape: Callable[[], Samples], files: list[Path], ignore: set[str], timeout: float = 90
 ) -> None:
@@ -88,8 +101,14 @@ def converges_to_replay(
     def equal() -> bool:
         nonlocal last
         live = worker_scrape()
-        instant = live[("callcenter_snapshot_timestamp_seconds", ())]
-        last = differences(live, replay(files, instant), ignore)
+        queues = {k: v for k, v in live.items() if not is_agent_family(k[0])}
+        agents = {k: v for k, v in live.items() if is_agent_family(k[0])}
+        replayed = replay(files, live[QUEUES_AT])
+        last = differences(queues, only(replayed, False), ignore)
+        if AGENTS_AT in live:  # the worker reads agents at their own instant
+            last += differences(agents, only(replay(files, live[AGENTS_AT]), True), ignore)
+        elif only(replayed, True):
+            last.append("the worker shows no agent list yet")
         health = [f"worker: {k[0]}{dict(k[1])} = {v}" for k, v in live.items() if k[0] in WORKER_HEALTH]
         last = last and [*health, *last]
         return not last

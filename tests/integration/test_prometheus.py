@@ -25,7 +25,7 @@ from tests.integration.histories import BAD_LINES, produce_raw, simulated_lines,
 from tools.kafka_local import free_port
 
 pytestmark = pytest.mark.kafka
-METRIC = re.compile(r"\b(?:callcenter_|queue:|job:)[A-Za-z0-9_:]*[A-Za-z0-9_]")
+METRIC = re.compile(r"\b(?:callcenter_|queue:|job:|agent:)[A-Za-z0-9_:]*[A-Za-z0-9_]")
 
 
 class Prometheus:

@@ -1,0 +1,64 @@
+"""The worker's agent list, made in slices: the agent part of ``/metrics`` and ``/api/v1/agents``.
+
+Thousands of agents take longer to read and render than a scrape should wait or the event loop
+should stall, and their values move with the clock only (time in state). So a timer refreshes
+this page: a slice of agents at a time, the event loop free between slices, all read at one
+instant; a scrape sends the latest page as it is. Usage::
+
+    page = AgentPage(board)
+    await page.refresh(now_us)          # on a timer
+    page.agents, page.text              # AgentSnapshots for the JSON list, bytes for /metrics
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from metrics.snapshot import AgentSnapshot
+from metrics.steps.agent_board import AgentBoard
+from stream.exporter.catalogue import Family, agent_families
+from stream.exporter.text import LabelText, Lines, agents_time, family_header, family_rows
+
+AGENTS_PER_SLICE = 250
+ROWS_PER_SLICE = 10_000
+
+
+class AgentPage:
+    """The latest agent list and its rendered families."""
+
+    def __init__(self, board: AgentBoard) -> None:
+        self.board = board
+        self.agents: tuple[AgentSnapshot, ...] = ()
+        self.text = b""
+        self.at_us: int | None = None
+
+    async def refresh(self, now_us: int) -> None:
+        """Read every agent at ``now_us`` and render the families, a slice at a time."""
+        agents, families = await self._read(now_us)
+        out: Lines = []
+        esc = LabelText()
+        for family in families:
+            family_header(out, family)
+            for start in range(0, len(family.rows), ROWS_PER_SLICE):
+                family_rows(out, family, family.rows[start : start + ROWS_PER_SLICE], esc)
+                await asyncio.sleep(0)
+        agents_time(out, self.board.settings.agents.export, now_us)
+        self.agents, self.text, self.at_us = agents, "".join(out).encode(), now_us
+
+    async def _read(self, now_us: int) -> tuple[tuple[AgentSnapshot, ...], list[Family]]:
+        board = self.board
+        ledgers = [board.ledgers[agent] for agent in sorted(board.ledgers)]
+        export = board.settings.agents.export
+        agents: list[AgentSnapshot] = []
+        families: list[Family] = []
+        for start in range(0, len(ledgers), AGENTS_PER_SLICE):
+            chunk = tuple(ledger.snapshot(now_us) for ledger in ledgers[start : start + AGENTS_PER_SLICE])
+            agents += chunk
+            part = agent_families(chunk, export)
+            families = (
+                part
+                if not families
+                else [f._replace(rows=f.rows + p.rows) for f, p in zip(families, part, strict=True)]
+            )
+            await asyncio.sleep(0)
+        return tuple(agents), families
