@@ -94,7 +94,7 @@ def agent_history(agent_id: str, served: tuple[str, ...], rng: random.Random) ->
         at, index = at + rng.randrange(20 * US, 240 * US), index + 1
         if at > NOW:
             break
-    history.trim(SETTINGS.agent_keep_us, SETTINGS.limits.max_agent_age_us)
+    history.trim(SETTINGS.agent_keep_us, SETTINGS.agent_place_us, SETTINGS.limits.max_agent_age_us)
     return history
 
 

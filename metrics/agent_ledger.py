@@ -55,7 +55,7 @@ class AgentLedger:
         self.sums.add_all(changes.taken_back, -1)
         self.sums.add_all(changes.added, +1)
         self._settle(changes.settled)
-        self.history = history.copy()
+        self.history = history  # never changed after it is told
 
     def apply_call(self, told: AgentCall) -> None:
         """Replace what is known of one of the agent's calls."""

@@ -64,21 +64,29 @@ def history_changes(
 
     Segments of ``old`` that began before the first change ``new`` keeps were trimmed: they
     cannot change any more (an event before that change is refused), so they stay counted.
+    Of the rest, only those from the first segment that differs are taken back and added
+    again: a new change usually touches the last segment or two.
     """
+    was, now = _segments(old, max_age_us, queue), _segments(new, max_age_us, queue)
     first = new.changes[0][0] if new.changes else None
-    was = _contributions(_segments(old, max_age_us, queue), base)
-    added = [c for _, c in _contributions(_segments(new, max_age_us, queue), base)]
-    if first is None:
-        return HistoryChanges([c for _, c in was], added, [])
-    taken_back = [c for start, c in was if start >= first]
-    return HistoryChanges(taken_back, added, [c for start, c in was if start < first])
+    trimmed = 0 if first is None else next((i for i, s in enumerate(was) if s.start_us >= first), len(was))
+    same = 0
+    for before, after in zip(was[trimmed:], now, strict=False):
+        if before != after:
+            break
+        same += 1
+    return HistoryChanges(
+        _contributions(was[trimmed + same :], base),
+        _contributions(now[same:], base),
+        _contributions(was[:trimmed], base),
+    )
 
 
 def history_contributions(
     history: AgentHistory, max_age_us: int, base: int, queue: str | None = None
 ) -> list[Contribution]:
     """Every contribution of a history's segments (a queue's: those serving it)."""
-    return [c for _, c in _contributions(_segments(history, max_age_us, queue), base)]
+    return _contributions(_segments(history, max_age_us, queue), base)
 
 
 def _segments(history: AgentHistory | None, max_age_us: int, queue: str | None) -> list[Segment]:
@@ -88,9 +96,8 @@ def _segments(history: AgentHistory | None, max_age_us: int, queue: str | None) 
     return segments if queue is None else [s for s in segments if queue in s.queues]
 
 
-def _contributions(segments: list[Segment], base: int) -> list[tuple[int, Contribution]]:
-    """Each contribution with the start of its segment."""
-    return [(s.start_us, c) for s in segments for c in segment_contributions(s, base)]
+def _contributions(segments: list[Segment], base: int) -> list[Contribution]:
+    return [c for s in segments for c in segment_contributions(s, base)]
 
 
 def seconds_in_window(

@@ -41,7 +41,17 @@ class Segment(NamedTuple):
 class AgentHistory:
     """The state changes of one agent still needed to answer "what state, since when, how long?"."""
 
-    __slots__ = ("_effective", "_event_ids", "agent_id", "base_queues", "base_since_us", "changes", "served")
+    __slots__ = (
+        "_effective",
+        "_event_ids",
+        "_segments",
+        "agent_id",
+        "base_queues",
+        "base_since_us",
+        "changes",
+        "placed_from_us",
+        "served",
+    )
 
     def __init__(self, agent_id: str) -> None:
         self.agent_id = agent_id
@@ -54,6 +64,8 @@ class AgentHistory:
         self.base_since_us: int | None = None
         # per change: the queues served and since when its state held; made when first asked
         self._effective: list[tuple[tuple[str, ...], int]] | None = None
+        self._segments: list[Segment] | None = None  # made when first asked
+        self.placed_from_us: int | None = None  # events before this can no longer be placed
 
     def add(self, event: Event) -> bool:
         """Record a state event; ``False`` for a duplicate."""
@@ -64,15 +76,16 @@ class AgentHistory:
         assert event.state is not None
         insort(self.changes, (event.time_us, event.id, event.state, event.queues, event.reason))
         self.served.update(event.queues or ())
-        self._effective = None
+        self._changed()
         return True
 
+    def _changed(self) -> None:
+        self._effective = self._segments = None
+
     def placeable(self, event: Event) -> bool:
-        """Whether the event falls after the first change kept (or nothing was trimmed)."""
-        if self.base_since_us is None or not self.changes:
-            return True
-        first = self.changes[0]
-        return (event.time_us, event.id) > (first[0], first[1]) or event.id in self._ids()
+        """Whether the event falls where every change is still kept (or is a duplicate)."""
+        placed_from = self.placed_from_us
+        return placed_from is None or event.time_us >= placed_from or event.id in self._ids()
 
     def _ids(self) -> set[str]:
         # Only the agent step adds events; the copies made for queues never need the set.
@@ -147,42 +160,98 @@ class AgentHistory:
 
     def segments(self, max_age_us: int) -> list[Segment]:
         """The time between the changes kept, each change's state lasting until the next one or
-        until the agent is gone (``max_age_us`` after it)."""
+        until the agent is gone (``max_age_us`` after it). Kept until the history changes."""
+        if self._segments is not None:
+            return self._segments
         changes, found = self.changes, []
         for index, (at, _, state, _, reason) in enumerate(changes):
             gone = at + max_age_us
             end = min(changes[index + 1][0], gone) if index + 1 < len(changes) else gone
             found.append(Segment(at, end, state, reason, self._listed(index, max_age_us)))
+        self._segments = found
         return found
 
-    def trim(self, keep_us: int, max_age_us: int, reached_us: int | None = None) -> None:
+    def trim(self, keep_us: int, place_us: int, max_age_us: int, reached_us: int | None = None) -> None:
         """Drop the changes before the newest one (or ``reached_us``, if earlier: instants from
         there on are still asked about) by more than ``keep_us``, keeping the change in effect
-        then; what they said (queues served, since when) stays in ``base_*``."""
+        then (what they said, queues served and since when, stays in ``base_*``); and leave out
+        the heartbeats older than ``place_us`` before it (:meth:`compact`). Events older than
+        that can no longer be placed."""
         if not self.changes:
             return
         anchor = self.newest_us() if reached_us is None else min(self.newest_us(), reached_us)
-        index = bisect_right(self.changes, (anchor - keep_us, _LAST_ID)) - 1
+        self._drop_before(anchor - keep_us, max_age_us)
+        placed_from, before = anchor - place_us, self.placed_from_us
+        if before is None or placed_from > before:
+            self.placed_from_us = placed_from
+            self.compact(placed_from, max_age_us, before)
+
+    def _drop_before(self, cutoff_us: int, max_age_us: int) -> None:
+        index = bisect_right(self.changes, (cutoff_us, _LAST_ID)) - 1
         if index <= 0:
             return
         self.base_queues = self._listed(index, max_age_us)
         self.base_since_us = self._since(index, max_age_us)
         dropped = self.changes[:index]
         del self.changes[:index]
-        self._effective = None
+        self._changed()
+        self._forget(dropped)
+
+    def _forget(self, dropped: list[StateChange]) -> None:
         if self._event_ids is not None:
             self._event_ids.difference_update(change[1] for change in dropped)
+
+    def compact(self, before_us: int, max_age_us: int, from_us: int | None = None) -> None:
+        """Leave out the changes from ``from_us`` to ``before_us`` that change nothing: a
+        heartbeat (the state, reason and queues in effect, said again) whose leaving out moves
+        no instant at which the agent is gone. Every segment sum, state and "since" stays as it
+        was, so leaving any of them out at any time is safe."""
+        changes = self.changes
+        if len(changes) < 3:
+            return  # the first and the last are always kept
+        start = 1 if from_us is None else max(1, bisect_right(changes, (from_us, "")))
+        if start >= len(changes) - 1 or changes[start][0] >= before_us:
+            return
+        effective = self._effective_at(max_age_us)
+        kept, dropped = changes[:start], []
+        for index in range(start, len(changes)):
+            change, last = changes[index], kept[-1]
+            following = changes[index + 1][0] if index + 1 < len(changes) else None
+            if (
+                change[0] < before_us
+                and following is not None
+                and change[2::2] == last[2::2]
+                and change[3] in (None, effective[index][0])
+                and effective[index][0] == effective[index - 1][0]
+                and following - last[0] <= max_age_us
+            ):
+                dropped.append(change)
+            else:
+                kept.append(change)
+        if dropped:
+            self.changes = kept
+            self._changed()
+            self._forget(dropped)
+
+    def told(self, max_age_us: int) -> AgentHistory:
+        """What queues and the board are told: a copy with every heartbeat that changes nothing
+        left out (they never place events, so nothing later needs them)."""
+        twin = self.copy()
+        twin.compact(2**63, max_age_us, self.placed_from_us)  # before it: compacted already
+        return twin
 
     def copy(self) -> AgentHistory:
         """A copy that later changes to this one leave alone (what a queue was last told)."""
         twin = AgentHistory(self.agent_id)
         twin.changes, twin.served = list(self.changes), set(self.served)
         twin.base_queues, twin.base_since_us = self.base_queues, self.base_since_us
+        twin.placed_from_us = self.placed_from_us
         return twin
 
     def to_json(self) -> list[Any]:
         changes = [list(c) for c in self.changes]
-        return [self.agent_id, changes, sorted(self.served), list(self.base_queues), self.base_since_us]
+        base = [list(self.base_queues), self.base_since_us, self.placed_from_us]
+        return [self.agent_id, changes, sorted(self.served), *base]
 
     @classmethod
     def from_json(cls, row: list[Any]) -> AgentHistory:
@@ -193,4 +262,6 @@ class AgentHistory:
         history.served = set(row[2])
         if len(row) > 3:
             history.base_queues, history.base_since_us = tuple(row[3]), row[4]
+        if len(row) > 5:
+            history.placed_from_us = row[5]
         return history

@@ -129,7 +129,7 @@ class QueueState:
         self.sums.add_all(changes.added, +1)
         if changes.settled:
             self._settle(changes.settled, self.sums.now_us or max(c[0] for c in changes.settled))
-        self.agents[history.agent_id] = history.copy()
+        self.agents[history.agent_id] = history  # never changed after it is told
         self._agents_now = None
 
     def snapshot(self, now_us: int) -> QueueSnapshot:

@@ -78,7 +78,7 @@ class Limits:
     max_agent_age_seconds: float = 12 * 3600.0
     max_clock_skew_seconds: float = 300.0  # live: events timed further ahead of now are too_early
     # An agent's events may come out of order by this much; an older one is too_late (docs/events.md).
-    max_agent_disorder_seconds: float = 3600.0
+    max_agent_disorder_seconds: float = 600.0
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -181,6 +181,11 @@ class Settings:
         widest = max([0, *self.agents.window_us.values(), *(w for s in every for w in s.window_us.values())])
         limits = self.limits
         return max(limits.max_agent_disorder_us, widest) + limits.max_clock_skew_us
+
+    @cached_property
+    def agent_place_us(self) -> int:
+        """How long before its newest change an agent's event can still be placed."""
+        return self.limits.max_agent_disorder_us + self.limits.max_clock_skew_us
 
     @classmethod
     def from_toml(cls, text: str) -> Settings:

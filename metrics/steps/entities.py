@@ -191,7 +191,9 @@ class AgentStep(EntityStep[AgentHistory]):
 
     def __init__(self, settings: Settings, stats: PipelineStats) -> None:
         super().__init__(settings, stats)
-        self.keep_us, self.max_age_us = settings.agent_keep_us, settings.limits.max_agent_age_us
+        self.keep_us, self.place_us = settings.agent_keep_us, settings.agent_place_us
+        self.max_age_us = settings.limits.max_agent_age_us
+        self._told: dict[str, AgentHistory] = {}  # this batch's, for the queues and the board
 
     def _apply(self, history: AgentHistory, event: Event) -> Iterable[str] | None:
         return () if history.add(event) else None  # the queues to tell are all it served
@@ -199,13 +201,13 @@ class AgentStep(EntityStep[AgentHistory]):
     def _begin(self, history: AgentHistory, reading: Reading) -> AgentHistory:
         """Trimmed before the batch changes it: what the queues and the board were last told
         then holds every change the batch's events fall between (docs/metrics.md, "Agents")."""
-        history.trim(self.keep_us, self.max_age_us, reading.reached_us)
+        history.trim(self.keep_us, self.place_us, self.max_age_us, reading.reached_us)
         return history
 
     def _misplaced(self, history: AgentHistory, event: Event) -> Rejection | None:
         if history.placeable(event):
             return None
-        return Rejection("too_late", "older than the agent's changes kept (max_agent_disorder)")
+        return Rejection("too_late", "older than its agent's newest event by over max_agent_disorder")
 
     def _to_tell(self, seen: Seen[AgentHistory, Token]) -> Iterable[str]:
         return seen.state.all_queues()
@@ -213,15 +215,20 @@ class AgentStep(EntityStep[AgentHistory]):
     def finish(
         self, output: StepOutput[AgentHistory, Token], store: Mapping[str, AgentHistory], reading: Reading
     ) -> None:
-        """Also tell the board each history the batch saw (again for a duplicate, as queues are)."""
+        """Also tell the board each history the batch saw (again for a duplicate, as queues are).
+
+        Queues and the board are told one copy made now, without the heartbeats that change
+        nothing: later batches change the stored history, never what was told.
+        """
+        self._told = {key: seen.state.told(self.max_age_us) for key, seen in output.seen.items()}
         super().finish(output, store, reading)
-        output.board = [seen.state for seen in output.seen.values()]
+        output.board = list(self._told.values())
 
     def _queues(self, history: AgentHistory) -> Iterable[str]:
         return ()
 
     def _for_queue(self, history: AgentHistory, queue: str) -> AgentHistory:
-        return history
+        return self._told[history.agent_id]
 
     def last_us(self, history: AgentHistory) -> int:
         return history.newest_us()

@@ -40,22 +40,53 @@ def test_trimming_keeps_the_change_in_effect_and_what_earlier_ones_said() -> Non
     beat = ev("agent.state", "2026-01-05T09:00:00Z", agent_id="a1", state="available")
     call = ev("agent.state", "2026-01-05T11:00:00Z", agent_id="a1", state="on_call")
     history = _history(login, beat, call)
-    history.trim(HOUR, 12 * HOUR)
+    history.trim(HOUR, HOUR, 12 * HOUR)
     assert [change[1] for change in history.changes] == [beat.id, call.id]
     assert history.base_queues == ("sales",) and history.base_since_us == login.time_us
     current = history.current(beat.time_us + 1, 12 * HOUR)
     assert current is not None and current[1:] == (("sales",), login.time_us)
 
 
-def test_an_event_before_the_changes_kept_cannot_be_placed_but_a_later_one_can() -> None:
+def test_an_event_older_than_the_newest_by_more_than_the_placing_bound_cannot_be_placed() -> None:
     history = _history(
         ev("agent.state", "2026-01-05T08:00:00Z", agent_id="a1", state="available", queues=("sales",)),
         ev("agent.state", "2026-01-05T09:00:00Z", agent_id="a1", state="away"),
         ev("agent.state", "2026-01-05T11:00:00Z", agent_id="a1", state="available"),
     )
-    history.trim(HOUR, 12 * HOUR)
-    assert not history.placeable(ev("agent.state", "2026-01-05T08:30:00Z", agent_id="a1", state="away"))
-    assert history.placeable(ev("agent.state", "2026-01-05T09:30:00Z", agent_id="a1", state="away"))
+    history.trim(2 * HOUR, HOUR, 12 * HOUR)
+    assert not history.placeable(ev("agent.state", "2026-01-05T09:30:00Z", agent_id="a1", state="away"))
+    assert history.placeable(ev("agent.state", "2026-01-05T10:30:00Z", agent_id="a1", state="away"))
+
+
+def test_heartbeats_that_change_nothing_are_left_out_and_every_segment_sum_stays() -> None:
+    beats = [
+        ev("agent.state", f"2026-01-05T08:{m:02d}:00Z", agent_id="a1", state="available", queues=("sales",))
+        for m in range(0, 50, 5)
+    ]
+    history = _history(*beats, ev("agent.state", "2026-01-05T08:52:00Z", agent_id="a1", state="on_call"))
+    told = history.told(HOUR)
+    assert [c[0] for c in told.changes] == [beats[0].time_us, history.changes[-1][0]]
+    assert len(history.changes) == 11  # the stored history keeps them: late events may fall between
+
+    def sums(h: AgentHistory) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for s in h.segments(HOUR):
+            found[s.state] = found.get(s.state, 0) + s.end_us - s.start_us
+        return found
+
+    assert sums(told) == sums(history)
+    now, was = told.current(beats[-1].time_us, HOUR), history.current(beats[-1].time_us, HOUR)
+    assert now is not None and was is not None
+    assert (now[0][2], now[1:]) == (was[0][2], was[1:])  # state, queues, since
+
+
+def test_a_heartbeat_that_keeps_an_agent_from_being_gone_stays() -> None:
+    history = _history(
+        ev("agent.state", "2026-01-05T08:00:00Z", agent_id="a1", state="available", queues=("sales",)),
+        ev("agent.state", "2026-01-05T08:50:00Z", agent_id="a1", state="available"),
+        ev("agent.state", "2026-01-05T09:30:00Z", agent_id="a1", state="away"),
+    )
+    assert len(history.told(HOUR).changes) == 3  # without 08:50 the agent would be gone at 09:00
 
 
 def test_segments_end_at_the_next_change_or_when_the_agent_is_gone() -> None:
