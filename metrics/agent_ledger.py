@@ -13,6 +13,8 @@ zone, and reads an :class:`~metrics.snapshot.AgentSnapshot` at any instant. Usag
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from metrics.agent_calls import (
     CALL_SLOTS,
     HANDLE_US,
@@ -35,11 +37,19 @@ CALLS = STATE_SLOTS  # the call slots follow the time-in-state ones
 SLOTS = STATE_SLOTS + CALL_SLOTS
 
 
+def _nothing_cold(call_id: str) -> AgentCall | None:
+    return None
+
+
 class AgentLedger:
     """All the board knows of one agent; owned by one worker at a time, as the agent is."""
 
-    def __init__(self, agent_id: str, settings: Settings) -> None:
+    def __init__(
+        self, agent_id: str, settings: Settings, cold_call: Callable[[str], AgentCall | None] = _nothing_cold
+    ) -> None:
         self.agent_id = agent_id
+        self._cold_call = cold_call  # a call released to the cold store, by call id
+        self.last_call_us = 0  # the newest event of any of its calls, hot or cold
         self.settings = settings.agents
         self.max_age_us = settings.limits.max_agent_age_us
         self.keep_call_us = settings.limits.expire_call_after_us
@@ -58,8 +68,11 @@ class AgentLedger:
         self.history = history  # never changed after it is told
 
     def apply_call(self, told: AgentCall) -> None:
-        """Replace what is known of one of the agent's calls."""
+        """Replace what is known of one of the agent's calls (hot, or released cold)."""
         old = self.calls.get(told.call_id)
+        if old is None:
+            old = self._cold_call(told.call_id)
+        self.last_call_us = max(self.last_call_us, told.last_us)
         if old == told:
             return
         if old is not None:
@@ -90,18 +103,38 @@ class AgentLedger:
             missed=sums[CALLS + MISSED],
         )
 
+    def restore_cold(self, told: AgentCall) -> None:
+        """After a restart: count a call kept in the cold store (before the hot ones)."""
+        self.sums.add_all(call_contributions(told, CALLS), +1)
+        self.last_call_us = max(self.last_call_us, told.last_us)
+
+    def release_quiet(self, before_us: int) -> list[AgentCall]:
+        """Hand over the hot calls with no event since ``before_us``: the caller keeps them cold."""
+        quiet = [told for told in self.calls.values() if told.last_us < before_us]
+        for told in quiet:
+            del self.calls[told.call_id]
+        return quiet
+
     def expire(self, now_us: int) -> list[str]:
-        """Forget calls expired at ``now_us`` (they stay counted); their ids."""
+        """Forget hot calls expired at ``now_us`` (they stay counted); their ids."""
         oldest = now_us - self.keep_call_us
         gone = [call_id for call_id, told in self.calls.items() if told.last_us < oldest]
         for call_id in gone:
             self._settle(call_contributions(self.calls.pop(call_id), CALLS), now_us)
         return gone
 
+    def expire_cold(self, told: AgentCall, now_us: int) -> bool:
+        """A call expired from the cold store: settle it, unless it is hot again (then ``False``)."""
+        if told.call_id in self.calls:
+            return False  # the cold copy was out of date; the hot call replaced its contributions
+        self._settle(call_contributions(told, CALLS), now_us)
+        return True
+
     def is_empty_at(self, now_us: int) -> bool:
-        """Nothing left to show: no call kept, and the agent silent for twice its maximum age."""
+        """Nothing left to show: every call expired, and the agent silent for twice its maximum age."""
         newest = 0 if self.history is None else self.history.newest_us()
-        return not self.calls and newest < now_us - 2 * self.max_age_us
+        calls_kept = self.calls or self.last_call_us >= now_us - self.keep_call_us
+        return not calls_kept and newest < now_us - 2 * self.max_age_us
 
     def _settle(self, contributions: list[Contribution], now_us: int | None = None) -> None:
         """Count contributions no longer held in the history or calls, for a restart."""

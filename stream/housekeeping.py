@@ -78,13 +78,16 @@ class QueueHousekeeping:
 
 
 class BoardHousekeeping:
-    """Expires a partition's agents' old calls (and agents left with nothing to show)."""
+    """Expires a partition's agents' old calls (and agents left with nothing to show), and packs
+    their quiet calls."""
 
     def __init__(self, board: AgentBoard, agents: Any, calls: Any, settled: Any) -> None:
         self.board, self.agents, self.calls, self.settled = board, agents, calls, settled
 
     def run(self, partition: int, now_us: int) -> list[Message]:
         expired = self.board.expire(partition, now_us)
+        for key in self.board.pack(partition, now_us):  # now in the cold store: nothing to send
+            self.calls.data.pop(key, None)
         messages = [
             table_deletion(self.calls, visit_key(agent, call_id), partition)
             for agent, call_ids in expired.items()

@@ -76,8 +76,11 @@ class Recovery:
             for key in [key for key in table.data if partition_of(split_key(key)[0]) is None]:
                 del table.data[key]
             recovered_key_partitions(table).clear()
+        board = self.board
+        board.cold.keep_partitions(owned)
         states = [*topology.board_agents_table.data.values(), *topology.board_calls_table.data.values()]
-        self.board.rebuild(list(topology.board_settled_table.data.items()), states, partition_of)
+        settled = list(topology.board_settled_table.data.items())
+        board.rebuild(settled, board.cold.items(), states, partition_of)
         log.info("rebuilt %d agents on partitions %s", len(self.board.ledgers), sorted(owned))
 
 

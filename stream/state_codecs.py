@@ -12,7 +12,7 @@ from metrics.agent_calls import AgentCall
 from metrics.agents import AgentHistory
 from metrics.calls import CallRecord
 from metrics.settled import Settled
-from metrics.storage.packing import pack_call, pack_visit
+from metrics.storage.packing import pack_agent_call, pack_call, pack_visit
 from metrics.visits import Visit
 
 
@@ -57,6 +57,11 @@ def _packed_visit(row: list[Any]) -> bytes:
     return pack_visit(Visit.from_json(row))
 
 
+def _packed_agent_call(row: list[Any]) -> bytes:
+    """A recovered agent's call, packed, for the same reasons (its key names its agent and call)."""
+    return pack_agent_call(AgentCall.from_json(row))
+
+
 def register_codecs() -> None:
     """Make the codec names used by the worker's tables known to faust."""
     codecs.register("ccm-str", _Text())
@@ -64,4 +69,4 @@ def register_codecs() -> None:
     codecs.register("ccm-visit", _JsonState(_packed_visit))
     codecs.register("ccm-agent", _JsonState(AgentHistory.from_json))
     codecs.register("ccm-settled", _JsonState(Settled.from_json))
-    codecs.register("ccm-agent-call", _JsonState(AgentCall.from_json))
+    codecs.register("ccm-agent-call", _JsonState(_packed_agent_call))

@@ -36,6 +36,7 @@ from metrics.steps.agent_board import AgentBoard
 from metrics.steps.clock import WallClock
 from metrics.steps.entities import AgentStep, CallStep
 from metrics.steps.queues import QueueStep
+from metrics.storage.cold_agent_calls import ColdAgentCalls
 from metrics.storage.cold_calls import ColdCalls
 from metrics.storage.cold_visits import ColdVisits
 from stream.cold_store import SqliteCold, open_cold_database
@@ -107,12 +108,13 @@ def _wire(app: faust.App, topology: Topology, deployment: Deployment, settings: 
     database = open_cold_database(deployment.data_dir, deployment.cold_cache_mb)
     cold_calls = ColdCalls(SqliteCold(database, "calls"), settings.limits.expire_call_after_us)
     queues = QueueStep(settings, ColdVisits(SqliteCold(database, "visits"), settings))
-    board = AgentBoard(settings)
+    board = AgentBoard(settings, ColdAgentCalls(SqliteCold(database, "agent_calls"), settings))
     producer = DirectProducer(deployment.aiokafka_options(), stats)
     outputs = Outputs.of(topology, producer, clock)
     # first: this replaces the tables' stores, which the handlers then read
     pack_on_recovery(topology.calls_table, cold_calls.store, cold_calls.expiry)
     pack_on_recovery(topology.visits_table, queues.cold.store, queues.cold.expiry)
+    pack_on_recovery(topology.board_calls_table, board.cold.store, board.cold.expiry)
     handlers = _handlers(topology, settings, stats, cold_calls, (queues, board), outputs)
     _subscribe(app, handlers)
 

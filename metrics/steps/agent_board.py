@@ -19,6 +19,8 @@ from metrics.agents import AgentHistory
 from metrics.settings import Settings
 from metrics.settled import Settled
 from metrics.snapshot import AgentSnapshot
+from metrics.storage.cold_agent_calls import ColdAgentCalls
+from metrics.storage.packing import COLD_AFTER_US
 
 BoardState = AgentHistory | AgentCall
 
@@ -26,8 +28,9 @@ BoardState = AgentHistory | AgentCall
 class AgentBoard:
     """The agents owned here, each with the partition it came from."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, cold: ColdAgentCalls | None = None) -> None:
         self.settings = settings
+        self.cold = ColdAgentCalls(None, settings) if cold is None else cold
         self.ledgers: dict[str, AgentLedger] = {}
         self.partition: dict[str, int] = {}
 
@@ -48,19 +51,33 @@ class AgentBoard:
             del self.ledgers[agent], self.partition[agent]
 
     def expire(self, partition: int, now_us: int) -> dict[str, list[str]]:
-        """Expire old calls of one partition's agents, and agents left with nothing to show;
-        the call ids expired, by agent (an agent gone entirely is listed with ``[]`` too)."""
+        """Expire old calls of one partition's agents, hot and cold, and agents left with nothing
+        to show; the call ids expired, by agent (an agent gone entirely is listed with ``[]``)."""
         expired: dict[str, list[str]] = {}
-        for agent, ledger in list(self.ledgers.items()):
-            if self.partition[agent] != partition:
-                continue
+        for agent, ledger in self._owned(partition):
             calls = ledger.expire(now_us)
+            self.cold.delete(agent, calls)  # older copies of calls that had turned hot again
             if calls:
                 expired[agent] = calls
+        for told in self.cold.expire(partition, now_us):
+            owner = self.ledgers.get(told.agent_id)
+            if owner is not None and owner.expire_cold(told, now_us):
+                expired.setdefault(told.agent_id, []).append(told.call_id)
+        for agent, ledger in self._owned(partition):
             if ledger.is_empty_at(now_us):
                 del self.ledgers[agent], self.partition[agent]
                 expired.setdefault(agent, [])
         return expired
+
+    def pack(self, partition: int, now_us: int) -> list[str]:
+        """Move one partition's calls quiet for ``COLD_AFTER_US`` to the cold store; their keys."""
+        packed: list[str] = []
+        for _, ledger in self._owned(partition):
+            packed += self.cold.put(partition, ledger.release_quiet(now_us - COLD_AFTER_US))
+        return packed
+
+    def _owned(self, partition: int) -> list[tuple[str, AgentLedger]]:
+        return [(a, ledger) for a, ledger in self.ledgers.items() if self.partition[a] == partition]
 
     def settled_changes(self) -> list[tuple[str, Settled, int]]:
         """The agents whose settled sums changed since last asked: (agent, sums, partition)."""
@@ -74,15 +91,19 @@ class AgentBoard:
     def rebuild(
         self,
         settled: Iterable[tuple[str, Settled]],
+        cold: Iterable[AgentCall],
         states: Iterable[BoardState],
         partition_of: Callable[[str], int | None],
     ) -> None:
         """After a recovery: the owned agents (``partition_of`` gives ``None`` for the others)
-        from their settled sums, then their histories and calls."""
+        from their settled sums, their cold calls, then their histories and hot calls."""
         self.keep_partitions(set())
         for agent, sums in settled:
             if (partition := partition_of(agent)) is not None:
                 self.ledger(agent, partition).restore_settled(sums)
+        for told in cold:
+            if (partition := partition_of(told.agent_id)) is not None:
+                self.ledger(told.agent_id, partition).restore_cold(told)
         for state in states:
             if (partition := partition_of(state.agent_id)) is not None:
                 self.apply(state, partition)
@@ -93,6 +114,18 @@ class AgentBoard:
         """The agent's ledger, made when first needed; it is now owned from ``partition``."""
         ledger = self.ledgers.get(agent)
         if ledger is None:
-            ledger = self.ledgers[agent] = AgentLedger(agent, self.settings)
+            ledger = self.ledgers[agent] = AgentLedger(agent, self.settings, _ColdReader(self.cold, agent))
         self.partition[agent] = partition
         return ledger
+
+
+class _ColdReader:
+    """How a ledger reads one of its calls from the cold store."""
+
+    __slots__ = ("agent", "cold")
+
+    def __init__(self, cold: ColdAgentCalls, agent: str) -> None:
+        self.cold, self.agent = cold, agent
+
+    def __call__(self, call_id: str) -> AgentCall | None:
+        return self.cold.get(self.agent, call_id)

@@ -21,6 +21,7 @@ import marshal
 import struct
 from typing import Any, Protocol
 
+from metrics.agent_calls import AgentCall
 from metrics.calls import FIELDS, CallRecord, Facts
 from metrics.timeutil import US
 from metrics.visits import Handling, Visit
@@ -111,4 +112,32 @@ def unpack_visit(call_id: str, queue: str, data: bytes) -> Visit:
         tuple(Handling(last - done, handle) for done, handle in handlings),
         tuple(last - t for t in transfers),
         before_last(last, blocked),
+    )
+
+
+def pack_agent_call(told: AgentCall) -> bytes:
+    """A call as its agent saw it, as bytes, without its call and agent ids."""
+    last = told.last_us
+    missed = tuple(last - at for at in told.missed_us)
+    fields = (
+        before_last(last, told.handled_us),
+        told.handle_us,
+        before_last(last, told.transferred_us),
+        missed,
+    )
+    return pack(last, fields)
+
+
+def unpack_agent_call(call_id: str, agent_id: str, data: bytes) -> AgentCall:
+    """The call of ``agent_id`` given to :func:`pack_agent_call`."""
+    handled, handle_us, transferred, missed = unpack(data)
+    last = packed_last_us(data)
+    return AgentCall(
+        call_id,
+        agent_id,
+        last,
+        before_last(last, handled),
+        handle_us,
+        before_last(last, transferred),
+        tuple(last - at for at in missed),
     )
