@@ -43,7 +43,6 @@ class AgentHistory:
 
     __slots__ = (
         "_effective",
-        "_event_ids",
         "_segments",
         "agent_id",
         "base_queues",
@@ -56,7 +55,6 @@ class AgentHistory:
     def __init__(self, agent_id: str) -> None:
         self.agent_id = agent_id
         self.changes: list[StateChange] = []
-        self._event_ids: set[str] | None = None  # the ids of ``changes``, made when first needed
         self.served: set[str] = set()  # every queue ever listed, even in changes trimmed
         # What the trimmed changes leave: the queues served, and since when the state held,
         # at the first change kept (None: nothing trimmed).
@@ -69,10 +67,8 @@ class AgentHistory:
 
     def add(self, event: Event) -> bool:
         """Record a state event; ``False`` for a duplicate."""
-        event_ids = self._ids()
-        if event.id in event_ids:
+        if self._holds(event.id):
             return False
-        event_ids.add(event.id)
         assert event.state is not None
         insort(self.changes, (event.time_us, event.id, event.state, event.queues, event.reason))
         self.served.update(event.queues or ())
@@ -85,13 +81,12 @@ class AgentHistory:
     def placeable(self, event: Event) -> bool:
         """Whether the event falls where every change is still kept (or is a duplicate)."""
         placed_from = self.placed_from_us
-        return placed_from is None or event.time_us >= placed_from or event.id in self._ids()
+        return placed_from is None or event.time_us >= placed_from or self._holds(event.id)
 
-    def _ids(self) -> set[str]:
-        # Only the agent step adds events; the copies made for queues never need the set.
-        if self._event_ids is None:
-            self._event_ids = {change[1] for change in self.changes}
-        return self._event_ids
+    def _holds(self, event_id: str) -> bool:
+        """Whether a change kept has this id: a scan of a few dozen changes costs less than a
+        set of their ids would hold (the ids of changes left out are forgotten with them)."""
+        return any(change[1] == event_id for change in self.changes)
 
     def all_queues(self) -> set[str]:
         """Every queue the agent ever served: the queues that must hear of any change."""
@@ -192,14 +187,8 @@ class AgentHistory:
             return
         self.base_queues = self._listed(index, max_age_us)
         self.base_since_us = self._since(index, max_age_us)
-        dropped = self.changes[:index]
         del self.changes[:index]
         self._changed()
-        self._forget(dropped)
-
-    def _forget(self, dropped: list[StateChange]) -> None:
-        if self._event_ids is not None:
-            self._event_ids.difference_update(change[1] for change in dropped)
 
     def compact(self, before_us: int, max_age_us: int, from_us: int | None = None) -> None:
         """Leave out the changes from ``from_us`` to ``before_us`` that change nothing: a
@@ -213,7 +202,7 @@ class AgentHistory:
         if start >= len(changes) - 1 or changes[start][0] >= before_us:
             return
         effective = self._effective_at(max_age_us)
-        kept, dropped = changes[:start], []
+        kept, dropped = changes[:start], 0
         for index in range(start, len(changes)):
             change, last = changes[index], kept[-1]
             following = changes[index + 1][0] if index + 1 < len(changes) else None
@@ -225,20 +214,20 @@ class AgentHistory:
                 and effective[index][0] == effective[index - 1][0]
                 and following - last[0] <= max_age_us
             ):
-                dropped.append(change)
+                dropped += 1
             else:
                 kept.append(change)
         if dropped:
             self.changes = kept
             self._changed()
-            self._forget(dropped)
 
     def told(self, max_age_us: int) -> AgentHistory:
         """What queues and the board are told: a copy with every heartbeat that changes nothing
         left out (they never place events, so nothing later needs them)."""
         twin = self.copy()
         twin.compact(2**63, max_age_us, self.placed_from_us)  # before it: compacted already
-        return twin
+        twin.changes = [(at, "", state, queues, reason) for at, _, state, queues, reason in twin.changes]
+        return twin  # without event ids: nobody told ever places an event
 
     def copy(self) -> AgentHistory:
         """A copy that later changes to this one leave alone (what a queue was last told)."""
