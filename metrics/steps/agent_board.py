@@ -20,6 +20,7 @@ from metrics.settings import Settings
 from metrics.settled import Settled
 from metrics.snapshot import AgentSnapshot
 from metrics.storage.cold_agent_calls import ColdAgentCalls
+from metrics.storage.cold_pairs import ColdReader
 from metrics.storage.packing import COLD_AFTER_US
 
 BoardState = AgentHistory | AgentCall
@@ -114,18 +115,6 @@ class AgentBoard:
         """The agent's ledger, made when first needed; it is now owned from ``partition``."""
         ledger = self.ledgers.get(agent)
         if ledger is None:
-            ledger = self.ledgers[agent] = AgentLedger(agent, self.settings, _ColdReader(self.cold, agent))
+            ledger = self.ledgers[agent] = AgentLedger(agent, self.settings, ColdReader(self.cold, agent))
         self.partition[agent] = partition
         return ledger
-
-
-class _ColdReader:
-    """How a ledger reads one of its calls from the cold store."""
-
-    __slots__ = ("agent", "cold")
-
-    def __init__(self, cold: ColdAgentCalls, agent: str) -> None:
-        self.cold, self.agent = cold, agent
-
-    def __call__(self, call_id: str) -> AgentCall | None:
-        return self.cold.get(self.agent, call_id)

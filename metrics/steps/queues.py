@@ -20,6 +20,7 @@ from metrics.settings import Settings
 from metrics.settled import Settled
 from metrics.snapshot import QueueSnapshot
 from metrics.steps.messages import QueueUpdate
+from metrics.storage.cold_pairs import ColdReader
 from metrics.storage.cold_visits import ColdVisits, split_key, visit_key
 from metrics.storage.packing import COLD_AFTER_US
 from metrics.visits import Visit
@@ -143,21 +144,9 @@ class QueueStep:
         """The queue's state, made when first needed; it is now owned from ``partition``."""
         state = self.states.get(queue)
         if state is None:
-            state = self.states[queue] = QueueState(queue, self.settings, _ColdReader(self.cold, queue))
+            state = self.states[queue] = QueueState(queue, self.settings, ColdReader(self.cold, queue))
         self.partition[queue] = partition
         return state
 
     def _owned(self, partition: int) -> list[tuple[str, QueueState]]:
         return [(q, state) for q, state in self.states.items() if self.partition[q] == partition]
-
-
-class _ColdReader:
-    """How a queue reads one of its visits from the cold store."""
-
-    __slots__ = ("cold", "queue")
-
-    def __init__(self, cold: ColdVisits, queue: str) -> None:
-        self.cold, self.queue = cold, queue
-
-    def __call__(self, call_id: str) -> Visit | None:
-        return self.cold.get(self.queue, call_id)
