@@ -27,7 +27,7 @@ METRICS_PORT = int(os.environ.get("CCMETRICS_METRICS_PORT", "6066"))
 # (service level about two thirds) while billing and support stay inside it.
 DEMO_SIMULATION = (
     *("--queues", "sales,support,billing", "--shares", "6,2,2"),
-    *("--rate", "3", "--agents", "12", "--seed", "5", "--flat", "--history", "3600"),
+    *("--rate", "3", "--agents", "12", "--seed", "26", "--flat", "--history", "3600"),
 )
 GUIDE = """
 ccmetrics is running. Where to look:
