@@ -8,26 +8,37 @@ from metrics.timeutil import US
 from stream.cli import build_parser
 from stream.exporter.text import render
 from stream.simulate import Simulation, traffic_from
-from tools.demo import DEMO_SIMULATION, first_look, parse_values
+from tools.demo import DEMO_SIMULATION, GUIDE, first_look, parse_values
 
 NOW = 1_767_607_200 * US
 
 
-def first_look_after(history_seconds: float, seconds: float) -> list[str]:
-    """What the demo's first look lacks ``seconds`` after a start with that much history."""
+def values_after(history_seconds: float, seconds: float) -> dict[tuple[str, str, str], float]:
+    """The demo's /metrics values ``seconds`` after a start with that much history."""
     args = build_parser().parse_args(["simulate", *DEMO_SIMULATION])
     engine = Engine(Settings())
     for event in Simulation(traffic_from(args), NOW - round(history_seconds * US)).run(
         NOW + round(seconds * US)
     ):
         engine.apply(event)
-    return first_look(parse_values(render(engine.snapshot(NOW + round(seconds * US))).decode()))
+    return parse_values(render(engine.snapshot(NOW + round(seconds * US))).decode())
+
+
+def first_look_after(history_seconds: float, seconds: float) -> list[str]:
+    """What the demo's first look lacks ``seconds`` after a start with that much history."""
+    return first_look(values_after(history_seconds, seconds))
 
 
 def test_with_its_hour_of_history_the_first_minute_shows_it_all() -> None:
     args = build_parser().parse_args(["simulate", *DEMO_SIMULATION])
     assert args.history == 3600
     assert first_look_after(args.history, 60) == []
+
+
+def test_sales_is_the_queue_below_target_as_the_guide_says() -> None:
+    values = values_after(3600, 60)
+    assert values[("callcenter_service_level_ratio", "sales", "15m")] < 0.8
+    assert "sales is understaffed" in GUIDE
 
 
 def test_an_empty_center_would_not() -> None:
