@@ -18,7 +18,7 @@ more and is refused (:meth:`AgentHistory.placeable`). Usage::
 
 from __future__ import annotations
 
-from bisect import bisect_right, insort
+from bisect import bisect_left, bisect_right, insort
 from typing import Any, NamedTuple
 
 from metrics.contract.events import Event
@@ -67,7 +67,7 @@ class AgentHistory:
 
     def add(self, event: Event) -> bool:
         """Record a state event; ``False`` for a duplicate."""
-        if self._holds(event.id):
+        if self._holds(event.id, event.time_us):
             return False
         assert event.state is not None
         insort(self.changes, (event.time_us, event.id, event.state, event.queues, event.reason))
@@ -81,12 +81,19 @@ class AgentHistory:
     def placeable(self, event: Event) -> bool:
         """Whether the event falls where every change is still kept (or is a duplicate)."""
         placed_from = self.placed_from_us
-        return placed_from is None or event.time_us >= placed_from or self._holds(event.id)
+        return placed_from is None or event.time_us >= placed_from or self._holds(event.id, event.time_us)
 
-    def _holds(self, event_id: str) -> bool:
-        """Whether a change kept has this id: a scan of a few dozen changes costs less than a
-        set of their ids would hold (the ids of changes left out are forgotten with them)."""
-        return any(change[1] == event_id for change in self.changes)
+    def _holds(self, event_id: str, time_us: int) -> bool:
+        """Whether a change kept is this event (a re-sent event keeps its id and time): looked
+        up by time, so that no set of ids is held and a flood of one agent's events stays
+        cheap (the ids of changes left out are forgotten with them)."""
+        changes = self.changes
+        index = bisect_left(changes, (time_us,))
+        while index < len(changes) and changes[index][0] == time_us:
+            if changes[index][1] == event_id:
+                return True
+            index += 1
+        return False
 
     def all_queues(self) -> set[str]:
         """Every queue the agent ever served: the queues that must hear of any change."""
