@@ -62,9 +62,9 @@ class AgentLedger:
     def apply_history(self, history: AgentHistory) -> None:
         """Replace what is known of the agent's states."""
         changes = history_changes(self.history, history, self.max_age_us, 0)
-        self.sums.add_all(changes.taken_back, -1)
-        self.sums.add_all(changes.added, +1)
-        self._settle(changes.settled)
+        changes.count_in(self.sums)
+        if changes.settled:
+            self._settle(changes.settled, changes.settled_at(self.sums))
         self.history = history  # never changed after it is told
 
     def apply_call(self, told: AgentCall) -> None:
@@ -136,15 +136,10 @@ class AgentLedger:
         calls_kept = self.calls or self.last_call_us >= now_us - self.keep_call_us
         return not calls_kept and newest < now_us - 2 * self.max_age_us
 
-    def _settle(self, contributions: list[Contribution], now_us: int | None = None) -> None:
+    def _settle(self, contributions: list[Contribution], now_us: int) -> None:
         """Count contributions no longer held in the history or calls, for a restart."""
-        if not contributions:
-            return
-        at = now_us if now_us is not None else self.sums.now_us
-        if at is None:
-            at = max(c[0] for c in contributions)
         zone = self.settings.zone
-        self.settled.add(contributions, day_start_us(local_date(at, zone), zone))
+        self.settled.add(contributions, day_start_us(local_date(now_us, zone), zone))
         self.settled_changed = True
 
     def restore_settled(self, settled: Settled) -> None:

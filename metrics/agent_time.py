@@ -28,6 +28,7 @@ from typing import NamedTuple
 from metrics.agents import AgentHistory, Segment
 from metrics.contract.events import AGENT_STATES
 from metrics.rules import Contribution
+from metrics.windows import WindowSums
 
 CLOSED, OPEN, STARTS = 0, 1, 2
 STATE_SLOTS = 3 * len(AGENT_STATES)
@@ -42,6 +43,15 @@ class HistoryChanges(NamedTuple):
     taken_back: list[Contribution]
     added: list[Contribution]
     settled: list[Contribution]
+
+    def count_in(self, sums: WindowSums) -> None:
+        """Move ``sums`` from the old history's segments to the new one's."""
+        sums.add_all(self.taken_back, -1)
+        sums.add_all(self.added, +1)
+
+    def settled_at(self, sums: WindowSums) -> int:
+        """The instant the trimmed segments settle at: now, or before any snapshot their latest end."""
+        return sums.now_us if sums.now_us is not None else max(c[0] for c in self.settled)
 
 
 def segment_contributions(segment: Segment, base: int) -> list[Contribution]:

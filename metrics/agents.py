@@ -7,13 +7,14 @@ comes back after such a silence starts afresh: its queue list must be sent again
 
 Between two changes the agent spent a :class:`Segment` in one state; time in state is made of
 segments (:mod:`metrics.agent_time`). A history keeps the changes of its newest ``keep_us``
-(:meth:`AgentHistory.trim`): an event older than the first change kept cannot be placed any
-more and is refused (:meth:`AgentHistory.placeable`). Usage::
+(:meth:`AgentHistory.trim`), without the heartbeats that change nothing once they are older
+than ``place_us``: an event older than that can no longer be placed and is refused
+(:meth:`AgentHistory.placeable`). Usage::
 
     history = AgentHistory("a1")
     history.add(event)
-    history.at(now_us, max_age_us)      # ("available", ("sales",)) or None
-    history.segments(max_age_us)        # [Segment(start_us, end_us, "available", None, ("sales",))]
+    history.current(now_us, max_age_us)  # (change in effect, ("sales",), since_us) or None
+    history.segments(max_age_us)         # [Segment(start_us, end_us, "available", None, ("sales",))]
 """
 
 from __future__ import annotations
@@ -101,11 +102,6 @@ class AgentHistory:
 
     def newest_us(self) -> int:
         return self.changes[-1][0] if self.changes else 0
-
-    def at(self, now_us: int, max_age_us: int) -> tuple[str, tuple[str, ...]] | None:
-        """The state and served queues at ``now_us``, or ``None`` if unknown or gone."""
-        index = self._index_at(now_us, max_age_us)
-        return None if index is None else (self.changes[index][2], self._listed(index, max_age_us))
 
     def current(self, now_us: int, max_age_us: int) -> tuple[StateChange, tuple[str, ...], int] | None:
         """The change in effect at ``now_us``, the queues served, and since when its state and

@@ -75,7 +75,7 @@ class QueueState:
         self._max_call_age_us = settings.limits.max_call_age_us  # a property that computes: read once
         self.visits: dict[str, Visit] = {}  # the hot ones; see the module's docstring
         self._cold_visit = cold_visit
-        self.agents: dict[str, AgentHistory] = {}  # as last told: copies
+        self.agents: dict[str, AgentHistory] = {}  # as last told (never changed after)
         self._agents_now: AgentsNow | None = None  # the counts at an instant, while they hold
         self._agent_settings = settings.agents
         self._waiting: dict[str, tuple[int, int]] = {}  # call id -> [queued, end)
@@ -125,10 +125,9 @@ class QueueState:
         """
         old = self.agents.get(history.agent_id)
         changes = history_changes(old, history, self._max_agent_age_us, self._agent_base, self.queue)
-        self.sums.add_all(changes.taken_back, -1)
-        self.sums.add_all(changes.added, +1)
+        changes.count_in(self.sums)
         if changes.settled:
-            self._settle(changes.settled, self.sums.now_us or max(c[0] for c in changes.settled))
+            self._settle(changes.settled, changes.settled_at(self.sums))
         self.agents[history.agent_id] = history  # never changed after it is told
         self._agents_now = None
 
@@ -210,7 +209,7 @@ class QueueState:
         for call_id in calls:
             self._add_to_settled(self.visits.pop(call_id), now_us)
         oldest_agent = now_us - self.limits.expire_agent_after_us
-        agents = [a for a, h in self.agents.items() if not h.changes or h.changes[-1][0] < oldest_agent]
+        agents = [a for a, h in self.agents.items() if h.newest_us() < oldest_agent]
         for agent_id in agents:  # their time stays counted: settled, for a restart
             history = self.agents.pop(agent_id)
             gone = history_contributions(history, self._max_agent_age_us, self._agent_base, self.queue)

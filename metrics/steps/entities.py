@@ -72,16 +72,14 @@ class EntityStep(Generic[State]):
             reading is not NOTHING_TO_JUDGE
             and (rejection := self.admission.judge(event, reading)) is not None
         ):
-            self.stats.rejected(rejection.reason)
-            output.rejected.append((token, rejection))
+            self._refuse(rejection, token, output)
             return
         key: str = event[self.key_field]  # type: ignore[assignment]
         seen = output.seen.get(key)
         if seen is None:
             seen = output.seen[key] = Seen(self._begin(store.get(key) or self.state_type(key), reading))
         if self.placing and (rejection := self._misplaced(seen.state, event)) is not None:
-            self.stats.rejected(rejection.reason)
-            output.rejected.append((token, rejection))
+            self._refuse(rejection, token, output)
             return
         told = self._apply(seen.state, event)
         if told is None:
@@ -91,6 +89,10 @@ class EntityStep(Generic[State]):
             self.stats.accepted(event.type, event.time_us, unknown_fields)
             seen.changed, seen.token = True, token
         seen.queues.update(told)
+
+    def _refuse(self, rejection: Rejection, token: Token, output: StepOutput[State, Token]) -> None:
+        self.stats.rejected(rejection.reason)
+        output.rejected.append((token, rejection))
 
     def finish(self, output: StepOutput[State, Token], store: Mapping[str, State], reading: Reading) -> None:
         """End the batch: the states to store, and one update per queue with all the batch tells it."""

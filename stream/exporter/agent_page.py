@@ -50,15 +50,11 @@ class AgentPage:
         ledgers = [board.ledgers[agent] for agent in sorted(board.ledgers)]
         export = board.settings.agents.export
         agents: list[AgentSnapshot] = []
-        families: list[Family] = []
+        families = agent_families((), export)  # each slice's rows are added to these, not copied
         for start in range(0, len(ledgers), AGENTS_PER_SLICE):
             chunk = tuple(ledger.snapshot(now_us) for ledger in ledgers[start : start + AGENTS_PER_SLICE])
             agents += chunk
-            part = agent_families(chunk, export)
-            families = (
-                part
-                if not families
-                else [f._replace(rows=f.rows + p.rows) for f, p in zip(families, part, strict=True)]
-            )
+            for family, part in zip(families, agent_families(chunk, export), strict=True):
+                family.rows.extend(part.rows)
             await asyncio.sleep(0)
         return tuple(agents), families

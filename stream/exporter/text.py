@@ -2,7 +2,7 @@
 
 The same bytes as prometheus_client's ``generate_latest`` makes of the same families (a test
 checks it against a collector kept with the tests as an oracle), many times faster: 500
-queues with 5,000 agents are 56 thousand samples, and prometheus_client builds a sample
+queues with 5,000 agents are 172 thousand samples, and prometheus_client builds a sample
 object and formats a label dict for each.
 Here each queue's label text is escaped once and each line is one f-string. Usage::
 
