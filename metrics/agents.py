@@ -64,7 +64,7 @@ class AgentHistory:
         # per change: the queues served and since when its state held; made when first asked
         self._effective: list[tuple[tuple[str, ...], int]] | None = None
         self._segments: list[Segment] | None = None  # made when first asked
-        self.placed_from_us: int | None = None  # events before this can no longer be placed
+        self.placed_from_us: int | None = None  # heartbeats before this are left out already
 
     def add(self, event: Event) -> bool:
         """Record a state event; ``False`` for a duplicate."""
@@ -79,10 +79,13 @@ class AgentHistory:
     def _changed(self) -> None:
         self._effective = self._segments = None
 
-    def placeable(self, event: Event) -> bool:
-        """Whether the event falls where every change is still kept (or is a duplicate)."""
-        placed_from = self.placed_from_us
-        return placed_from is None or event.time_us >= placed_from or self._holds(event.id, event.time_us)
+    def placeable(self, event: Event, place_us: int) -> bool:
+        """Whether the event is no older than the newest change by more than ``place_us``.
+
+        Decided by the events alone, never by when the history was last trimmed, so that a
+        worker's batches and a replay refuse the same events; every change from there on is
+        still kept (:meth:`trim` never leaves out more), so a re-sent one is found."""
+        return not self.changes or event.time_us >= self.newest_us() - place_us
 
     def _holds(self, event_id: str, time_us: int) -> bool:
         """Whether a change kept is this event (a re-sent event keeps its id and time): looked

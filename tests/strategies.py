@@ -32,9 +32,9 @@ class History:
 
 def settings_for(zone: str) -> Settings:
     defaults = QueueSettings(timezone=zone, windows=("1m", "5m", "1h"))
-    # agent events out of order by up to their maximum age: only too_late refuses them here (the
-    # placing bound has known-answer tests of its own)
-    limits = Limits(max_call_age_seconds=1800, max_agent_age_seconds=3600, max_agent_disorder_seconds=3600)
+    # agent events out of order by up to the whole span: the placing bound refuses none of them
+    # here (it has known-answer tests of its own)
+    limits = Limits(max_call_age_seconds=1800, max_agent_age_seconds=3600, max_agent_disorder_seconds=SPAN_S)
     return Settings(defaults=defaults, limits=limits)
 
 

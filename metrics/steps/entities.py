@@ -207,7 +207,7 @@ class AgentStep(EntityStep[AgentHistory]):
         return history
 
     def _misplaced(self, history: AgentHistory, event: Event) -> Rejection | None:
-        if history.placeable(event):
+        if history.placeable(event, self.place_us):
             return None
         return Rejection("too_late", "older than its agent's newest event by over max_agent_disorder")
 

@@ -152,20 +152,26 @@ def test_handling_counts_when_it_completes() -> None:
     assert (before.handled, before.handle_time_seconds) == (0, None)  # wrap-up not over
 
 
-def test_an_agent_event_older_than_the_changes_kept_is_too_late() -> None:
+@pytest.mark.parametrize("batches_end", [False, True])
+def test_an_agent_event_older_than_the_changes_kept_is_too_late(batches_end: bool) -> None:
+    """Refused by its age against the agent's newest event alone: where a worker's batches
+    happen to end (and histories get trimmed) changes nothing, a re-sent event included."""
     settings = Settings.from_toml('[defaults]\nwindows = ["5m"]\n[limits]\nmax_agent_disorder_seconds = 600')
     engine = Engine(settings)
+    first = state("2026-01-05T08:00:00Z", "a1", "available", queues=("sales",))
     for event in [
-        state("2026-01-05T08:00:00Z", "a1", "available", queues=("sales",)),
+        first,
         state("2026-01-05T09:00:00Z", "a1", "away"),
         state("2026-01-05T10:00:00Z", "a1", "available"),
     ]:
         engine.apply(event)
-    engine.flush()  # the next batch starts from the history trimmed to 15 minutes (10 + the clock skew)
+        if batches_end:
+            engine.flush()
     engine.apply(state("2026-01-05T08:30:00Z", "a1", "on_call"))
+    engine.apply(first)  # re-sent: older than the newest by over 15 minutes (10 + the clock skew)
     engine.apply(state("2026-01-05T09:50:00Z", "a1", "on_call"))
     snapshot = engine.snapshot(at("2026-01-05T10:00:00Z"))
-    assert snapshot.pipeline.rejected_by_reason == {"too_late": 1}
+    assert snapshot.pipeline.rejected_by_reason == {"too_late": 2}
     # 08:00-09:00 available, 09:00-09:50 away, 09:50-10:00 on a call
     seconds = agent_of(snapshot, "a1").windows["today"].state_seconds
     assert seconds == zeroes(available=3600.0, away=3000.0, on_call=600.0)

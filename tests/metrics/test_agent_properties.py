@@ -8,8 +8,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from metrics.engine import Engine
-from metrics.settings import AgentSettings
+from metrics.settings import AgentSettings, Limits
 from metrics.snapshot import Snapshot
+from metrics.timeutil import US
+from stream.exporter.text import render
 from tests.agent_oracle import expected_agents, expected_queue_agents
 from tests.strategies import History, histories, instants
 
@@ -58,3 +60,26 @@ def test_agent_metrics_equal_an_independent_recount(data: st.DataObject) -> None
             row = {f"seconds/{w}": s for w, s in queue.agent_seconds.items()}
             expected = expected_queue_agents(history.events, chosen, queue.queue, now)
             assert flat({**row, "away": queue.away_by_reason}) == flat(expected)
+
+
+@PROPERTY
+@given(st.data())
+def test_where_batches_end_changes_nothing(data: st.DataObject) -> None:
+    """A worker ends batches wherever its fetches do, and trims agents' histories then; a
+    replay, once per 10,000 events. Both must refuse and count the same events, with a
+    placing bound (15 minutes) short enough here for events to fall outside it. Snapshots are
+    taken where a worker takes them: not before the newest event (earlier instants are
+    answered only as far back as histories are kept)."""
+    history: History = data.draw(histories())
+    limits = Limits(max_call_age_seconds=1800, max_agent_age_seconds=3600, max_agent_disorder_seconds=600)
+    chosen = replace(history.settings, limits=limits)
+    ends = data.draw(st.sets(st.integers(0, max(0, len(history.events) - 1))))
+    whole, split = Engine(chosen), Engine(chosen)
+    for index, event in enumerate(history.events):
+        whole.apply(event)
+        split.apply(event)
+        if index in ends:
+            split.flush()
+    newest = max((e.time_us for e in history.events), default=history.base_us)
+    for now in data.draw(st.lists(st.integers(newest, newest + 3600 * US), min_size=1, max_size=3)):
+        assert render(split.snapshot(now)) == render(whole.snapshot(now))  # the worker's instants
