@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: venv kafka-jars prometheus-tools rules lint types unit test soak soak-memory demo bench clean
+.PHONY: venv kafka-jars prometheus-tools browser rules lint types unit test soak soak-memory demo bench clean
 
 venv: $(STAMP)
 $(STAMP):
@@ -24,6 +24,12 @@ prometheus-tools:
 	@command -v promtool >/dev/null && command -v prometheus >/dev/null && command -v amtool >/dev/null || { \
 	  echo "installing Debian's prometheus and prometheus-alertmanager ..."; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus prometheus-alertmanager; }
+
+# Chromium and its driver from Debian's packages, for the wallboard's browser test (as root).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  echo "installing Debian's chromium and chromium-driver ..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 
 rules: prometheus-tools
 	promtool check config prometheus/prometheus.yml
@@ -43,7 +49,7 @@ types: venv
 unit: venv
 	$(BIN)/pytest -m "not kafka and not soak" -q
 
-test: venv kafka-jars prometheus-tools lint types rules
+test: venv kafka-jars prometheus-tools browser lint types rules
 	$(BIN)/pytest -q
 
 soak: venv kafka-jars

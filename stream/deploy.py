@@ -63,6 +63,7 @@ class Deployment:
     cold_cache_mb: int = 32  # memory for reading cold calls and visits, kept on disk in data_dir
     config: Path | None = None
     snapshot_interval_seconds: float = 1.0
+    wallboard_stale_seconds: float = 30.0  # the wallboard warns when the feed or worker is this quiet
     kafka_session_timeout_seconds: float = 10.0  # how soon a crashed worker's partitions move
     log_level: str = "info"
 
@@ -93,6 +94,7 @@ class Deployment:
             raise DeploymentError(f"{PREFIX}METRICS_PORT must be a port number from 1 to 65535")
         _at_least("SNAPSHOT_INTERVAL_SECONDS", self.snapshot_interval_seconds, 0.01)
         _at_least("KAFKA_SESSION_TIMEOUT_SECONDS", self.kafka_session_timeout_seconds, 1.0)
+        _at_least("WALLBOARD_STALE_SECONDS", self.wallboard_stale_seconds, 2.0)
         _paired("METRICS_USERNAME", self.metrics_username, "METRICS_PASSWORD", self.metrics_password)
         _paired(
             "METRICS_TLS_CERTFILE", self.metrics_tls_certfile, "METRICS_TLS_KEYFILE", self.metrics_tls_keyfile

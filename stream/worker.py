@@ -125,7 +125,7 @@ def _wire(app: faust.App, topology: Topology, deployment: Deployment, settings: 
 
     snapshots = Snapshots(topology, queues, board, stats, clock)
     _timers(app, snapshots, deployment.snapshot_interval_seconds)
-    serve_pages(app, snapshots)
+    serve_pages(app, snapshots, deployment.wallboard_stale_seconds)
 
 
 def _handlers(

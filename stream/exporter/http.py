@@ -25,7 +25,9 @@ from stream.basic_auth import BasicAuth
 from stream.deploy import Deployment
 from stream.exporter.agent_page import AgentPage
 from stream.exporter.agents_json import agents_document
+from stream.exporter.queues_json import queues_document
 from stream.exporter.text import render_with
+from stream.exporter.wallboard_files import ROUTES, SECURITY_HEADERS, WallboardFiles
 from stream.faust_internals import consumer_lag
 from stream.http_guard import HttpGuard
 from stream.topology import Topology
@@ -35,6 +37,8 @@ SERVED_PATHS = (
     "/healthz",
     "/readyz",
     "/api/v1/agents",
+    "/api/v1/queues",
+    *ROUTES,  # the wallboard page
 )  # all the HTTP side answers (docs/configuration.md)
 FRESH_ON_SCRAPE_US = 200_000  # a scrape takes a new snapshot if the latest is older than this
 # Reading thousands of agents takes a while (about 0.25 s for 5,000 on the project's machine):
@@ -112,6 +116,11 @@ class Snapshots:
         page = self.page
         return agents_document(page.agents, page.at_us)
 
+    def queues_json(self, stale_after_seconds: float) -> bytes | None:
+        """The latest queue snapshot as JSON (``/api/v1/queues``); ``None`` before the first."""
+        latest = self.fresh()
+        return None if latest is None else queues_document(latest, stale_after_seconds)
+
     def fresh(self) -> Snapshot | None:
         """The latest snapshot, taken anew if it is older than a moment."""
         if self.latest is not None and self.clock.now_us() - self.latest.at_us > FRESH_ON_SCRAPE_US:
@@ -119,9 +128,10 @@ class Snapshots:
         return self.latest
 
 
-def serve_pages(app: faust.App, snapshots: Snapshots) -> None:
-    """``/metrics``, ``/api/v1/agents``, ``/healthz`` (alive: the event loop answers), ``/readyz``
-    (a snapshot exists)."""
+def serve_pages(app: faust.App, snapshots: Snapshots, stale_after_seconds: float) -> None:
+    """``/metrics``, ``/api/v1/queues``, ``/api/v1/agents``, the wallboard page, ``/healthz``
+    (alive: the event loop answers), ``/readyz`` (a snapshot exists)."""
+    serve_wallboard(app, snapshots, stale_after_seconds)
 
     @app.page("/metrics")
     class Metrics(View):
@@ -144,3 +154,29 @@ def serve_pages(app: faust.App, snapshots: Snapshots) -> None:
             ready = snapshots.latest is not None
             queues = len(snapshots.queues.states)
             return self.json({"ready": ready, "queues": queues}, status=200 if ready else 503)
+
+
+def serve_wallboard(app: faust.App, snapshots: Snapshots, stale_after_seconds: float) -> None:
+    """The wallboard page (``/``, its script and stylesheet) and its ``/api/v1/queues``."""
+    files = WallboardFiles.load()
+
+    @app.page("/api/v1/queues")
+    class Queues(View):
+        async def get(self, request: Request) -> Response:
+            body = snapshots.queues_json(stale_after_seconds)
+            if body is None:
+                return self.json({"error": "no snapshot yet"}, status=503)
+            return self.bytes(body, content_type="application/json")
+
+    for path in ROUTES:
+        _static_page(app, path, files)
+
+
+def _static_page(app: faust.App, path: str, files: WallboardFiles) -> None:
+    served = files.get(path)
+
+    class Static(View):
+        async def get(self, request: Request) -> Response:
+            return self.bytes(served.body, content_type=served.content_type, headers=dict(SECURITY_HEADERS))
+
+    app.page(path, name=f"wallboard{path.replace('/', '_')}")(Static)
