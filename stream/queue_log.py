@@ -18,6 +18,7 @@ from metrics.contract.events import Event, Rejection
 from metrics.timeutil import US
 
 SOURCE = "asterisk"
+FORGET_WAITING_US = 24 * 3600 * US  # a call logged as waiting this long had its end lost
 _FLOW_OUT = {"EXITWITHTIMEOUT": "timeout", "EXITWITHKEY": "exit_key", "EXITEMPTY": "empty"}
 _TRANSFERS = ("TRANSFER", "BLINDTRANSFER", "ATTENDEDTRANSFER")
 _SILENT = (
@@ -36,6 +37,56 @@ class Line:
     agent: str
     verb: str
     data: tuple[str, ...]
+
+
+@dataclass
+class _Calls:
+    """What a log has said of its calls so far: who waits in each queue, and the calls each
+    member answered in each queue and has not finished. Asterisk can log a line under another
+    channel's uniqueid (asterisk/asterisk issue 759: an attended transfer into a second queue
+    swaps the two calls' ids), so a line is taken for the call a person reading the log would
+    see: a CONNECT answers a call that waits in its queue, an ending line ends a call its
+    member answered there (docs/asterisk.md, "Attended transfer into another queue")."""
+
+    waiting: dict[str, dict[str, int]] = field(default_factory=dict)  # queue -> uniqueid -> entered
+    answered: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)  # (member, queue) -> ...
+
+    def entered(self, line: Line) -> None:
+        waiting = self.waiting.setdefault(line.queue, {})
+        for call_id in [c for c, at in waiting.items() if at < line.time_us - FORGET_WAITING_US]:
+            del waiting[call_id]  # its end was never logged
+        waiting[line.call_id] = line.time_us
+
+    def left(self, line: Line) -> None:
+        self.waiting.get(line.queue, {}).pop(line.call_id, None)
+
+    def answering(self, line: Line) -> str:
+        """The call a CONNECT answers: its own if it waits in the queue, else the one waiting
+        there whose wait is the CONNECT's hold time (data1), else its own."""
+        waiting = self.waiting.get(line.queue, {})
+        chosen = line.call_id if line.call_id in waiting else _waited_for(waiting, line) or line.call_id
+        waiting.pop(chosen, None)
+        self.answered.setdefault((line.agent, line.queue), {})[chosen] = line.time_us
+        return chosen
+
+    def ending(self, line: Line) -> str:
+        """The call a COMPLETE or transfer line ends: its own if its member answered it in the
+        queue, else the only call the member answered there, else its own."""
+        answered = self.answered.get((line.agent, line.queue), {})
+        chosen = line.call_id
+        if chosen not in answered and len(answered) == 1:
+            chosen = next(iter(answered))
+        answered.pop(chosen, None)
+        return chosen
+
+
+def _waited_for(waiting: dict[str, int], line: Line) -> str | None:
+    held = line.data[0] if line.data else ""
+    if not held.isdigit():
+        return None
+    entered = line.time_us - int(held) * US
+    matching = [c for c, at in waiting.items() if abs(at - entered) <= US]  # whole seconds
+    return min(matching, key=waiting.__getitem__) if matching else None
 
 
 @dataclass
@@ -75,6 +126,7 @@ class QueueLogMapper:
         self.source = source
         self._agents: dict[str, _Agent] = {}
         self._last_us: dict[str, int] = {}  # agent -> time of its latest state event
+        self._calls = _Calls()
 
     def map_line(self, text: str) -> list[Event] | None:
         """The events of one line; ``None`` when the verb carries nothing for the metrics."""
@@ -86,9 +138,11 @@ class QueueLogMapper:
             raise Rejection("missing_field", f"{line.verb} without a call uniqueid")
         return handler(self, line)
 
-    def _call(self, line: Line, kind: str, suffix: str = "", **fields: object) -> Event:
+    def _call(self, line: Line, kind: str, suffix: str = "", call_id: str = "", **fields: object) -> Event:
+        """An event of the line's call (or of ``call_id``, the call the line is taken for)."""
         event_id = f"{line.call_id}:{line.verb}{suffix}:{line.time_us}:{line.agent}"
-        return Event(event_id, kind, line.time_us, self.source, call_id=line.call_id, **fields)  # type: ignore[arg-type]
+        call = call_id or line.call_id
+        return Event(event_id, kind, line.time_us, self.source, call_id=call, **fields)  # type: ignore[arg-type]
 
     def _agent_event(self, line: Line, agent_id: str, change: Callable[[_Agent], None]) -> Event:
         if agent_id in ("", "NONE"):
@@ -117,10 +171,12 @@ class QueueLogMapper:
         return time_us
 
     def _queued(self, line: Line) -> list[Event]:
+        self._calls.entered(line)
         return [self._call(line, "call.queued", queue=line.queue)]
 
     def _connect(self, line: Line) -> list[Event]:
-        answered = self._call(line, "call.answered", queue=line.queue, agent_id=line.agent)
+        call_id = self._calls.answering(line)
+        answered = self._call(line, "call.answered", call_id=call_id, queue=line.queue, agent_id=line.agent)
 
         def change(agent: _Agent) -> None:
             agent.busy = True
@@ -129,12 +185,13 @@ class QueueLogMapper:
         return [answered, self._agent_event(line, line.agent, change)]
 
     def _complete(self, line: Line) -> list[Event]:
-        ended = self._call(line, "call.ended", agent_id=line.agent)
+        ended = self._call(line, "call.ended", call_id=self._calls.ending(line), agent_id=line.agent)
         return [ended, self._agent_event(line, line.agent, _set_busy(False))]
 
     def _transfer(self, line: Line) -> list[Event]:
-        transferred = self._call(line, "call.transferred", agent_id=line.agent)
-        ended = self._call(line, "call.ended", ":ended", agent_id=line.agent)
+        call_id = self._calls.ending(line)
+        transferred = self._call(line, "call.transferred", call_id=call_id, agent_id=line.agent)
+        ended = self._call(line, "call.ended", ":ended", call_id=call_id, agent_id=line.agent)
         return [transferred, ended, self._agent_event(line, line.agent, _set_busy(False))]
 
     def _missed(self, line: Line) -> list[Event]:
@@ -144,9 +201,11 @@ class QueueLogMapper:
         return [self._call(line, "call.agent_no_answer", queue=line.queue, agent_id=line.agent)]
 
     def _abandon(self, line: Line) -> list[Event]:
+        self._calls.left(line)
         return [self._call(line, "call.abandoned", queue=line.queue)]
 
     def _flow_out(self, line: Line) -> list[Event]:
+        self._calls.left(line)
         return [self._call(line, "call.flowed_out", queue=line.queue, reason=_FLOW_OUT[line.verb])]
 
     def _membership(self, line: Line) -> list[Event]:

@@ -199,3 +199,51 @@ def test_every_event_of_current_asterisk_is_mapped_or_ignored_on_purpose() -> No
     ]
     assert paused == [("away", "Training"), ("available", None)]
     assert events[-1].type == "call.queued" and events[-1].call_id == "1767607220.3"
+
+
+# An agent of sales transfers its caller into billing, attended: Asterisk logs billing's CONNECT
+# under the caller's uniqueid and the ATTENDEDTRANSFER under the consultation call's
+# (asterisk/asterisk issue 759); billing's COMPLETECALLER names either, by version.
+SWAPPED_TRANSFER = """\
+1767607200|NONE|sales|PJSIP/1001|ADDMEMBER|
+1767607200|NONE|billing|PJSIP/2001|ADDMEMBER|
+1767607300|1767607300.10|sales|NONE|ENTERQUEUE||5551234|1
+1767607305|1767607300.10|sales|PJSIP/1001|CONNECT|5|1767607305.11|2
+1767607360|1767607360.12|billing|NONE|ENTERQUEUE||1001|1
+1767607367|1767607300.10|billing|PJSIP/2001|CONNECT|7|1767607367.13|3
+1767607390|1767607360.12|sales|PJSIP/1001|ATTENDEDTRANSFER|BRIDGE|1767607367.13|5|85|1
+1767607500|{completed}|billing|PJSIP/2001|COMPLETECALLER|7|133|1
+"""
+
+
+@pytest.mark.parametrize("completed", ["1767607360.12", "1767607300.10"])
+def test_an_attended_transfer_into_another_queue_reads_as_a_person_reads_it(completed: str) -> None:
+    """Billing answered one call after 7 s and nobody waits there; sales answered one after 5 s,
+    whose agent transferred it after 85 s."""
+    log = SWAPPED_TRANSFER.format(completed=completed)
+    snapshot, _ = replay_items(items(log), Settings(), parse_rfc3339_us("2026-01-05T10:06:00Z"))
+    queues = {q.queue: q for q in snapshot.queues}
+    billing, sales = queues["billing"].windows["15m"], queues["sales"].windows["15m"]
+    assert queues["billing"].waiting == 0 and queues["sales"].waiting == 0
+    assert (billing.sums[0], billing.sums[1], billing.answer_speed_seconds) == (1, 1, 7.0)
+    assert (billing.handle_time_seconds, queues["billing"].total.sums[0]) == (133.0, 1)
+    assert (sales.sums[0], sales.sums[1], sales.answer_speed_seconds, sales.handle_time_seconds) == (
+        1,
+        1,
+        5.0,
+        85.0,
+    )
+    agents = {a.agent: a.windows["today"] for a in snapshot.agents}
+    assert (agents["PJSIP/1001"].transferred, agents["PJSIP/2001"].handled) == (1, 1)
+
+
+def test_a_connect_with_no_matching_wait_keeps_its_own_call() -> None:
+    """A log that starts while a call waits: its CONNECT answers the call it names."""
+    log = (
+        "1767607300|1767607300.20|sales|NONE|ENTERQUEUE||5550000|1\n"
+        "1767607330|1767607200.19|sales|PJSIP/1001|CONNECT|100|1767607330.21|2\n"
+    )
+    answered = [
+        i.event.call_id for i in items(log) if isinstance(i, Accepted) and i.event.type == "call.answered"
+    ]
+    assert answered == ["1767607200.19"]
