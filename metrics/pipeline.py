@@ -3,9 +3,21 @@ messages the worker could not send."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from metrics.snapshot import PipelineSnapshot
+
+_INTERFACE = re.compile(r"[A-Za-z][A-Za-z0-9_-]*/.")  # PJSIP/1001, Local/1127@from-queue/n
+
+
+def agent_id_form(agent_id: str) -> str:
+    """``interface`` for an id shaped like a channel interface (``TECH/resource``), else ``name``.
+
+    >>> agent_id_form("PJSIP/1001"), agent_id_form("Alice")
+    ('interface', 'name')
+    """
+    return "interface" if _INTERFACE.match(agent_id) else "name"
 
 
 class PipelineStats:
@@ -25,6 +37,7 @@ class PipelineStats:
         self.unknown_fields = 0
         self.last_event_us: int | None = None
         self.output_failures: Counter[tuple[str, str]] = Counter()  # (topic, reason): worker only
+        self.agent_id_forms: Counter[str] = Counter()
 
     def accepted(self, event_type: str, time_us: int, unknown_fields: int = 0) -> None:
         self.by_type[event_type] += 1
@@ -33,6 +46,11 @@ class PipelineStats:
         last = self.last_event_us
         if last is None or time_us > last:
             self.last_event_us = time_us
+
+    def named_agent(self, agent_id: str) -> None:
+        """Count an accepted event naming an agent, by the form of the id (a queue_log that
+        names members both ways shows both: docs/asterisk.md, "Interface or member name")."""
+        self.agent_id_forms[agent_id_form(agent_id)] += 1
 
     def rejected(self, reason: str) -> None:
         self.rejected_by_reason[reason] += 1
@@ -55,4 +73,5 @@ class PipelineStats:
             unknown_fields=self.unknown_fields,
             last_event_us=self.last_event_us,
             output_failures=dict(self.output_failures),
+            agent_id_forms=dict(self.agent_id_forms),
         )

@@ -155,6 +155,15 @@ class AgentSettings:
 
 
 @dataclass(frozen=True)
+class AsteriskSettings:
+    """How Asterisk's queue_log is read: ``members`` maps a member's interface (``PJSIP/1001``,
+    as ADDMEMBER and REMOVEMEMBER log it) to its member name (as CONNECT and COMPLETE* log it),
+    so that both kinds of line name one agent (docs/asterisk.md, "Interface or member name")."""
+
+    members: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Settings:
     """All metric settings: queue defaults, per-queue overrides and limits."""
 
@@ -162,6 +171,7 @@ class Settings:
     queues: dict[str, QueueSettings] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
     agents: AgentSettings = field(default_factory=AgentSettings)
+    asterisk: AsteriskSettings = field(default_factory=AsteriskSettings)
 
     def for_queue(self, queue: str) -> QueueSettings:
         return self.queues.get(queue, self.defaults)
@@ -211,7 +221,7 @@ class Settings:
 
     @classmethod
     def from_mapping(cls, document: dict[str, Any]) -> Settings:
-        _reject_unknown(document, {"defaults", "queues", "limits", "agents"}, "top level")
+        _reject_unknown(document, {"defaults", "queues", "limits", "agents", "asterisk"}, "top level")
         defaults = _queue_settings(QueueSettings(), _table(document, "defaults", "[defaults]"), "[defaults]")
         overrides = _table(document, "queues", "[queues]")
         queues = {
@@ -220,7 +230,8 @@ class Settings:
         }
         limits = _build(Limits, _table(document, "limits", "[limits]"), "[limits]")
         agents = _agent_settings(_table(document, "agents", "[agents]"), defaults.timezone)
-        return cls(defaults=defaults, queues=queues, limits=limits, agents=agents)
+        asterisk = _asterisk_settings(_table(document, "asterisk", "[asterisk]"))
+        return cls(defaults=defaults, queues=queues, limits=limits, agents=agents, asterisk=asterisk)
 
 
 def _table(document: dict[str, Any], name: str, where: str) -> dict[str, Any]:
@@ -284,6 +295,17 @@ def _agent_settings(table: dict[str, Any], timezone: str) -> AgentSettings:
         return AgentSettings(**values)
     except (TypeError, ValueError) as error:
         raise SettingsError(f"[agents]: {error}") from error
+
+
+def _asterisk_settings(table: dict[str, Any]) -> AsteriskSettings:
+    _reject_unknown(table, {"members"}, "[asterisk]")
+    members = _table(table, "members", "[asterisk] members")
+    for interface, name in members.items():
+        if not isinstance(name, str) or not name.strip():
+            raise SettingsError(
+                f"[asterisk] members: {interface!r} must map to a member name, not {_describe(name)}"
+            )
+    return AsteriskSettings(members=dict(members))
 
 
 def _build(kind: type[Limits], table: dict[str, Any], where: str) -> Limits:

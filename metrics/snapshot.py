@@ -105,6 +105,7 @@ class PipelineSnapshot:
     last_event_us: int | None = None
     lag_by_topic: dict[str, int] = field(default_factory=dict)  # messages not yet read (worker only)
     output_failures: dict[tuple[str, str], int] = field(default_factory=dict)  # (topic, reason): worker
+    agent_id_forms: dict[str, int] = field(default_factory=dict)  # "interface" or "name" -> events
 
 
 @dataclass(frozen=True, slots=True)

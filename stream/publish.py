@@ -15,11 +15,12 @@ import asyncio
 import os
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from metrics.settings import Settings
 from stream.deploy import Deployment
 from stream.encode import to_json_line
 from stream.kafka_out import EventProducer
@@ -35,13 +36,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, metavar="FILE")
     parser.add_argument("--format", choices=FORMATS, default="cloudevents")
     parser.add_argument("--follow", action="store_true", help="keep sending lines as the file grows")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help="TOML settings file, for its [asterisk] section (default: CCMETRICS_CONFIG)",
+    )
     parser.set_defaults(run=run_publish)
 
 
 def run_publish(args: argparse.Namespace) -> int:
     if args.file.exists() or not args.follow:  # a followed log may not be there yet
         check_readable(args.file)
-    return asyncio.run(publish(args.file, args.format, args.follow, Deployment.from_env(os.environ)))
+    deployment = Deployment.from_env(os.environ)
+    members = Settings.load(args.config or deployment.config).asterisk.members
+    return asyncio.run(publish(args.file, args.format, args.follow, deployment, members))
 
 
 @dataclass
@@ -51,19 +59,23 @@ class Counts:
     ignored: Counter[str] = field(default_factory=Counter)  # by type or queue_log verb
 
 
-async def publish(path: Path, fmt: str, follow: bool, deployment: Deployment) -> int:
+async def publish(
+    path: Path, fmt: str, follow: bool, deployment: Deployment, members: Mapping[str, str] | None = None
+) -> int:
     """Send the file's events; return 1 if any line was invalid, else 0.
 
     SIGINT or SIGTERM ends it cleanly: what was read is sent and flushed first.
     """
     counts = Counts()
-    mapper, next_line = QueueLogMapper(), 1
+    mapper, next_line = QueueLogMapper(members=members), 1
     async with EventProducer(deployment) as producer, StopRequest() as stop:
         async for lines in _batches(path, follow, stop):
             await _send_lines(producer, lines, fmt, str(path), mapper, next_line, counts)
             next_line += len(lines)
             if not await stop.unless_stopped(producer.flush()):
                 break
+    for advice in mapper.forms.advice():
+        print(advice, file=sys.stderr)
     sent, bad = counts.sent, counts.bad
     stopped = " (stopped)" if stop.requested else ""
     print(

@@ -4,17 +4,18 @@ Lines read ``epoch|uniqueid|queue|agent|EVENT|data1|data2|...``. Agent states ar
 from membership (ADDMEMBER, REMOVEMEMBER), pauses and the agent's calls, so the mapper
 keeps a little state per agent and must see a log's lines in order. Usage::
 
-    mapper = QueueLogMapper()
+    mapper = QueueLogMapper(members={"PJSIP/1001": "Alice"})   # [asterisk] members
     for line in open("/var/log/asterisk/queue_log"):
         events = mapper.map_line(line)       # [] for a verb with no event, None if ignored
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 
 from metrics.contract.events import Event, Rejection
+from metrics.pipeline import agent_id_form
 from metrics.timeutil import US
 
 SOURCE = "asterisk"
@@ -90,6 +91,35 @@ def _waited_for(waiting: dict[str, int], line: Line) -> str | None:
 
 
 @dataclass
+class MemberForms:
+    """Which members each queue's membership lines and call lines name, to tell an operator
+    what the log reveals when it names members two ways (docs/asterisk.md, "Interface or
+    member name"): an interface only ever added or removed, beside a name only ever on calls."""
+
+    on_membership: dict[str, set[str]] = field(default_factory=dict)  # queue -> members
+    on_calls: dict[str, set[str]] = field(default_factory=dict)
+
+    def unlinked(self) -> list[tuple[str, list[str], list[str]]]:
+        """Per queue: the interfaces seen only on membership lines, the names only on calls."""
+        found = []
+        for queue, members in sorted(self.on_membership.items()):
+            calls = self.on_calls.get(queue, set())
+            interfaces = sorted(m for m in members - calls if agent_id_form(m) == "interface")
+            names = sorted(m for m in calls - members if agent_id_form(m) == "name")
+            if interfaces and names:
+                found.append((queue, interfaces, names))
+        return found
+
+    def advice(self) -> list[str]:
+        return [
+            f"note: queue {queue} names {', '.join(interfaces)} only on membership lines and "
+            f"{', '.join(names)} only on call lines: if they are the same people, link them in "
+            "[asterisk] members or set log_membername_as_agent (docs/asterisk.md)"
+            for queue, interfaces, names in self.unlinked()
+        ]
+
+
+@dataclass
 class _Agent:
     queues: set[str] = field(default_factory=set)
     paused: bool = False
@@ -122,15 +152,19 @@ def _epoch_us(text: str) -> int:
 class QueueLogMapper:
     """Turns queue_log lines into contract events, one log at a time, in order."""
 
-    def __init__(self, source: str = SOURCE) -> None:
+    def __init__(self, source: str = SOURCE, members: Mapping[str, str] | None = None) -> None:
         self.source = source
+        self.members = dict(members or {})  # interface -> member name ([asterisk] members)
         self._agents: dict[str, _Agent] = {}
         self._last_us: dict[str, int] = {}  # agent -> time of its latest state event
         self._calls = _Calls()
+        self.forms = MemberForms()
 
     def map_line(self, text: str) -> list[Event] | None:
         """The events of one line; ``None`` when the verb carries nothing for the metrics."""
         line = parse_line(text)
+        if line.agent in self.members:
+            line = replace(line, agent=self.members[line.agent])
         handler = _HANDLERS.get(line.verb)
         if handler is None:
             return None
@@ -174,7 +208,11 @@ class QueueLogMapper:
         self._calls.entered(line)
         return [self._call(line, "call.queued", queue=line.queue)]
 
+    def _on_call(self, line: Line) -> None:
+        self.forms.on_calls.setdefault(line.queue, set()).add(line.agent)
+
     def _connect(self, line: Line) -> list[Event]:
+        self._on_call(line)
         call_id = self._calls.answering(line)
         answered = self._call(line, "call.answered", call_id=call_id, queue=line.queue, agent_id=line.agent)
 
@@ -198,6 +236,7 @@ class QueueLogMapper:
         """The call rang the member, who did not answer in time (or whose device refused it)."""
         if line.agent in ("", "NONE"):
             raise Rejection("missing_field", f"{line.verb} without an agent")
+        self._on_call(line)
         return [self._call(line, "call.agent_no_answer", queue=line.queue, agent_id=line.agent)]
 
     def _abandon(self, line: Line) -> list[Event]:
@@ -211,6 +250,8 @@ class QueueLogMapper:
     def _membership(self, line: Line) -> list[Event]:
         adding = line.verb in ("ADDMEMBER", "AGENTLOGIN", "AGENTCALLBACKLOGIN")
         queue = None if line.queue in ("", "NONE") else line.queue  # agent logins name no queue
+        if queue is not None:
+            self.forms.on_membership.setdefault(queue, set()).add(line.agent)
 
         def change(agent: _Agent) -> None:
             if queue is not None:

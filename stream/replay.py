@@ -21,6 +21,7 @@ from metrics.settings import Settings
 from metrics.snapshot import Snapshot
 from stream.problems import UsageProblem
 from stream.progress import Progress
+from stream.queue_log import QueueLogMapper
 from stream.sources import Accepted, Ignored, Item, Rejected, read_files
 
 ADVANCE_EVERY = 10_000  # events between moves of "now", which lets old window buckets go
@@ -127,15 +128,19 @@ def replay_files(
     """
     err = err or sys.stderr
     progress = Progress(sum(p.stat().st_size for p in paths), out=err)
-    replay, wholly_rejected = Replay(settings, until_us), []
+    replay, wholly_rejected, advice = Replay(settings, until_us), [], list[str]()
     for path in paths:
         before = replay.report.tally()
-        replay.feed(read_files([path], fmt, progress))
+        mapper = QueueLogMapper(members=settings.asterisk.members)
+        replay.feed(read_files([path], fmt, progress, mapper))
+        advice += mapper.forms.advice()
         after = replay.report.tally()
         if after.valid == before.valid and after.rejected > before.rejected:
             wholly_rejected.append((path, _format_hint(path, fmt)))
     progress.done()
     replay.report.summary(err)
+    for note in advice:
+        print(note, file=err)
     _judge_wholly_rejected(wholly_rejected, nothing_valid=replay.report.tally().valid == 0)
     for path, hint in wholly_rejected:
         print(f"note: every line of {path} was rejected; {hint.advice}", file=err)

@@ -102,12 +102,15 @@ def check_readable(path: Path) -> None:
         raise UsageProblem(f"cannot read {path}: {error.strerror}") from None
 
 
-def read_files(paths: Iterable[Path], fmt: str, progress: Progress | None = None) -> Iterator[Item]:
-    """Decode every line of every file, in order, reporting bytes read to ``progress``."""
+def read_files(
+    paths: Iterable[Path], fmt: str, progress: Progress | None = None, mapper: QueueLogMapper | None = None
+) -> Iterator[Item]:
+    """Decode every line of every file, in order, reporting bytes read to ``progress``
+    (``mapper``: the queue_log mapper to read them with, e.g. with ``[asterisk] members``)."""
     for path in paths:
         with path.open("rb") as handle:
             lines = progress.counting(handle) if progress else handle
-            yield from read_lines(lines, fmt, str(path))
+            yield from read_lines(lines, fmt, str(path), mapper)
 
 
 def _map_queue_log_line(line: bytes, mapper: QueueLogMapper) -> Iterator[Item]:

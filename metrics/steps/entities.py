@@ -87,6 +87,8 @@ class EntityStep(Generic[State]):
             told = self._queues(seen.state)  # told again: a crash may have lost the first update
         else:
             self.stats.accepted(event.type, event.time_us, unknown_fields)
+            if event.agent_id is not None:
+                self.stats.named_agent(event.agent_id)
             seen.changed, seen.token = True, token
         seen.queues.update(told)
 

@@ -128,6 +128,12 @@ def pipeline_families(p: PipelineSnapshot) -> list[tuple[str, str, str, Samples]
         ),
         ("callcenter_events_duplicate", "counter", "Events seen before (same id)", _one(p.duplicates)),
         ("callcenter_event_unknown_fields", "counter", "Unknown fields ignored", _one(p.unknown_fields)),
+        (
+            "callcenter_events_by_agent_id_form",
+            "counter",
+            "Events naming an agent, by the form of its id: an interface (TECH/resource) or a name",
+            _by("form", p.agent_id_forms),
+        ),
     ]
     families += _worker_families(p)
     if p.last_event_us is not None:

@@ -28,6 +28,7 @@ PIPELINE_ONLY = WORKER_ONLY | {
     "callcenter_events_ignored_total",
     "callcenter_events_duplicate_total",
     "callcenter_event_unknown_fields_total",
+    "callcenter_events_by_agent_id_form_total",
     "callcenter_last_event_timestamp_seconds",
 }
 BAD_LINES = [b"{not json", b'{"specversion": "1.0", "id": "x"}', b"\xff\xfe not utf-8"]

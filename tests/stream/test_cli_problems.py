@@ -174,3 +174,18 @@ def test_a_directory_is_not_an_event_file(
 ) -> None:
     assert main([command, str(tmp_path)]) == 2
     assert one_line(capsys) == f"ccmetrics {command}: {tmp_path} is a directory, not an event file"
+
+
+@pytest.mark.parametrize("command", ["replay", "publish"])
+def test_a_bad_asterisk_member_link_stops_before_anything_is_read_or_sent(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CCMETRICS_KAFKA_SERVERS", NO_BROKER)
+    config = tmp_path / "ccmetrics.toml"
+    config.write_text('[asterisk]\nmembers = { "PJSIP/1001" = 1001 }\n')
+    log = tmp_path / "queue_log"
+    log.write_text("1767607200|NONE|sales|PJSIP/1001|ADDMEMBER|\n")
+    assert main([command, "--format", "asterisk-queue-log", "--config", str(config), str(log)]) == 2
+    assert "[asterisk] members: 'PJSIP/1001' must map to a member name, not the integer 1001" in one_line(
+        capsys
+    )

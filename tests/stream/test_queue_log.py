@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
 import pytest
 
 from metrics.contract.events import Rejection
-from metrics.settings import Settings
+from metrics.settings import Settings, SettingsError
 from metrics.timeutil import parse_rfc3339_us
 from stream.queue_log import QueueLogMapper
-from stream.replay import replay_items
+from stream.replay import replay_files, replay_items
 from stream.sources import Accepted, Ignored, Rejected, read_lines
 
 LOG = """\
@@ -247,3 +250,64 @@ def test_a_connect_with_no_matching_wait_keeps_its_own_call() -> None:
         i.event.call_id for i in items(log) if isinstance(i, Accepted) and i.event.type == "call.answered"
     ]
     assert answered == ["1767607200.19"]
+
+
+# Without log_membername_as_agent, membership lines name the interface, call lines the name.
+TWO_FORMS = """\
+1767607200|NONE|sales|PJSIP/1001|ADDMEMBER|
+1767607300|1767607300.10|sales|NONE|ENTERQUEUE||5551234|1
+1767607305|1767607300.10|sales|Alice|CONNECT|5|1767607305.11|2
+1767607400|1767607300.10|sales|Alice|COMPLETECALLER|5|95|1
+1767607500|NONE|sales|PJSIP/1001|REMOVEMEMBER|
+"""
+
+
+def test_a_member_logged_two_ways_is_two_agents_and_the_log_says_so() -> None:
+    mapper = QueueLogMapper()
+    found = list(read_lines(TWO_FORMS.encode().splitlines(), "asterisk-queue-log", "queue_log", mapper))
+    snapshot, _ = replay_items(found, Settings(), parse_rfc3339_us("2026-01-05T10:06:00Z"))
+    states = {a.agent: a.state for a in snapshot.agents}
+    assert states == {"PJSIP/1001": "offline", "Alice": "available"}  # Alice stays on for hours
+    assert mapper.forms.unlinked() == [("sales", ["PJSIP/1001"], ["Alice"])]
+    assert "link them in [asterisk] members" in mapper.forms.advice()[0]
+    forms = snapshot.pipeline.agent_id_forms
+    assert forms["interface"] == 2 and forms["name"] >= 3  # ADDMEMBER, REMOVEMEMBER; CONNECT...
+
+
+def test_members_linked_in_the_settings_are_one_agent() -> None:
+    settings = Settings.from_toml('[asterisk]\nmembers = { "PJSIP/1001" = "Alice" }')
+    mapper = QueueLogMapper(members=settings.asterisk.members)
+    found = list(read_lines(TWO_FORMS.encode().splitlines(), "asterisk-queue-log", "queue_log", mapper))
+    snapshot, _ = replay_items(found, settings, parse_rfc3339_us("2026-01-05T10:06:00Z"))
+    alice = {a.agent: a for a in snapshot.agents}
+    assert list(alice) == ["Alice"] and alice["Alice"].state == "offline"
+    assert alice["Alice"].windows["today"].handled == 1
+    assert mapper.forms.unlinked() == [] and snapshot.pipeline.agent_id_forms == {"name": 6}
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ('[asterisk]\nmembers = { "PJSIP/1001" = 7 }', "must map to a member name"),
+        ('[asterisk]\nmembers = { "PJSIP/1001" = " " }', "must map to a member name"),
+        ("[asterisk]\nmembers = 3", "must be a table"),
+        ('[asterisk]\nmember = { "PJSIP/1001" = "Alice" }', "member"),
+    ],
+)
+def test_a_bad_member_link_is_a_clear_error(toml: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_toml(toml)
+
+
+def test_replay_says_what_the_log_reveals_and_reads_the_link_from_its_settings(tmp_path: Path) -> None:
+    log = tmp_path / "queue_log"
+    log.write_text(TWO_FORMS)
+    err = io.StringIO()
+    replay_files([log], "asterisk-queue-log", Settings(), err=err)
+    assert (
+        "queue sales names PJSIP/1001 only on membership lines and Alice only on call lines" in err.getvalue()
+    )
+    linked = Settings.from_toml('[asterisk]\nmembers = { "PJSIP/1001" = "Alice" }')
+    err = io.StringIO()
+    snapshot = replay_files([log], "asterisk-queue-log", linked, err=err)
+    assert "membership lines" not in err.getvalue() and [a.agent for a in snapshot.agents] == ["Alice"]
