@@ -66,11 +66,13 @@ def test_tls_sasl_to_kafka_and_a_protected_metrics_endpoint(tenant: Tenant, pki:
 def the_http_side_serves_only_what_is_documented_and_only_with_credentials(
     tenant: Tenant, worker: Worker, history: Path
 ) -> None:
-    """faust's own pages (``/``, ``/router``, ``/table``, ...) gave away host names and call ids."""
+    """faust's own pages (``/router``, ``/table``, ...) gave away host names and call ids; ``/``
+    is the wallboard now, not faust's index."""
     call_id = orjson.loads(history.read_bytes().splitlines()[0])["data"]["call_id"]
-    undocumented = ["/", f"/router/calls/{call_id}/", f"/table/calls/{call_id}/", "/table/nosuch/x/"]
-    undocumented += ["/stats/", "/graph/", "/performance/", "/favicon.ico"]
-    documented = ["/metrics", "/healthz", "/readyz", "/api/v1/agents"]
+    undocumented = [f"/router/calls/{call_id}/", f"/table/calls/{call_id}/", "/table/nosuch/x/"]
+    undocumented += ["/stats/", "/graph/", "/performance/", "/favicon.ico", "/index.html"]
+    documented = ["/metrics", "/healthz", "/readyz", "/api/v1/agents", "/api/v1/queues"]
+    documented += ["/", "/wallboard.js", "/wallboard.css"]
     assert {path: worker.status(path, auth=False) for path in documented + undocumented} == dict.fromkeys(
         documented + undocumented, 401
     )
@@ -79,6 +81,7 @@ def the_http_side_serves_only_what_is_documented_and_only_with_credentials(
     assert orjson.loads(worker.get("/readyz"))["ready"] is True
     agents = orjson.loads(worker.get("/api/v1/agents"))["agents"]
     assert agents and {"agent", "state", "reason", "since", "queues", "windows"} <= agents[0].keys()
+    assert b"<title>ccmetrics wallboard</title>" in worker.get("/")  # over TLS, with credentials
     log = (tenant.workdir / worker.name / "worker.log").read_text()
     assert "Traceback" not in log and call_id not in log
 
