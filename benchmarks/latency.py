@@ -18,10 +18,12 @@ import argparse
 import asyncio
 import bisect
 import time
+import urllib.request
 import uuid
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer
+from prometheus_client.parser import text_string_to_metric_families
 
 from benchmarks.kafka_throughput import PREFIX, RUN, start_worker, stop
 from benchmarks.scrape import metric_sums
@@ -115,6 +117,35 @@ async def measure(bootstrap: str, port: int, rate: float, seconds: float) -> tup
     return bare, worker
 
 
+def stage_summary(port: int) -> list[str]:
+    """Where the worker's batches waited: each stage's mean and 99th percentile (the upper
+    bound of the bucket it falls in) from ``callcenter_pipeline_stage_seconds``."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    buckets: dict[str, list[tuple[float, float]]] = {}
+    sums: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != "callcenter_pipeline_stage_seconds":
+            continue
+        for sample in family.samples:
+            stage = sample.labels["stage"]
+            if sample.name.endswith("_bucket"):
+                buckets.setdefault(stage, []).append((float(sample.labels["le"]), sample.value))
+            elif sample.name.endswith("_sum"):
+                sums[stage] = sample.value
+    return [
+        _stage_line(stage, sorted(found), sums[stage]) for stage, found in buckets.items() if found[-1][1]
+    ]
+
+
+def _stage_line(stage: str, buckets: list[tuple[float, float]], total: float) -> str:
+    count = buckets[-1][1]
+    p99 = next(bound for bound, running in buckets if running >= 0.99 * count)
+    return (
+        f"  {stage:14}{count:>9,.0f} batches  mean {total / count * 1e3:7.1f} ms  p99 <= {p99 * 1e3:6.0f} ms"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=2000)
@@ -142,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
             p50, p99 = percentile(found, 0.5) * 1e3, percentile(found, 0.99) * 1e3
             print(f"{name:36}{p50:>9.0f}{p99:>9.0f}{found[-1] * 1e3:>9.0f}")
         print("target: 99 % of events on /metrics within 1,000 ms")
+        print("the worker's stages (callcenter_pipeline_stage_seconds):")
+        print("\n".join(stage_summary(port)))
         return 0
     finally:
         stop(worker)

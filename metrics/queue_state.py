@@ -27,6 +27,7 @@ from metrics.settled import Settled
 from metrics.snapshot import QueueSnapshot, WindowValues
 from metrics.timeutil import US, day_start_us, local_date
 from metrics.visits import Visit
+from metrics.waiting import WaitingCalls
 from metrics.windows import TODAY, TOTAL, WindowSums
 
 
@@ -78,7 +79,7 @@ class QueueState:
         self.agents: dict[str, AgentHistory] = {}  # as last told (never changed after)
         self._agents_now: AgentsNow | None = None  # the counts at an instant, while they hold
         self._agent_settings = settings.agents
-        self._waiting: dict[str, tuple[int, int]] = {}  # call id -> [queued, end)
+        self._waiting = WaitingCalls()
         self._agent_base = rules.slot_count(self._bounds_us)  # agents' time in state follows the calls' slots
         slots = self._agent_base + STATE_SLOTS
         self.sums = WindowSums(slots, self.settings.window_us, self.settings.zone)
@@ -114,9 +115,9 @@ class QueueState:
         interval = rules.waiting_interval(visit, self._max_call_age_us)
         now = self.sums.now_us
         if interval is None or (now is not None and interval[1] <= now):  # not waiting at now or later
-            self._waiting.pop(visit.call_id, None)
+            self._waiting.discard(visit.call_id)
         else:
-            self._waiting[visit.call_id] = interval
+            self._waiting.hold(visit.call_id, interval)
 
     def apply_agent(self, history: AgentHistory) -> None:
         """Replace what is known of one agent that serves, or served, this queue.
@@ -172,8 +173,7 @@ class QueueState:
         self.sums.add_all(rules.contributions(visit, self.settings, self._bounds_us, max_age), sign)
 
     def _waiting_at(self, now_us: int) -> tuple[int, int]:
-        waits = [now_us - start for start, end in self._waiting.values() if start <= now_us < end]
-        return len(waits), max(waits, default=0)
+        return self._waiting.at(now_us)
 
     def _agents_at(self, now_us: int) -> tuple[dict[str, int], dict[str, int]]:
         """Agents serving the queue now, by state; and those away, by reason label."""
@@ -215,7 +215,7 @@ class QueueState:
             gone = history_contributions(history, self._max_agent_age_us, self._agent_base, self.queue)
             if gone:
                 self._settle(gone, now_us)
-        self._waiting = {c: w for c, w in self._waiting.items() if w[1] > now_us}  # ended: never again
+        self._waiting.drop_ended(now_us)
         return Expired(calls, agents)
 
     def release_quiet(self, before_us: int) -> list[Visit]:

@@ -13,8 +13,11 @@ done when Kafka has all of them. Usage::
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Generic
 
 from metrics.agents import AgentHistory
@@ -30,6 +33,7 @@ from stream.direct_producer import DirectProducer, Message, table_entry
 from stream.housekeeping import BoardHousekeeping, EntityHousekeeping, KeyIndex, QueueHousekeeping, Schedule
 from stream.intake import Intake, Record, Rejected, rejected_record
 from stream.queue_messages import decode_update, encode_update
+from stream.stage_timings import StageTimings
 from stream.topology import Topology
 
 
@@ -44,12 +48,28 @@ class Outputs:
     schedule: Schedule
     board_topic: str
     board_partition: Callable[[str], int]
+    timings: StageTimings = field(default_factory=StageTimings)
 
     @classmethod
-    def of(cls, topology: Topology, producer: DirectProducer, clock: LiveClock) -> Outputs:
+    def of(
+        cls, topology: Topology, producer: DirectProducer, clock: LiveClock, timings: StageTimings
+    ) -> Outputs:
         names = (topology.rejected.get_topic_name(), topology.queues.get_topic_name())
         board = topology.board.get_topic_name()
-        return cls(producer, *names, clock, Schedule(), board, topology.board_partition)
+        return cls(producer, *names, clock, Schedule(), board, topology.board_partition, timings)
+
+    def begin(self, stage: str, records: list[Record]) -> float:
+        """A handler starts on a batch: how long its oldest record waited; the start (epoch s)."""
+        started = time.time()
+        self.timings.waited(f"{stage}_fetch", records, started)
+        return started
+
+    async def hand_over(self, stage: str, started: float, messages: list[Message]) -> asyncio.Future[None]:
+        """The step's work is done: time it, and time the delivery of its output."""
+        self.timings.observe(stage, time.time() - started)
+        sent = await self.producer.hand_over(messages)
+        sent.add_done_callback(partial(self.timings.delivered, time.monotonic()))
+        return sent
 
     def rejections(self, rejected: list[Rejected]) -> list[Message]:
         return [Message(self.rejected_topic, None, r.key, r.value) for r in rejected]
@@ -95,13 +115,14 @@ class EntityHandler(Generic[State]):
 
     async def __call__(self, records: list[Record]) -> Awaitable[None]:
         outputs = self.outputs
+        started = outputs.begin(self.name, records)
         arrivals, rejected = self.intake.take(records)
         output = self.step.fold(arrivals, self.store, outputs.clock.reading())
         messages = self._entries(output) + outputs.rejections(rejected + _rejected(output))
         messages += outputs.to_queues(output.updates) + outputs.to_board(output.board)
         for partition in outputs.schedule.due(self.name, records):
             messages += self.housekeeping.run(partition, outputs.clock.now_us())
-        return await outputs.producer.hand_over(messages)
+        return await outputs.hand_over(self.name, started, messages)
 
     def _entries(self, output: StepOutput[State, Record]) -> list[Message]:
         """Store each state; its changelog goes to the partition of the record it came from."""
@@ -125,6 +146,7 @@ class QueueHandler:
         self.queues, self.topology, self.housekeeping, self.outputs = queues, topology, housekeeping, outputs
 
     async def __call__(self, records: list[Record]) -> Awaitable[None]:
+        started = self.outputs.begin("queues", records)
         visits: dict[str, tuple[Any, int]] = {}
         agents: dict[str, tuple[Any, int]] = {}
         for record in records:
@@ -139,7 +161,8 @@ class QueueHandler:
         messages += _table_entries(topology.settled_table, settled)
         for partition in self.outputs.schedule.due("queues", records):
             messages += self.housekeeping.run(partition, self.outputs.clock.now_us())
-        return await self.outputs.producer.hand_over(messages)
+        self.outputs.timings.updated()
+        return await self.outputs.hand_over("queues", started, messages)
 
 
 def _table_entries(table: Any, writes: dict[str, tuple[Any, int]]) -> list[Message]:
@@ -155,6 +178,7 @@ class BoardHandler:
         self.board, self.topology, self.housekeeping, self.outputs = board, topology, housekeeping, outputs
 
     async def __call__(self, records: list[Record]) -> Awaitable[None]:
+        started = self.outputs.begin("board", records)
         histories: dict[str, tuple[Any, int]] = {}
         calls: dict[str, tuple[Any, int]] = {}
         for record in records:
@@ -171,4 +195,4 @@ class BoardHandler:
         messages += _table_entries(topology.board_settled_table, settled)
         for partition in self.outputs.schedule.due("board", records):
             messages += self.housekeeping.run(partition, self.outputs.clock.now_us())
-        return await self.outputs.producer.hand_over(messages)
+        return await self.outputs.hand_over("board", started, messages)

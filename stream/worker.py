@@ -50,6 +50,7 @@ from stream.housekeeping import BoardHousekeeping, EntityHousekeeping, KeyIndex,
 from stream.kafka_out import ensure_topics
 from stream.problems import RuntimeProblem, UsageProblem
 from stream.recovery import Recovery
+from stream.stage_timings import StageTimings
 from stream.state_codecs import register_codecs
 from stream.topology import BOARD_TOPIC, QUEUE_TOPIC, Topology
 
@@ -110,7 +111,8 @@ def _wire(app: faust.App, topology: Topology, deployment: Deployment, settings: 
     queues = QueueStep(settings, ColdVisits(SqliteCold(database, "visits"), settings))
     board = AgentBoard(settings, ColdAgentCalls(SqliteCold(database, "agent_calls"), settings))
     producer = DirectProducer(deployment.aiokafka_options(), stats)
-    outputs = Outputs.of(topology, producer, clock)
+    timings = StageTimings()
+    outputs = Outputs.of(topology, producer, clock, timings)
     # first: this replaces the tables' stores, which the handlers then read
     pack_on_recovery(topology.calls_table, cold_calls.store, cold_calls.expiry)
     pack_on_recovery(topology.visits_table, queues.cold.store, queues.cold.expiry)
@@ -123,7 +125,7 @@ def _wire(app: faust.App, topology: Topology, deployment: Deployment, settings: 
     topology.visits_table.on_recover(recovery.rebuild)
     _on_stop_and_revoke(app, producer)
 
-    snapshots = Snapshots(topology, queues, board, stats, clock)
+    snapshots = Snapshots(topology, queues, board, stats, clock, timings)
     _timers(app, snapshots, deployment.snapshot_interval_seconds)
     serve_pages(app, snapshots, deployment.wallboard_stale_seconds)
 

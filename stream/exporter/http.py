@@ -21,6 +21,7 @@ from metrics.snapshot import Snapshot
 from metrics.steps.agent_board import AgentBoard
 from metrics.steps.clock import LiveClock
 from metrics.steps.queues import QueueStep
+from metrics.timeutil import US
 from stream.basic_auth import BasicAuth
 from stream.deploy import Deployment
 from stream.exporter.agent_page import AgentPage
@@ -30,6 +31,7 @@ from stream.exporter.text import render_with
 from stream.exporter.wallboard_files import ROUTES, SECURITY_HEADERS, WallboardFiles
 from stream.faust_internals import consumer_lag
 from stream.http_guard import HttpGuard
+from stream.stage_timings import StageTimings
 from stream.topology import Topology
 
 SERVED_PATHS = (
@@ -41,6 +43,11 @@ SERVED_PATHS = (
     *ROUTES,  # the wallboard page
 )  # all the HTTP side answers (docs/configuration.md)
 FRESH_ON_SCRAPE_US = 200_000  # a scrape takes a new snapshot if the latest is older than this
+# ... or, when queue updates wait for one, older than this, and than the snapshot and its
+# rendering cost divided by SNAPSHOT_CPU_SHARE: what a scrape shows is then tens of
+# milliseconds old, however often pages and Prometheus ask (issue 22)
+FRESH_WHEN_UPDATED_US = 20_000
+SNAPSHOT_CPU_SHARE = 0.25
 # Reading thousands of agents takes a while (about 0.25 s for 5,000 on the project's machine):
 # the agent list is read every timer tick, but never takes more than this share of the time.
 AGENT_LIST_CPU_SHARE = 0.1
@@ -67,15 +74,28 @@ class Snapshots:
     """Takes snapshots of the owned queues and the feed's health; keeps the latest, rendered once."""
 
     def __init__(
-        self, topology: Topology, queues: QueueStep, board: AgentBoard, stats: PipelineStats, clock: LiveClock
+        self,
+        topology: Topology,
+        queues: QueueStep,
+        board: AgentBoard,
+        stats: PipelineStats,
+        clock: LiveClock,
+        timings: StageTimings,
     ) -> None:
         self.topology, self.queues, self.board, self.stats, self.clock = topology, queues, board, stats, clock
+        self.timings = timings
         self.page = AgentPage(board)
+        self._cost_us = 0  # what the latest snapshot and its rendering took
         self._agents_due = 0.0  # time.monotonic() of the next agent list
         self.latest: Snapshot | None = None
         self._rendered: bytes | None = None
 
     def take(self) -> None:
+        started = time.monotonic()
+        self._take()
+        self._cost_us = round((time.monotonic() - started) * US)
+
+    def _take(self) -> None:
         topology = self.topology
         self.queues.keep_partitions(topology.owned_partitions(topology.queues))
         moment = self.clock.now_us()
@@ -85,6 +105,7 @@ class Snapshots:
         export = self.board.settings.agents.export
         page = self.page  # agents are read at their own instant, by refresh_agents
         queues = self.queues.snapshot(moment)
+        self.timings.snapshotted()
         self.latest, self._rendered = (
             Snapshot(moment, queues, pipeline, page.agents, export, page.at_us),
             None,
@@ -108,7 +129,9 @@ class Snapshots:
         if latest is None:
             return b""
         if self._rendered is None:
-            self._rendered = render_with(latest, self.page.text)
+            started = time.monotonic()
+            self._rendered = render_with(latest, self.page.text, self.timings.text())
+            self._cost_us += round((time.monotonic() - started) * US)
         return self._rendered
 
     def agents(self) -> bytes:
@@ -122,9 +145,14 @@ class Snapshots:
         return None if latest is None else queues_document(latest, stale_after_seconds)
 
     def fresh(self) -> Snapshot | None:
-        """The latest snapshot, taken anew if it is older than a moment."""
-        if self.latest is not None and self.clock.now_us() - self.latest.at_us > FRESH_ON_SCRAPE_US:
-            self.take()  # a scrape sees what was processed until now, not up to a second ago
+        """The latest snapshot, taken anew if it is older than a moment (a shorter one when
+        queue updates wait for it): a scrape sees what was processed until now."""
+        latest = self.latest
+        if latest is not None:
+            age = self.clock.now_us() - latest.at_us
+            waited = max(FRESH_WHEN_UPDATED_US, round(self._cost_us / SNAPSHOT_CPU_SHARE))
+            if age > FRESH_ON_SCRAPE_US or (self.timings.updates_wait() and age > waited):
+                self.take()
         return self.latest
 
 

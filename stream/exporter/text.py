@@ -61,9 +61,9 @@ def render(snapshot: Snapshot) -> bytes:
     return render_with(snapshot, agents_text(snapshot.agents, snapshot.agent_export, snapshot.agents_at_us))
 
 
-def render_with(snapshot: Snapshot, agent_part: bytes) -> bytes:
+def render_with(snapshot: Snapshot, agent_part: bytes, worker_part: bytes = b"") -> bytes:
     """The page with its agent families already rendered (the worker renders them in slices,
-    :mod:`stream.exporter.agent_page`)."""
+    :mod:`stream.exporter.agent_page`), and families only the worker has."""
     queues = snapshot.queues
     labels = [f'queue="{escape(q.queue)}"' for q in queues]
     out: Lines = []
@@ -74,7 +74,7 @@ def render_with(snapshot: Snapshot, agent_part: bytes) -> bytes:
     family_lines(out, queue_agent_families(queues))
     tail: Lines = []
     _pipeline(tail, snapshot)
-    return b"".join((("".join(out)).encode(), agent_part, "".join(tail).encode()))  # one copy of each
+    return b"".join((("".join(out)).encode(), agent_part, "".join(tail).encode(), worker_part))  # one copy
 
 
 def agents_text(agents: tuple[AgentSnapshot, ...], export: str, at_us: int | None) -> bytes:

@@ -89,7 +89,7 @@ def through_the_worker(clock: FixedClock) -> tuple[PipelineStats, QueueStep, Age
     for step in steps:
         stored = table()
         handler = EntityHandler(
-            step.what,
+            f"{step.what}s",  # the worker names its handlers "calls" and "agents"
             step,
             stored,
             stored.data,

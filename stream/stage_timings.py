@@ -1,0 +1,94 @@
+"""Where an event waits in the worker, stage by stage: ``callcenter_pipeline_stage_seconds{stage}``.
+
+Each stage is observed once per batch (what an operator needs is where lag builds, and one
+observation per record would cost the hot path):
+
+- ``calls_fetch``, ``agents_fetch``: from the oldest record's publish time (its Kafka
+  timestamp) to its step starting on it; ``queues_fetch``, ``board_fetch``: the same for
+  the internal topics, from the step that sent the message;
+- ``calls``, ``agents``, ``queues``, ``board``: the step's work on one batch;
+- ``delivery``: from a batch's output handed to the producer to Kafka having all of it (its
+  records are acknowledged then);
+- ``snapshot``: from the first queue update after a snapshot to the next snapshot.
+
+Usage::
+
+    timings = StageTimings()
+    timings.waited("calls_fetch", records, time.time())
+    timings.observe("calls", 0.004)
+    timings.text()          # the histogram, as Prometheus text
+"""
+
+from __future__ import annotations
+
+import time
+from bisect import bisect_left
+from collections.abc import Iterable
+from typing import Any
+
+from stream.exporter.text import number
+
+NAME = "callcenter_pipeline_stage_seconds"
+HELP = "Seconds a batch spent waiting in or working at each stage of the worker's pipeline"
+BOUNDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_LE = [*(number(bound) for bound in BOUNDS), "+Inf"]
+STAGES = (
+    "calls_fetch",
+    "calls",
+    "agents_fetch",
+    "agents",
+    "delivery",
+    "queues_fetch",
+    "queues",
+    "board_fetch",
+    "board",
+    "snapshot",
+)
+
+
+class StageTimings:
+    """A histogram per stage, and the instant queue updates began waiting for a snapshot."""
+
+    def __init__(self) -> None:
+        self.buckets = {stage: [0] * (len(BOUNDS) + 1) for stage in STAGES}
+        self.sums = dict.fromkeys(STAGES, 0.0)
+        self._unseen_since: float | None = None  # monotonic: first update since the last snapshot
+
+    def observe(self, stage: str, seconds: float) -> None:
+        self.buckets[stage][bisect_left(BOUNDS, seconds)] += 1
+        self.sums[stage] += seconds
+
+    def waited(self, stage: str, records: Iterable[Any], now: float) -> None:
+        """How long the oldest of ``records`` waited since it was published (``now``: epoch s)."""
+        oldest = min((r.timestamp for r in records), default=None)
+        if oldest is not None and oldest > 0:
+            self.observe(stage, max(0.0, now - oldest / 1000))
+
+    def delivered(self, handed_over: float, _: object) -> None:
+        """A done-callback of a batch's delivery (``functools.partial`` with its start)."""
+        self.observe("delivery", time.monotonic() - handed_over)
+
+    def updated(self) -> None:
+        """Queue updates were applied: they wait for the next snapshot from now on."""
+        if self._unseen_since is None:
+            self._unseen_since = time.monotonic()
+
+    def updates_wait(self) -> bool:
+        """Whether queue updates were applied since the latest snapshot."""
+        return self._unseen_since is not None
+
+    def snapshotted(self) -> None:
+        if self._unseen_since is not None:
+            self.observe("snapshot", time.monotonic() - self._unseen_since)
+            self._unseen_since = None
+
+    def text(self) -> bytes:
+        out = [f"# HELP {NAME} {HELP}\n# TYPE {NAME} histogram\n"]
+        for stage in STAGES:
+            label, running = f'stage="{stage}"', 0
+            for le, count in zip(_LE, self.buckets[stage], strict=True):
+                running += count
+                out.append(f'{NAME}_bucket{{{label},le="{le}"}} {number(running)}\n')
+            out.append(f"{NAME}_count{{{label}}} {number(running)}\n")
+            out.append(f"{NAME}_sum{{{label}}} {number(self.sums[stage])}\n")
+        return "".join(out).encode()
