@@ -406,6 +406,17 @@ def pipeline() -> Dashboard:
         )
         .with_panel(
             trend(
+                "Where events wait: 99th percentile of each stage, per batch",
+                "s",
+                query(
+                    "histogram_quantile(0.99, sum by (stage, le) "
+                    "(rate(callcenter_pipeline_stage_seconds_bucket[$__rate_interval])))",
+                    "{{stage}}",
+                ),
+            )
+        )
+        .with_panel(
+            trend(
                 "Age of the newest event and of the metrics",
                 "s",
                 query("job:callcenter_last_event_age_seconds:min", "newest event"),
