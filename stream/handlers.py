@@ -64,6 +64,18 @@ class Outputs:
         self.timings.waited(f"{stage}_fetch", records, started)
         return started
 
+    def housekeep(
+        self, step: str, records: list[Record], run: Callable[[int, int], list[Message]]
+    ) -> list[Message]:
+        """Look after the partitions of ``records`` whose turn has come (timed apart: it is
+        the one part of a batch's work that grows with the state held)."""
+        messages: list[Message] = []
+        for partition in self.schedule.due(step, records):
+            started = time.monotonic()
+            messages += run(partition, self.clock.now_us())
+            self.timings.observe("housekeeping", time.monotonic() - started)
+        return messages
+
     async def hand_over(self, stage: str, started: float, messages: list[Message]) -> asyncio.Future[None]:
         """The step's work is done: time it, and time the delivery of its output."""
         self.timings.observe(stage, time.time() - started)
@@ -120,8 +132,7 @@ class EntityHandler(Generic[State]):
         output = self.step.fold(arrivals, self.store, outputs.clock.reading())
         messages = self._entries(output) + outputs.rejections(rejected + _rejected(output))
         messages += outputs.to_queues(output.updates) + outputs.to_board(output.board)
-        for partition in outputs.schedule.due(self.name, records):
-            messages += self.housekeeping.run(partition, outputs.clock.now_us())
+        messages += outputs.housekeep(self.name, records, self.housekeeping.run)
         return await outputs.hand_over(self.name, started, messages)
 
     def _entries(self, output: StepOutput[State, Record]) -> list[Message]:
@@ -159,8 +170,7 @@ class QueueHandler:
         )
         settled = {queue: (sums, p) for queue, sums, p in self.queues.settled_changes()}
         messages += _table_entries(topology.settled_table, settled)
-        for partition in self.outputs.schedule.due("queues", records):
-            messages += self.housekeeping.run(partition, self.outputs.clock.now_us())
+        messages += self.outputs.housekeep("queues", records, self.housekeeping.run)
         self.outputs.timings.updated()
         return await self.outputs.hand_over("queues", started, messages)
 
@@ -193,6 +203,5 @@ class BoardHandler:
         messages = _table_entries(topology.board_agents_table, histories)
         messages += _table_entries(topology.board_calls_table, calls)
         messages += _table_entries(topology.board_settled_table, settled)
-        for partition in self.outputs.schedule.due("board", records):
-            messages += self.housekeeping.run(partition, self.outputs.clock.now_us())
+        messages += self.outputs.housekeep("board", records, self.housekeeping.run)
         return await self.outputs.hand_over("board", started, messages)

@@ -12,7 +12,6 @@ store without a message (the same content). Usage::
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any, Generic
 
@@ -25,23 +24,37 @@ from stream.direct_producer import Message, table_deletion, table_entry
 from stream.intake import Record
 
 EVERY_SECONDS = 10.0
+STAGGER_SECONDS = 1.3  # not a divisor of the period: a dozen turns fall at distinct moments
 KeyIndex = dict[int, set[str]]  # partition -> keys stored from it, so each partition expires its own
 
 
 class Schedule:
-    """Whose turn it is: each step's partition at most every ``EVERY_SECONDS``."""
+    """Whose turn it is: each step's partition at most every ``EVERY_SECONDS``.
+
+    Turns are spread over the period (``STAGGER_SECONDS`` apart as steps and partitions are
+    first seen): taken all at once, every partition of every step packing its quiet state in
+    the same moment held every event up for seconds (``benchmarks/latency.py``).
+    """
 
     def __init__(self) -> None:
-        self._last: dict[tuple[str, int], float] = defaultdict(float)
+        self._last: dict[tuple[str, int], float] = {}
 
     def due(self, step: str, records: Iterable[Record]) -> list[int]:
         """The partitions among the records' whose turn has come."""
         moment, due = time.monotonic(), []
         for partition in sorted({record.partition for record in records}):
-            if moment - self._last[step, partition] >= EVERY_SECONDS:
+            last = self._last.get((step, partition))
+            if last is None:
+                last = self._last[step, partition] = self._first_turn(moment)
+            if moment - last >= EVERY_SECONDS:
                 self._last[step, partition] = moment
                 due.append(partition)
         return due
+
+    def _first_turn(self, moment: float) -> float:
+        """A "last turn" that makes the next one come ``STAGGER_SECONDS`` after the previous
+        newcomer's (modulo the period); the first newcomer's turn is now."""
+        return moment - EVERY_SECONDS + (len(self._last) * STAGGER_SECONDS) % EVERY_SECONDS
 
 
 class EntityHousekeeping(Generic[State]):

@@ -6,10 +6,13 @@ observation per record would cost the hot path):
 - ``calls_fetch``, ``agents_fetch``: from the oldest record's publish time (its Kafka
   timestamp) to its step starting on it; ``queues_fetch``, ``board_fetch``: the same for
   the internal topics, from the step that sent the message;
-- ``calls``, ``agents``, ``queues``, ``board``: the step's work on one batch;
+- ``calls``, ``agents``, ``queues``, ``board``: the step's work on one batch, and
+  ``housekeeping`` (part of it): expiring and packing one partition's old state;
 - ``delivery``: from a batch's output handed to the producer to Kafka having all of it (its
   records are acknowledged then);
-- ``snapshot``: from the first queue update after a snapshot to the next snapshot.
+- ``snapshot``: from the first queue update after a snapshot to the next snapshot;
+  ``snapshot_work`` and ``render``: taking one, and writing it as Prometheus text;
+- ``give_back_memory``: returning the C heap's free pages to the system (a timer's).
 
 Usage::
 
@@ -42,7 +45,11 @@ STAGES = (
     "queues",
     "board_fetch",
     "board",
+    "housekeeping",
     "snapshot",
+    "snapshot_work",
+    "render",
+    "give_back_memory",
 )
 
 

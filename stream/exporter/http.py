@@ -93,7 +93,9 @@ class Snapshots:
     def take(self) -> None:
         started = time.monotonic()
         self._take()
-        self._cost_us = round((time.monotonic() - started) * US)
+        took = time.monotonic() - started
+        self._cost_us = round(took * US)
+        self.timings.observe("snapshot_work", took)
 
     def _take(self) -> None:
         topology = self.topology
@@ -131,7 +133,9 @@ class Snapshots:
         if self._rendered is None:
             started = time.monotonic()
             self._rendered = render_with(latest, self.page.text, self.timings.text())
-            self._cost_us += round((time.monotonic() - started) * US)
+            took = time.monotonic() - started
+            self._cost_us += round(took * US)
+            self.timings.observe("render", took)
         return self._rendered
 
     def agents(self) -> bytes:
