@@ -21,7 +21,12 @@ WORKER_HEALTH = {
     "callcenter_events_total",
     "callcenter_events_rejected_total",
 }
-WORKER_ONLY = {"callcenter_consumer_lag_messages", "callcenter_output_failures_total"}  # replay: no Kafka
+STAGES = "callcenter_pipeline_stage_seconds"
+WORKER_ONLY = {  # replay has no Kafka, and no stages to time
+    "callcenter_consumer_lag_messages",
+    "callcenter_output_failures_total",
+    *(f"{STAGES}{suffix}" for suffix in ("_bucket", "_count", "_sum")),
+}
 PIPELINE_ONLY = WORKER_ONLY | {
     "callcenter_events_total",
     "callcenter_events_rejected_total",
