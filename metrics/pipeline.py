@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from functools import lru_cache
 
 from metrics.snapshot import PipelineSnapshot
 
 _INTERFACE = re.compile(r"[A-Za-z][A-Za-z0-9_-]*/.")  # PJSIP/1001, Local/1127@from-queue/n
 
 
+@lru_cache(maxsize=8192)  # every event naming an agent asks; agents are few
 def agent_id_form(agent_id: str) -> str:
     """``interface`` for an id shaped like a channel interface (``TECH/resource``), else ``name``.
 
