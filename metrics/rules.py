@@ -170,6 +170,16 @@ def handle_time_seconds(sums: Sequence[int]) -> float | None:
     return _ratio(sums[HANDLE_US] / US, sums[HANDLED])
 
 
+def transfer_ratio(sums: Sequence[int]) -> float | None:
+    """Transferred / answered, each counted at its own time (so a short window can exceed 1)."""
+    return _ratio(sums[TRANSFERRED], sums[ANSWERED])
+
+
+def blocked_ratio(sums: Sequence[int]) -> float | None:
+    """Blocked / (offered + blocked): the share of calls that could not even queue."""
+    return _ratio(sums[BLOCKED], sums[OFFERED] + sums[BLOCKED])
+
+
 def occupancy_ratio(state_seconds: Mapping[str, float]) -> float | None:
     """(on_call + wrap_up) / (on_call + wrap_up + available) seconds; ``None`` when 0 / 0."""
     busy = state_seconds.get("on_call", 0.0) + state_seconds.get("wrap_up", 0.0)

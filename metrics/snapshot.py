@@ -32,6 +32,14 @@ class WindowValues:
     def handle_time_seconds(self) -> float | None:
         return rules.handle_time_seconds(self.sums)
 
+    @property
+    def transfer_ratio(self) -> float | None:
+        return rules.transfer_ratio(self.sums)
+
+    @property
+    def blocked_ratio(self) -> float | None:
+        return rules.blocked_ratio(self.sums)
+
 
 @dataclass(frozen=True, slots=True)
 class QueueSnapshot:

@@ -53,6 +53,8 @@ DERIVED: tuple[tuple[str, Callable[[WindowValues], float | None], str], ...] = (
         "Abandoned / (answered + abandoned + flowed out)",
     ),
     ("handle_time_seconds", lambda w: w.handle_time_seconds, "Average handle time"),
+    ("transfer_ratio", lambda w: w.transfer_ratio, "Transferred / answered"),
+    ("blocked_ratio", lambda w: w.blocked_ratio, "Blocked / (offered + blocked)"),
 )
 # (name, help, value): one gauge per queue
 PER_QUEUE: tuple[tuple[str, str, Callable[[QueueSnapshot], float]], ...] = (

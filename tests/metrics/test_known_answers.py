@@ -195,6 +195,34 @@ def test_blocked_calls_are_not_offered(run: Callable[..., QueueSnapshot]) -> Non
     assert (window.sums[0], window.sums[11]) == (0, 1)
 
 
+def test_transfer_and_blocked_ratios(run: Callable[..., QueueSnapshot]) -> None:
+    """docs/metrics.md: transferred / answered, blocked / (offered + blocked)."""
+    events = [
+        *answered_call("c1", "2026-01-05T10:00:00Z", "2026-01-05T10:00:10Z"),
+        *answered_call("c2", "2026-01-05T10:00:00Z", "2026-01-05T10:00:20Z", agent="a2"),
+        ev("call.transferred", "2026-01-05T10:01:00Z", call_id="c1", agent_id="a1", to_queue="billing"),
+        ev("call.queued", "2026-01-05T10:00:30Z", call_id="c3", queue="sales"),
+        *(ev("call.blocked", "2026-01-05T10:00:40Z", call_id=f"b{n}", queue="sales") for n in range(2)),
+    ]
+    window = run(events, "2026-01-05T10:02:00Z").windows["5m"]
+    assert (window.transfer_ratio, window.blocked_ratio) == (0.5, 2 / 5)  # 1 of 2; 2 of 3 + 2
+    quiet = run(events, "2026-01-05T10:30:00Z").windows["5m"]
+    assert (quiet.transfer_ratio, quiet.blocked_ratio) == (None, None)  # 0 / 0: not exported
+
+
+def test_a_transfer_of_a_call_answered_before_a_short_window_can_exceed_one(
+    run: Callable[..., QueueSnapshot],
+) -> None:
+    events = [
+        *answered_call("c1", "2026-01-05T10:00:00Z", "2026-01-05T10:00:10Z"),
+        *answered_call("c2", "2026-01-05T10:04:00Z", "2026-01-05T10:04:10Z", agent="a2"),
+        ev("call.transferred", "2026-01-05T10:04:30Z", call_id="c1", agent_id="a1", to_queue="billing"),
+        ev("call.transferred", "2026-01-05T10:04:40Z", call_id="c2", agent_id="a2", to_queue="billing"),
+    ]
+    assert run(events, "2026-01-05T10:06:00Z").windows["5m"].transfer_ratio == 2 / 1  # c1 answered before
+    assert run(events, "2026-01-05T10:09:35Z").windows["5m"].transfer_ratio is None  # a transfer, no answer
+
+
 SL_CASES = [
     # (rule, expected met/counted) for: answered in 10 s, answered in 30 s,
     # abandoned at 3 s (short), abandoned at 10 s, abandoned at 40 s, flowed out at 25 s
