@@ -59,10 +59,10 @@ class Outputs:
         return cls(producer, *names, clock, Schedule(), board, topology.board_partition, timings)
 
     def begin(self, stage: str, records: list[Record]) -> float:
-        """A handler starts on a batch: how long its oldest record waited; the start (epoch s)."""
-        started = time.time()
-        self.timings.waited(f"{stage}_fetch", records, started)
-        return started
+        """A handler starts on a batch: how long its oldest record waited (by the wall clock, as
+        Kafka's timestamps are); the start (monotonic)."""
+        self.timings.waited(f"{stage}_fetch", records, time.time())
+        return time.monotonic()
 
     def housekeep(
         self, step: str, records: list[Record], run: Callable[[int, int], list[Message]]
@@ -78,7 +78,7 @@ class Outputs:
 
     async def hand_over(self, stage: str, started: float, messages: list[Message]) -> asyncio.Future[None]:
         """The step's work is done: time it, and time the delivery of its output."""
-        self.timings.observe(stage, time.time() - started)
+        self.timings.observe(stage, time.monotonic() - started)
         sent = await self.producer.hand_over(messages)
         sent.add_done_callback(partial(self.timings.delivered, time.monotonic()))
         return sent

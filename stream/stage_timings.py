@@ -29,7 +29,7 @@ from bisect import bisect_left
 from collections.abc import Iterable
 from typing import Any
 
-from stream.exporter.text import number
+from stream.exporter.text import histogram_lines, number
 
 NAME = "callcenter_pipeline_stage_seconds"
 HELP = "Seconds a batch spent waiting in or working at each stage of the worker's pipeline"
@@ -92,10 +92,5 @@ class StageTimings:
     def text(self) -> bytes:
         out = [f"# HELP {NAME} {HELP}\n# TYPE {NAME} histogram\n"]
         for stage in STAGES:
-            label, running = f'stage="{stage}"', 0
-            for le, count in zip(_LE, self.buckets[stage], strict=True):
-                running += count
-                out.append(f'{NAME}_bucket{{{label},le="{le}"}} {number(running)}\n')
-            out.append(f"{NAME}_count{{{label}}} {number(running)}\n")
-            out.append(f"{NAME}_sum{{{label}}} {number(self.sums[stage])}\n")
+            histogram_lines(out, NAME, f'stage="{stage}"', _LE, self.buckets[stage], self.sums[stage])
         return "".join(out).encode()

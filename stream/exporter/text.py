@@ -12,7 +12,7 @@ Here each queue's label text is escaped once and each line is one f-string. Usag
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import cast
 
 from prometheus_client.utils import floatToGoString
@@ -142,12 +142,22 @@ def _histogram(out: Lines, queues: Queues, labels: list[str]) -> None:
     _header(out, name, "histogram", WAIT_HISTOGRAM[1])
     for q, label in zip(queues, labels, strict=True):
         bounds = [*(repr(float(b)) for b in q.wait_bounds_seconds), "+Inf"]
-        cumulative = 0
-        for bound, count in zip(bounds, q.total.sums[rules.HISTOGRAM :], strict=True):
-            cumulative += count
-            out.append(f'{name}_bucket{{le="{bound}",{label}}} {number(cumulative)}\n')
-        out.append(f"{name}_count{{{label}}} {number(cumulative)}\n")
-        out.append(f"{name}_sum{{{label}}} {number(q.total.sums[rules.WAIT_US] / US)}\n")
+        histogram_lines(
+            out, name, label, bounds, q.total.sums[rules.HISTOGRAM :], q.total.sums[rules.WAIT_US] / US
+        )
+
+
+def histogram_lines(
+    out: Lines, name: str, label: str, bounds: list[str], counts: Iterable[int], total: float
+) -> None:
+    """One histogram series: its buckets made cumulative (``bounds`` as written, the last
+    ``+Inf``), its count and its sum."""
+    cumulative = 0
+    for bound, count in zip(bounds, counts, strict=True):
+        cumulative += count
+        out.append(f'{name}_bucket{{le="{bound}",{label}}} {number(cumulative)}\n')
+    out.append(f"{name}_count{{{label}}} {number(cumulative)}\n")
+    out.append(f"{name}_sum{{{label}}} {number(total)}\n")
 
 
 class LabelText:
