@@ -139,7 +139,7 @@ class QueueState:
         base = self._agent_base  # the calls' slots; the agents' follow, read as seconds
         values = {name: WindowValues(tuple(s[:base])) for name, s in sums.items()}
         total = values.pop(TOTAL)
-        waiting, longest = self._waiting_at(now_us)
+        waiting, longest = self._waiting.at(now_us)
         agents, away = self._agents_at(now_us)
         return QueueSnapshot(
             queue=self.queue,
@@ -171,9 +171,6 @@ class QueueState:
     def _contribute(self, visit: Visit, sign: int) -> None:
         max_age = self._max_call_age_us
         self.sums.add_all(rules.contributions(visit, self.settings, self._bounds_us, max_age), sign)
-
-    def _waiting_at(self, now_us: int) -> tuple[int, int]:
-        return self._waiting.at(now_us)
 
     def _agents_at(self, now_us: int) -> tuple[dict[str, int], dict[str, int]]:
         """Agents serving the queue now, by state; and those away, by reason label."""

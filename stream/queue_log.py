@@ -49,13 +49,20 @@ class _Calls:
     see: a CONNECT answers a call that waits in its queue, an ending line ends a call its
     member answered there (docs/asterisk.md, "Attended transfer into another queue")."""
 
-    waiting: dict[str, dict[str, int]] = field(default_factory=dict)  # queue -> uniqueid -> entered
-    answered: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)  # (member, queue) -> ...
+    # queue -> uniqueid -> entered, in the order entered (the order of the log's lines)
+    waiting: dict[str, dict[str, int]] = field(default_factory=dict)
+    answered: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # (member, queue) -> uniqueids
 
     def entered(self, line: Line) -> None:
         waiting = self.waiting.setdefault(line.queue, {})
-        for call_id in [c for c, at in waiting.items() if at < line.time_us - FORGET_WAITING_US]:
-            del waiting[call_id]  # its end was never logged
+        cutoff, forgotten = line.time_us - FORGET_WAITING_US, []
+        for call_id, at in waiting.items():  # the oldest first: stop at the first kept
+            if at >= cutoff:
+                break
+            forgotten.append(call_id)  # its end was never logged
+        for call_id in forgotten:
+            del waiting[call_id]
+        waiting.pop(line.call_id, None)  # entered again: it goes last
         waiting[line.call_id] = line.time_us
 
     def left(self, line: Line) -> None:
@@ -67,17 +74,17 @@ class _Calls:
         waiting = self.waiting.get(line.queue, {})
         chosen = line.call_id if line.call_id in waiting else _waited_for(waiting, line) or line.call_id
         waiting.pop(chosen, None)
-        self.answered.setdefault((line.agent, line.queue), {})[chosen] = line.time_us
+        self.answered.setdefault((line.agent, line.queue), set()).add(chosen)
         return chosen
 
     def ending(self, line: Line) -> str:
         """The call a COMPLETE or transfer line ends: its own if its member answered it in the
         queue, else the only call the member answered there, else its own."""
-        answered = self.answered.get((line.agent, line.queue), {})
+        answered = self.answered.get((line.agent, line.queue), set())
         chosen = line.call_id
         if chosen not in answered and len(answered) == 1:
             chosen = next(iter(answered))
-        answered.pop(chosen, None)
+        answered.discard(chosen)
         return chosen
 
 

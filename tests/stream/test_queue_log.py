@@ -311,3 +311,16 @@ def test_replay_says_what_the_log_reveals_and_reads_the_link_from_its_settings(t
     err = io.StringIO()
     snapshot = replay_files([log], "asterisk-queue-log", linked, err=err)
     assert "membership lines" not in err.getvalue() and [a.agent for a in snapshot.agents] == ["Alice"]
+
+
+def test_a_call_whose_end_was_never_logged_is_forgotten_after_a_day() -> None:
+    """Its wait cannot be taken for a CONNECT's hold time a day later."""
+    log = (
+        "1767607200|1767607200.1|sales|NONE|ENTERQUEUE||5551234|1\n"
+        "1767697200|1767697200.2|sales|NONE|ENTERQUEUE||5559876|1\n"  # 25 hours later
+        "1767697201|1767697201.3|sales|PJSIP/1001|CONNECT|90001|1767697201.4|1\n"
+    )
+    answered = [
+        i.event.call_id for i in items(log) if isinstance(i, Accepted) and i.event.type == "call.answered"
+    ]
+    assert answered == ["1767697201.3"]
