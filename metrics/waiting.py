@@ -44,6 +44,8 @@ class WaitingCalls:
 
     def drop_ended(self, now_us: int) -> None:
         """Forget the calls whose waiting ended by ``now_us`` (they never wait again)."""
+        if now_us < self._earliest_end:
+            return  # none ended: no walk over every call held
         self._intervals = {c: w for c, w in self._intervals.items() if w[1] > now_us}
         self._rebuild()
 

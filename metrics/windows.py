@@ -12,8 +12,9 @@ are integers (counts and microseconds), so adding and taking back are exact. Usa
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
+from heapq import heapify, heappop, heappush
 from zoneinfo import ZoneInfo
 
 from metrics.settled import Settled
@@ -30,11 +31,12 @@ class WindowSums:
         self._rolling = dict(rolling_us)
         self._retain_us = max(self._rolling.values(), default=0)
         self._zone = zone
-        # The bucket times in order, sorted again from the buckets when new ones came in (most
-        # come in order; sorting the almost sorted list once costs less than placing each one).
-        # An emptied bucket's time may stay in it until sorted or dropped.
-        self._times: list[int] = []
-        self._unsorted = False
+        # Bucket times at or before now, in order; an emptied bucket's time may stay until dropped.
+        self._past: list[int] = []
+        # Bucket times after now, a heap that now pops into the past as it passes them. Sorting
+        # every time instead cost each snapshot a sort of all times, as many as waiting calls.
+        self._future: list[int] = []
+        self._stale_future = 0  # entries of the heap whose bucket was emptied
         self._buckets: dict[int, dict[int, int]] = {}
         self._now: int | None = None
         self._day = (0, 0)  # [start, end) of now's local day
@@ -67,7 +69,7 @@ class WindowSums:
                 bucket = buckets.get(at_us)
                 if bucket is None:
                     buckets[at_us] = {slot: value}
-                    self._unsorted = True
+                    self._place_time(at_us)
                 else:
                     total = bucket.get(slot, 0) + value
                     if total:
@@ -77,18 +79,48 @@ class WindowSums:
             if now is not None and at_us <= now:
                 self._count_now(at_us, slot, value, now)
 
-    def _sorted_times(self) -> list[int]:
-        if self._unsorted:
-            self._times = sorted(self._buckets)
-            self._unsorted = False
-        return self._times
+    def _place_time(self, at_us: int) -> None:
+        """Keep the time of a new bucket: in the future heap, or in order in the past."""
+        if self._now is None or at_us > self._now:
+            heappush(self._future, at_us)
+            return
+        past = self._past
+        index = bisect_left(past, at_us)
+        if index == len(past) or past[index] != at_us:  # an emptied bucket's time may be there still
+            past.insert(index, at_us)
 
     def _take_back(self, at_us: int, bucket: dict[int, int], slot: int) -> None:
         """A slot summed back to zero: keep no empty slot or bucket (a waiting call's future
         contributions are taken back when it is answered, hours before their time)."""
         del bucket[slot]
-        if not bucket:
-            del self._buckets[at_us]  # its time may stay in the list until dropped
+        if bucket:
+            return
+        del self._buckets[at_us]  # its time may stay in the past list or the heap until passed
+        if self._now is None or at_us > self._now:
+            self._stale_future += 1
+            if self._stale_future > len(self._future) // 2 + 1024:
+                self._rebuild_future()
+
+    def _rebuild_future(self) -> None:
+        now = -(2**63) if self._now is None else self._now
+        self._future = [at for at in self._buckets if at > now]
+        heapify(self._future)
+        self._stale_future = 0
+
+    def _enter(self, now: int) -> list[int]:
+        """Move the times up to ``now`` from the heap to the past; the sum of their buckets."""
+        sums = [0] * len(self._sums[TOTAL])
+        future, past, buckets = self._future, self._past, self._buckets
+        while future and future[0] <= now:
+            at = heappop(future)
+            bucket = buckets.get(at)
+            if bucket is None or (past and past[-1] == at):  # emptied, or pushed again
+                self._stale_future = max(0, self._stale_future - 1)
+                continue
+            past.append(at)
+            for slot, value in bucket.items():
+                sums[slot] += value
+        return sums
 
     def _count_now(self, at_us: int, slot: int, value: int, now: int) -> None:
         """Add a contribution at or before now to the sums of the windows that cover it."""
@@ -110,10 +142,11 @@ class WindowSums:
         if old is not None and now_us <= old:
             return
         self._now = now_us
+        entered = self._enter(now_us)
         if old is None:
             self._recount(now_us)
         else:
-            self._move(old, now_us)
+            self._move(old, now_us, entered)
         self._drop_buckets_before(now_us - self._retain_us)
 
     def values(self) -> dict[str, list[int]]:
@@ -131,8 +164,8 @@ class WindowSums:
         for name, width in self._rolling.items():
             self._accumulate(name, now - width, now, +1)
 
-    def _move(self, old: int, now: int) -> None:
-        entered = self._sum_range(old, now)  # entered every window at once
+    def _move(self, old: int, now: int, entered: list[int]) -> None:
+        """``entered``: the sums of ``(old, now]``, which entered every window at once."""
         _add_into(self._sums[TOTAL], entered, +1)
         for name, width in self._rolling.items():
             if now - old >= width:  # nothing of the old window is left: sum the new one (a replay's jumps)
@@ -152,7 +185,7 @@ class WindowSums:
     def _sum_range(self, after: int | None, upto: int) -> list[int]:
         """Per slot, the sum of the buckets with ``after < time <= upto`` (``None``: no lower bound)."""
         sums = [0] * len(self._sums[TOTAL])
-        times, buckets = self._sorted_times(), self._buckets
+        times, buckets = self._past, self._buckets
         lo = 0 if after is None else bisect_right(times, after)
         for at in times[lo : bisect_right(times, upto)]:
             bucket = buckets.get(at)
@@ -166,10 +199,10 @@ class WindowSums:
         return (day_start_us(day, self._zone), next_day_start_us(day, self._zone))
 
     def _drop_buckets_before(self, cutoff: int) -> None:
-        count = bisect_right(self._sorted_times(), cutoff)
-        for at in self._times[:count]:
+        count = bisect_right(self._past, cutoff)
+        for at in self._past[:count]:
             self._buckets.pop(at, None)
-        del self._times[:count]
+        del self._past[:count]
 
 
 def _add_into(sums: list[int], values: list[int], sign: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from zoneinfo import ZoneInfo
 
 from hypothesis import given
@@ -52,3 +53,55 @@ def test_a_contribution_taken_back_leaves_no_bucket() -> None:
     sums.add_all([expiry], +1)  # and the same time again is counted once when now reaches it
     sums.advance(START + 4 * 3600 * US)
     assert sums.values()["1m"] == [1, 0]
+
+
+_DAY_END = START + 86_400 * US
+# each step adds contributions, may take back the previous step's (as a changed visit does),
+# then may move now forward; few distinct times, so that buckets are emptied and made again
+_coarse = st.lists(
+    st.tuples(st.integers(0, 30).map(lambda s: START + 30 * s * US), st.integers(0, 1), st.integers(-2, 2)),
+    max_size=20,
+)
+_step = st.tuples(_coarse, st.booleans(), st.none() | st.integers(0, 900))
+
+
+@given(st.sampled_from([START, _DAY_END - 450 * US]), st.lists(_step, max_size=30))
+def test_sums_equal_a_recount_at_every_instant(
+    origin: int, steps: list[tuple[list[tuple[int, int, int]], bool, int | None]]
+) -> None:
+    """Adds and take-backs in the past, now and the future, between moves of now (across a
+    midnight for one origin, and past the longest window so that old buckets are dropped)."""
+    sums, held, previous, now = _sums(), Counter[tuple[int, int]](), [], 0
+    for contributions, take_back_previous, instant in steps:
+        if take_back_previous:
+            sums.add_all(previous, -1)
+            for t, s, v in previous:
+                held[(t, s)] -= v
+        previous = [(t - START + origin, s, v) for t, s, v in contributions]
+        sums.add_all(previous, +1)
+        for t, s, v in previous:
+            held[(t, s)] += v
+        if instant is not None:
+            now = max(now, origin + instant * US)
+            sums.advance(now)
+            assert sums.values() == _recount(held, now)
+
+
+def _recount(held: Counter[tuple[int, int]], now: int) -> dict[str, list[int]]:
+    day = START if now < _DAY_END else _DAY_END
+    after = {**{name: now - width for name, width in WIDTHS.items()}, TODAY: day - 1, TOTAL: 0}
+    return {
+        name: [sum(v for (t, s), v in held.items() if since < t <= now and s == slot) for slot in (0, 1)]
+        for name, since in after.items()
+    }
+
+
+def test_taken_back_future_times_do_not_pile_up() -> None:
+    """A day of calls answered before their expiry time leaves no heap of their times."""
+    sums = _sums()
+    sums.advance(START)
+    for call in range(20_000):
+        expiry = (START + 4 * 3600 * US + call, 0, 1)
+        sums.add_all([expiry], +1)
+        sums.add_all([expiry], -1)
+    assert len(sums._future) < 3_000
