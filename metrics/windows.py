@@ -32,7 +32,10 @@ class WindowSums:
         self._retain_us = max(self._rolling.values(), default=0)
         self._zone = zone
         # Bucket times at or before now, in order; an emptied bucket's time may stay until dropped.
+        # Times placed there since it was last read wait in a set and are sorted in at the next
+        # read (a backlog puts many, and placing each in a long list costs more than one sort).
         self._past: list[int] = []
+        self._past_pending: set[int] = set()
         # Bucket times after now, a heap that now pops into the past as it passes them. Sorting
         # every time instead cost each snapshot a sort of all times, as many as waiting calls.
         self._future: list[int] = []
@@ -81,13 +84,23 @@ class WindowSums:
 
     def _place_time(self, at_us: int) -> None:
         """Keep the time of a new bucket: in the future heap, or in order in the past."""
-        if self._now is None or at_us > self._now:
+        if self._now is None:
+            self._future.append(at_us)  # sorted once, when now is first set (a replay's whole file)
+            return
+        if at_us > self._now:
             heappush(self._future, at_us)
             return
         past = self._past
         index = bisect_left(past, at_us)
         if index == len(past) or past[index] != at_us:  # an emptied bucket's time may be there still
-            past.insert(index, at_us)
+            self._past_pending.add(at_us)
+
+    def _sorted_past(self) -> list[int]:
+        if self._past_pending:
+            self._past.extend(self._past_pending)
+            self._past.sort()
+            self._past_pending.clear()
+        return self._past
 
     def _take_back(self, at_us: int, bucket: dict[int, int], slot: int) -> None:
         """A slot summed back to zero: keep no empty slot or bucket (a waiting call's future
@@ -104,15 +117,28 @@ class WindowSums:
     def _rebuild_future(self) -> None:
         now = -(2**63) if self._now is None else self._now
         self._future = [at for at in self._buckets if at > now]
-        heapify(self._future)
+        heapify(self._future)  # before now is set, a list in any order (sorted when it is)
         self._stale_future = 0
 
-    def _enter(self, now: int) -> list[int]:
+    def _entering(self, now: int, first: bool) -> list[int]:
+        """The future times up to ``now``, in order, taken from the heap."""
+        future = self._future
+        if first:  # placed unsorted before now was set; sorted, the list is a heap as well
+            future.sort()
+            count = bisect_right(future, now)
+            entering = future[:count]
+            del future[:count]
+            return entering
+        entering = []
+        while future and future[0] <= now:
+            entering.append(heappop(future))
+        return entering
+
+    def _enter(self, now: int, first: bool) -> list[int]:
         """Move the times up to ``now`` from the heap to the past; the sum of their buckets."""
         sums = [0] * len(self._sums[TOTAL])
-        future, past, buckets = self._future, self._past, self._buckets
-        while future and future[0] <= now:
-            at = heappop(future)
+        past, buckets = self._sorted_past(), self._buckets
+        for at in self._entering(now, first):
             bucket = buckets.get(at)
             if bucket is None or (past and past[-1] == at):  # emptied, or pushed again
                 self._stale_future = max(0, self._stale_future - 1)
@@ -142,7 +168,7 @@ class WindowSums:
         if old is not None and now_us <= old:
             return
         self._now = now_us
-        entered = self._enter(now_us)
+        entered = self._enter(now_us, first=old is None)
         if old is None:
             self._recount(now_us)
         else:
@@ -185,7 +211,7 @@ class WindowSums:
     def _sum_range(self, after: int | None, upto: int) -> list[int]:
         """Per slot, the sum of the buckets with ``after < time <= upto`` (``None``: no lower bound)."""
         sums = [0] * len(self._sums[TOTAL])
-        times, buckets = self._past, self._buckets
+        times, buckets = self._sorted_past(), self._buckets
         lo = 0 if after is None else bisect_right(times, after)
         for at in times[lo : bisect_right(times, upto)]:
             bucket = buckets.get(at)
@@ -199,7 +225,7 @@ class WindowSums:
         return (day_start_us(day, self._zone), next_day_start_us(day, self._zone))
 
     def _drop_buckets_before(self, cutoff: int) -> None:
-        count = bisect_right(self._past, cutoff)
+        count = bisect_right(self._sorted_past(), cutoff)
         for at in self._past[:count]:
             self._buckets.pop(at, None)
         del self._past[:count]
