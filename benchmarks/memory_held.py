@@ -2,7 +2,7 @@
 
 Usage (``make bench`` runs it; about ten minutes)::
 
-    python -m benchmarks.memory_held [--hours 8]
+    python -m benchmarks.memory_held [--hours 8] [--tree OTHER_CHECKOUT]
 
 With the default ``max_call_age`` of 4 hours, a worker keeps each call record and visit
 8 hours after the call's newest event (docs/architecture.md, "What is kept"): in a steady
@@ -31,7 +31,7 @@ from benchmarks.recovery import history, wait_for
 from metrics.contract.events import Event
 from stream.housekeeping import EVERY_SECONDS
 from stream.worker import GIVE_BACK_MEMORY_SECONDS
-from tools.kafka_local import LocalKafka, free_port
+from tools.kafka_local import REPO, LocalKafka, free_port
 
 TARGET_MB = 300
 NUDGE = 5_000  # events published again once caught up: see ``settle``
@@ -75,9 +75,9 @@ def peak_mb(pid: int) -> float:
     raise RuntimeError(f"no VmHWM for process {pid}")
 
 
-def empty_worker(bootstrap: str) -> float:
+def empty_worker(bootstrap: str, tree: Path) -> float:
     """Resident memory of a worker holding nothing, after its first give-back of free memory."""
-    child = start_worker(bootstrap, free_port(), f"empty-{uuid.uuid4().hex[:6]}")
+    child = start_worker(bootstrap, free_port(), f"empty-{uuid.uuid4().hex[:6]}", tree=tree)
     try:
         time.sleep(GIVE_BACK_MEMORY_SECONDS + 1)
         return rss_mb(child.pid)
@@ -88,19 +88,20 @@ def empty_worker(bootstrap: str) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hours", type=float, default=8.0)
+    parser.add_argument("--tree", type=Path, default=REPO, help="run another checkout's worker")
     args = parser.parse_args(argv)
     RUN.mkdir(parents=True, exist_ok=True)
     broker = LocalKafka.start(RUN / "kafka-memory", port=free_port())
     app_id, settings = f"memory-{uuid.uuid4().hex[:6]}", config(args.hours)
     try:
-        empty = empty_worker(broker.bootstrap)
+        empty = empty_worker(broker.bootstrap, args.tree)
         print(f"a worker holding nothing: resident {empty:.0f} MB", flush=True)
         events = list(history(10**9, args.hours))
         calls = len({e.call_id for e in events if e.call_id is not None})
         print(f"publishing {len(events):,} events ({calls:,} calls, {args.hours:g} hours) ...", flush=True)
         asyncio.run(publish(broker.bootstrap, events))
         port = free_port()
-        worker = start_worker(broker.bootstrap, port, app_id, config=settings)
+        worker = start_worker(broker.bootstrap, port, app_id, config=settings, tree=args.tree)
         print("the worker processing them:", flush=True)
         processed = held(
             broker.bootstrap,
@@ -113,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         offered = metric(port, "callcenter_calls_offered_total")
         stop(worker)
-        restarted = start_worker(broker.bootstrap, port, app_id, wait=False, config=settings)
+        restarted = start_worker(broker.bootstrap, port, app_id, wait=False, config=settings, tree=args.tree)
         print("a worker restarted over them:", flush=True)
         recovered = held(
             broker.bootstrap,

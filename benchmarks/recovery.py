@@ -2,7 +2,7 @@
 
 Usage (``make bench`` runs it with fewer events; the target is for 1,000,000)::
 
-    python -m benchmarks.recovery [--events 1000000]
+    python -m benchmarks.recovery [--events 1000000] [--tree OTHER_CHECKOUT]
 
 Publishes simulated traffic of 500 queues and 5,000 agents at a million calls a day, timed
 over the hours before now; a first worker processes all of it, then stops (SIGTERM, as in
@@ -21,6 +21,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
@@ -31,7 +32,7 @@ from benchmarks.scrape import metric_sums
 from metrics.contract.events import Event
 from metrics.timeutil import US
 from stream.simulate import Simulation, Traffic
-from tools.kafka_local import LocalKafka, free_port
+from tools.kafka_local import REPO, LocalKafka, free_port
 
 WATCHED = ("callcenter_calls_offered_total", "callcenter_events_total", "callcenter_consumer_lag_messages")
 
@@ -93,19 +94,20 @@ async def _assigned(consumer: AIOKafkaConsumer) -> list[object]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--tree", type=Path, default=REPO, help="run another checkout's worker")
     args = parser.parse_args(argv)
     RUN.mkdir(parents=True, exist_ok=True)
     broker = LocalKafka.start(RUN / "kafka-recovery", port=free_port())
     app_id = f"recovery-{uuid.uuid4().hex[:6]}"
     try:
         started = time.monotonic()
-        stop(start_worker(broker.bootstrap, free_port(), f"empty-{uuid.uuid4().hex[:6]}"))
+        stop(start_worker(broker.bootstrap, free_port(), f"empty-{uuid.uuid4().hex[:6]}", tree=args.tree))
         empty_start = time.monotonic() - started
         events = list(history(args.events))
         print(f"publishing {len(events):,} events ...", flush=True)
         asyncio.run(publish(broker.bootstrap, events))
         port = free_port()
-        first = start_worker(broker.bootstrap, port, app_id)
+        first = start_worker(broker.bootstrap, port, app_id, tree=args.tree)
         started = time.monotonic()
         before = wait_for(
             port,
@@ -119,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"first worker processed them in {took:.0f} s; resident {rss_mb(first.pid):.0f} MB")
         stop(first)
         started = time.monotonic()
-        second = start_worker(broker.bootstrap, port, app_id, wait=False)
+        second = start_worker(broker.bootstrap, port, app_id, wait=False, tree=args.tree)
         offered = before.get("callcenter_calls_offered_total")
         if offered is None:
             raise SystemExit(f"no calls offered on the first worker's /metrics: {before}")
