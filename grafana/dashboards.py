@@ -205,6 +205,14 @@ def wallboard() -> Dashboard:
                 steps((None, "blue"), (0.85, "orange"), (0.9, "red")),
             )
         )
+        .with_panel(
+            big_number(
+                "Agents short of target (Erlang C, 15 min)",
+                f"queue:callcenter_staffing_gap:agents_15m{{{Q}}}",
+                "none",
+                steps((None, "green"), (1, "orange"), (3, "red")),
+            )
+        )
     )
 
 
@@ -219,6 +227,7 @@ def queue_detail() -> Dashboard:
         .with_panel(by_window("Service level", "service_level_ratio", "percentunit"))
         .with_panel(by_window("Answer speed (ASA)", "answer_speed_seconds", "s"))
         .with_panel(by_window("Handle time (AHT)", "handle_time_seconds", "s"))
+        .with_panel(by_window("Agents short of target (Erlang C)", "staffing_gap_agents", "none"))
         .with_row(Row("Through the day"))
         .with_panel(
             trend(
@@ -267,6 +276,23 @@ def queue_detail() -> Dashboard:
                 "Abandon ratio, 15 min",
                 "percentunit",
                 query(f"queue:callcenter_abandon:ratio_15m{{{one}}}", "abandoned"),
+            )
+        )
+        .with_panel(
+            trend(
+                "Staffing by Erlang C, 15 min",
+                "none",
+                query(f'max(callcenter_required_agents{{window="15m", {one}}})', "required"),
+                query(f"queue:callcenter_agents_working:sum{{{one}}}", "staffed now"),
+                query(f'max(callcenter_offered_load_erlangs{{window="15m", {one}}})', "load (erlangs)"),
+            )
+        )
+        .with_panel(
+            trend(
+                "Service level predicted at the agents staffed now, 15 min",
+                "percentunit",
+                query(f'max(callcenter_predicted_service_level_ratio{{window="15m", {one}}})', "predicted"),
+                query(f"queue:callcenter_service_level_target:ratio{{{one}}}", "target"),
             )
         )
     )

@@ -159,6 +159,7 @@ class QueueState:
             timezone=self.settings.timezone,
             alert_agent_wrap_up_seconds=self.settings.alert_agent_wrap_up_seconds,
             alert_occupancy_ratio=self.settings.alert_occupancy_ratio,
+            rolling_seconds={name: width / US for name, width in self.settings.window_us.items()},
         )
 
     def _agent_seconds(self, sums: dict[str, list[int]], now_us: int) -> dict[str, dict[str, float]]:

@@ -180,6 +180,17 @@ def blocked_ratio(sums: Sequence[int]) -> float | None:
     return _ratio(sums[BLOCKED], sums[OFFERED] + sums[BLOCKED])
 
 
+STAFFED_STATES = ("available", "on_call", "wrap_up")  # agents counted as staffed by Erlang C
+
+
+def offered_load_erlangs(sums: Sequence[int], width_s: float) -> float | None:
+    """Arrival rate (offered / window) times AHT; ``None`` without a handle time (0 handled,
+    or every handling took no time)."""
+    if not sums[HANDLED] or not sums[HANDLE_US]:
+        return None
+    return sums[OFFERED] / width_s * (sums[HANDLE_US] / US / sums[HANDLED])
+
+
 def occupancy_ratio(state_seconds: Mapping[str, float]) -> float | None:
     """(on_call + wrap_up) / (on_call + wrap_up + available) seconds; ``None`` when 0 / 0."""
     busy = state_seconds.get("on_call", 0.0) + state_seconds.get("wrap_up", 0.0)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from metrics import rules
+from metrics import erlang, rules
+from metrics.erlang import Staffing
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,19 @@ class QueueSnapshot:
     timezone: str = "UTC"
     alert_agent_wrap_up_seconds: float = 300.0
     alert_occupancy_ratio: float = 0.9
+    rolling_seconds: dict[str, float] = field(default_factory=dict)  # the rolling windows' widths
+
+    def staffing(self, window: str) -> Staffing | None:
+        """Erlang C for a rolling window (:mod:`metrics.erlang`), at the agents staffed now;
+        ``None`` for ``today`` and without handled calls (no handle time) in the window."""
+        width, values = self.rolling_seconds.get(window), self.windows.get(window)
+        if width is None or values is None:
+            return None
+        load, handle_s = rules.offered_load_erlangs(values.sums, width), values.handle_time_seconds
+        if load is None or handle_s is None:
+            return None
+        staffed = sum(self.agents.get(state, 0) for state in rules.STAFFED_STATES)
+        return erlang.staffing(load, handle_s, self.threshold_seconds, self.target_ratio, staffed)
 
     def occupancy_ratio(self, window: str) -> float | None:
         """(on_call + wrap_up) / (on_call + wrap_up + available) agent seconds; None if 0 / 0."""

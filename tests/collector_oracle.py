@@ -26,6 +26,7 @@ from stream.exporter.catalogue import (
     PER_QUEUE,
     QUEUE_INFO,
     SNAPSHOT_TIME,
+    STAFFING,
     TOTALS,
     WAIT_HISTOGRAM,
     agent_families,
@@ -90,6 +91,15 @@ def _windowed(queues: tuple[QueueSnapshot, ...]) -> Iterator[Metric]:
                 value = derive(values)
                 if value is not None:
                     family.add_metric([q.queue, window], value)
+        yield family
+    for suffix, value_of, text in STAFFING:
+        family = GaugeMetricFamily(f"callcenter_{suffix}", text, labels=QW)
+        for q in queues:
+            for window in q.rolling_seconds:
+                need = q.staffing(window)
+                found = None if need is None else value_of(need)
+                if found is not None:
+                    family.add_metric([q.queue, window], found)
         yield family
 
 

@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 from metrics import rules
 from metrics.contract.events import AGENT_STATES
+from metrics.erlang import Staffing
 from metrics.snapshot import (
     AgentSnapshot,
     AgentWindow,
@@ -55,6 +56,27 @@ DERIVED: tuple[tuple[str, Callable[[WindowValues], float | None], str], ...] = (
     ("handle_time_seconds", lambda w: w.handle_time_seconds, "Average handle time"),
     ("transfer_ratio", lambda w: w.transfer_ratio, "Transferred / answered"),
     ("blocked_ratio", lambda w: w.blocked_ratio, "Blocked / (offered + blocked)"),
+)
+# (name suffix, value, help): per queue and rolling window, by Erlang C (metrics/erlang.py);
+# absent for ``today`` and without handled calls in the window
+STAFFING: tuple[tuple[str, Callable[[Staffing], float | None], str], ...] = (
+    ("offered_load_erlangs", lambda s: s.load_erlangs, "Offered load: offered / window x AHT"),
+    ("required_agents", lambda s: s.required_agents, "Fewest agents meeting the service-level target"),
+    (
+        "staffing_gap_agents",
+        lambda s: s.gap_agents,
+        "Required agents minus agents available, on a call or in wrap-up now (positive: short)",
+    ),
+    (
+        "predicted_service_level_ratio",
+        lambda s: s.predicted_service_level,
+        "Service level the agents staffed now would give (Erlang C)",
+    ),
+    (
+        "predicted_answer_speed_seconds",
+        lambda s: s.predicted_answer_speed_s,
+        "Average speed of answer the agents staffed now would give (absent: unbounded)",
+    ),
 )
 # (name, help, value): one gauge per queue
 PER_QUEUE: tuple[tuple[str, str, Callable[[QueueSnapshot], float]], ...] = (

@@ -17,7 +17,7 @@ import orjson
 
 from metrics.snapshot import QueueSnapshot, Snapshot, WindowValues
 from metrics.timeutil import US, format_us
-from stream.exporter.catalogue import COUNTS, DERIVED
+from stream.exporter.catalogue import COUNTS, DERIVED, STAFFING
 
 
 def queues_document(snapshot: Snapshot, stale_after_seconds: float) -> bytes:
@@ -52,4 +52,6 @@ def _window(queue: QueueSnapshot, name: str, values: WindowValues) -> dict[str, 
     found: dict[str, Any] = {suffix: values[slot] for suffix, slot, _ in COUNTS}
     found.update((suffix, derive(values)) for suffix, derive, _ in DERIVED)
     found["occupancy_ratio"] = queue.occupancy_ratio(name)
+    need = queue.staffing(name)
+    found.update((suffix, None if need is None else value_of(need)) for suffix, value_of, _ in STAFFING)
     return found

@@ -28,6 +28,7 @@ from stream.exporter.catalogue import (
     PER_QUEUE,
     QUEUE_INFO,
     SNAPSHOT_TIME,
+    STAFFING,
     TOTALS,
     WAIT_HISTOGRAM,
     Family,
@@ -109,6 +110,19 @@ def _windowed(out: Lines, queues: Queues, labels: list[str]) -> None:
         for q, label in zip(queues, labels, strict=True):
             for window, values in q.windows.items():
                 value = derive(values)
+                if value is not None:
+                    out.append(f'{name}{{{label},window="{window}"}} {number(value)}\n')
+    _staffing(out, queues, labels)
+
+
+def _staffing(out: Lines, queues: Queues, labels: list[str]) -> None:
+    needs = [[(w, s) for w in q.rolling_seconds if (s := q.staffing(w)) is not None] for q in queues]
+    for suffix, value_of, text in STAFFING:
+        name = f"callcenter_{suffix}"
+        _header(out, name, "gauge", text)
+        for need, label in zip(needs, labels, strict=True):
+            for window, staffing in need:
+                value = value_of(staffing)
                 if value is not None:
                     out.append(f'{name}{{{label},window="{window}"}} {number(value)}\n')
 

@@ -276,3 +276,26 @@ def test_an_agent_silent_past_the_maximum_age_is_gone(run: Callable[..., QueueSn
     events = [ev("agent.state", "2026-01-05T09:00:00Z", agent_id="a1", state="available", queues=("sales",))]
     assert run(events, "2026-01-05T10:00:00Z", settings=settings).agents["available"] == 1
     assert run(events, "2026-01-05T10:00:01Z", settings=settings).agents["available"] == 0
+
+
+def test_staffing_by_erlang_c(run: Callable[..., QueueSnapshot]) -> None:
+    """docs/metrics.md's check: 100 calls in 30 min, AHT 180 s, T 20 s, target 0.8 -> A = 10,
+    14 agents needed; 12 staffed now (10 available, 2 on a call; 1 away does not count)."""
+    settings = Settings(defaults=QueueSettings(windows=("30m",)))
+    events = []
+    for n in range(1, 101):  # queued and answered every 18 s from 10:00:18 to 10:30:00
+        at = f"2026-01-05T10:{n * 18 // 60:02d}:{n * 18 % 60:02d}Z"
+        events += answered_call(f"c{n}", at, at)
+        done = f"2026-01-05T10:{n * 18 // 60 + 3:02d}:{n * 18 % 60:02d}Z"
+        events.append(ev("call.ended", done, call_id=f"c{n}", agent_id="a1"))
+    for n, state in enumerate(["available"] * 10 + ["on_call"] * 2 + ["away"]):
+        events.append(
+            ev("agent.state", "2026-01-05T09:00:00Z", agent_id=f"s{n}", state=state, queues=("sales",))
+        )
+    queue = run(events, "2026-01-05T10:30:00Z", settings=settings)
+    need = queue.staffing("30m")
+    assert need is not None and need.load_erlangs == pytest.approx(10.0)
+    assert (need.required_agents, need.gap_agents) == (14, 2)
+    assert need.predicted_service_level == pytest.approx(0.6402, abs=5e-5)  # Erlang C at 12
+    assert queue.staffing("today") is None  # rolling windows only
+    assert run(events[:2], "2026-01-05T10:30:00Z", settings=settings).staffing("30m") is None  # none handled

@@ -99,6 +99,7 @@ function tile(queue) {
     figure("Waiting now", "waiting_calls", null, queue.waiting_calls, String(queue.waiting_calls)),
     figure("Longest wait", "longest_wait_seconds", null, queue.longest_wait_seconds, minutes(queue.longest_wait_seconds)),
     serviceLevel(`Service level ${w}`, w, now, queue),
+    staffingGap(`Agents short ${w}`, w, now),
   );
   const small = element("div", "small-row");
   small.append(
@@ -116,6 +117,16 @@ function serviceLevel(label, window, values, queue) {
   const ratio = values ? values.service_level_ratio : null;
   const shown = figure(label, "service_level_ratio", window, ratio, percent(ratio));
   shown.classList.add("sl", level(ratio, queue.service_level_target_ratio));
+  return shown;
+}
+
+// Erlang C's gap: agents needed for the target minus agents staffed now (null: no handled calls)
+function staffingGap(label, window, values) {
+  const gap = values.staffing_gap_agents;
+  let text = "–";
+  if (gap !== null && gap !== undefined) text = gap > 0 ? `${gap} short` : gap < 0 ? `${-gap} spare` : "even";
+  const shown = figure(label, "staffing_gap_agents", window, gap ?? null, text);
+  shown.classList.add("gap", gap > 0 ? "bad" : gap === null || gap === undefined ? "none" : "good");
   return shown;
 }
 
