@@ -64,7 +64,7 @@ class CallRecord:
         self.event_ids: tuple[str, ...] = ()
         self.last_us = 0
         self.queued: Facts = ()  # (time, id, queue)
-        self.outcomes: Facts = ()  # (time, rank, id, queue)
+        self.outcomes: Facts = ()  # (time, rank, id, queue); a flow-out's: (time, rank, id, reason, queue)
         self.blocked: Facts = ()  # (time, id, queue)
         self.answered: Facts = ()  # (time, id, queue, agent)
         self.ended: Facts = ()  # (time, id, wrapup, agent)
@@ -106,6 +106,7 @@ class CallRecord:
             tuple(handlings),
             tuple(transfers),
             blocked[0] if blocked else None,
+            _flow_out_reason(outcome),
         )
 
     def _add_handling(
@@ -179,9 +180,20 @@ def _on_queued(record: CallRecord, event: Event) -> Touched:
     return (event.queue,) if changed else _NONE
 
 
+def _flow_out_reason(outcome: Fact | None) -> str | None:
+    """A flow-out's reason; ``other`` for one stored before reasons were kept."""
+    if outcome is None or outcome[1] != _OUTCOME_RANK["call.flowed_out"]:
+        return None
+    return str(outcome[3]) if len(outcome) == 5 else "other"
+
+
 def _on_outcome(record: CallRecord, event: Event) -> Touched:
     assert event.queue is not None
-    candidate = (event.time_us, _OUTCOME_RANK[event.type], event.id, event.queue)
+    rank = _OUTCOME_RANK[event.type]
+    if event.type == "call.flowed_out":  # the earliest outcome wins whole: its reason with it
+        candidate: Fact = (event.time_us, rank, event.id, event.reason, event.queue)
+    else:
+        candidate = (event.time_us, rank, event.id, event.queue)
     changed = _keep_min(record, "outcomes", candidate)
     return (event.queue,) if changed else _NONE
 

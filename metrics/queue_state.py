@@ -81,7 +81,8 @@ class QueueState:
         self._agent_settings = settings.agents
         self._waiting = WaitingCalls()
         self._agent_base = rules.slot_count(self._bounds_us)  # agents' time in state follows the calls' slots
-        slots = self._agent_base + STATE_SLOTS
+        self._reasons_base = self._agent_base + STATE_SLOTS  # flow-outs by reason come last
+        slots = self._reasons_base + len(rules.FLOW_OUT_REASONS)
         self.sums = WindowSums(slots, self.settings.window_us, self.settings.zone)
         self.settled = Settled.empty(slots)
         self.settled_changed = False  # settled since the worker last stored it
@@ -137,7 +138,8 @@ class QueueState:
         self.sums.advance(now_us)
         sums = self.sums.values()
         base = self._agent_base  # the calls' slots; the agents' follow, read as seconds
-        values = {name: WindowValues(tuple(s[:base])) for name, s in sums.items()}
+        reasons = self._reasons_base
+        values = {name: WindowValues(tuple(s[:base]), tuple(s[reasons:])) for name, s in sums.items()}
         total = values.pop(TOTAL)
         waiting, longest = self._waiting.at(now_us)
         agents, away = self._agents_at(now_us)
@@ -171,7 +173,8 @@ class QueueState:
 
     def _contribute(self, visit: Visit, sign: int) -> None:
         max_age = self._max_call_age_us
-        self.sums.add_all(rules.contributions(visit, self.settings, self._bounds_us, max_age), sign)
+        found = rules.contributions(visit, self.settings, self._bounds_us, max_age, self._reasons_base)
+        self.sums.add_all(found, sign)
 
     def _agents_at(self, now_us: int) -> tuple[dict[str, int], dict[str, int]]:
         """Agents serving the queue now, by state; and those away, by reason label."""
@@ -232,7 +235,10 @@ class QueueState:
 
     def _add_to_settled(self, visit: Visit, now_us: int) -> None:
         self._settle(
-            rules.contributions(visit, self.settings, self._bounds_us, self._max_call_age_us), now_us
+            rules.contributions(
+                visit, self.settings, self._bounds_us, self._max_call_age_us, self._reasons_base
+            ),
+            now_us,
         )
 
     def _settle(self, contributions: list[rules.Contribution], now_us: int) -> None:

@@ -34,6 +34,9 @@ TRANSFERRED = 10
 BLOCKED = 11
 EXPIRED = 12
 HISTOGRAM = 13  # first of the answer-wait histogram buckets (non-cumulative)
+# Flow-outs by reason have slots of their own after every other slot of a queue (sums stored
+# before them are padded at the end), in this order; a reason added later goes last.
+FLOW_OUT_REASONS = ("timeout", "exit_key", "empty", "full", "transfer", "callback", "other")
 
 Contribution = tuple[int, int, int]
 _Rule = Callable[[Visit, "QueueSettings"], list[Contribution]]
@@ -45,9 +48,14 @@ def slot_count(wait_bounds_us: tuple[int, ...]) -> int:
 
 
 def contributions(
-    visit: Visit, settings: QueueSettings, wait_bounds_us: tuple[int, ...], max_age_us: int
+    visit: Visit,
+    settings: QueueSettings,
+    wait_bounds_us: tuple[int, ...],
+    max_age_us: int,
+    reasons_base: int,
 ) -> list[Contribution]:
-    """Every contribution of one visit under the queue's settings."""
+    """Every contribution of one visit under the queue's settings (``reasons_base``: the slot
+    of the first of :data:`FLOW_OUT_REASONS`)."""
     found = _handling(visit)
     if visit.blocked_us is not None:
         found.append((visit.blocked_us, BLOCKED, 1))
@@ -55,6 +63,7 @@ def contributions(
         return found  # waits are unknown until the call.queued event is seen
     found.append((visit.queued_us, OFFERED, 1))
     found += _outcome(visit, settings, wait_bounds_us)
+    found += _flow_out_reason(visit, reasons_base)
     found += SERVICE_LEVEL_RULES[settings.service_level_rule](visit, settings)
     found += _expiry(visit, max_age_us)
     return found
@@ -89,6 +98,13 @@ def _outcome(visit: Visit, settings: QueueSettings, bounds: tuple[int, ...]) -> 
     if visit.outcome == "abandoned":
         return [(at, SHORT_ABANDONED if wait < settings.short_abandon_us else ABANDONED, 1)]
     return [(at, FLOWED_OUT, 1)]
+
+
+def _flow_out_reason(visit: Visit, base: int) -> list[Contribution]:
+    if visit.outcome != "flowed_out" or visit.outcome_us is None or visit.wait_us is None:
+        return []  # counted as flowed_out is: at the outcome, once the call is known queued
+    reason = visit.flow_out_reason if visit.flow_out_reason in FLOW_OUT_REASONS else "other"
+    return [(visit.outcome_us, base + FLOW_OUT_REASONS.index(reason), 1)]
 
 
 def _expiry(visit: Visit, max_age_us: int) -> list[Contribution]:

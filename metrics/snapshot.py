@@ -13,9 +13,15 @@ class WindowValues:
     """The sums of one window, by slot (:mod:`metrics.rules` derives the ratios from them)."""
 
     sums: tuple[int, ...]
+    by_reason: tuple[int, ...] = ()  # flow-outs, one per :data:`metrics.rules.FLOW_OUT_REASONS`
 
     def __getitem__(self, slot: int) -> int:
         return self.sums[slot]
+
+    def flowed_out_by_reason(self) -> dict[str, int]:
+        """Flow-outs of the window by reason, every reason included."""
+        counts = self.by_reason or (0,) * len(rules.FLOW_OUT_REASONS)
+        return dict(zip(rules.FLOW_OUT_REASONS, counts, strict=True))
 
     @property
     def service_level_ratio(self) -> float | None:

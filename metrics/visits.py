@@ -38,6 +38,7 @@ class Visit(NamedTuple):
     handlings: tuple[Handling, ...] = ()
     transfers_us: tuple[int, ...] = ()
     blocked_us: int | None = None
+    flow_out_reason: str | None = None  # the reason of a flow-out (docs/events.md)
 
     @property
     def wait_us(self) -> int | None:
@@ -59,11 +60,13 @@ class Visit(NamedTuple):
             handlings,
             list(self.transfers_us),
             self.blocked_us,
+            *(() if self.flow_out_reason is None else (self.flow_out_reason,)),
         ]
 
     @classmethod
     def from_json(cls, row: list[Any]) -> Visit:
-        call_id, queue, last_us, queued_us, outcome, outcome_us, handlings, transfers, blocked = row
+        call_id, queue, last_us, queued_us, outcome, outcome_us, handlings, transfers, blocked = row[:9]
+        reason = row[9] if len(row) > 9 else ("other" if outcome == "flowed_out" else None)  # older rows
         return cls(
             call_id,
             sys.intern(queue),  # one string per queue, not one per visit
@@ -74,4 +77,5 @@ class Visit(NamedTuple):
             tuple(Handling(done, handle) for done, handle in handlings),
             tuple(transfers),
             blocked,
+            None if reason is None else sys.intern(reason),
         )

@@ -1,9 +1,9 @@
 """``ccmetrics simulate``: realistic call and agent traffic, to Kafka or to a file.
 
 A discrete-event simulation in event time: calls arrive by a time-of-day profile, wait for
-a free agent who serves their queue, abandon when their patience runs out or flow out at
-a timeout; agents talk, hold, transfer, wrap up, take breaks and send heartbeats. The same
-seed gives the same events. Usage::
+a free agent who serves their queue, abandon when their patience runs out (one in four takes
+a callback instead, when offered after a minute) or flow out at a timeout; agents talk, hold,
+transfer, wrap up, take breaks and send heartbeats. The same seed gives the same events. Usage::
 
     ccmetrics simulate --rate 30 --seed 7                       # live, to Kafka
     ccmetrics simulate --output day.jsonl --start 2026-01-05T00:00:00Z --duration 86400
@@ -96,6 +96,10 @@ class _Call:
     queue: str
     queued_us: int
     done: bool = False
+    takes_callback: bool = False  # offered a callback after a long wait, this caller takes it
+
+
+CALLBACK_AFTER_US = 60 * US  # a caller out of patience after this long may take a callback
 
 
 @dataclass
@@ -168,7 +172,10 @@ class Simulation:
         self._at(self.now_us + self._next_arrival_gap(), self._arrive)
         queues, shares = self.traffic.queues, self.traffic.shares
         queue = self.random.choice(queues) if shares is None else self.random.choices(queues, shares)[0]
-        call = _Call(f"call-{self.traffic.seed}-{next(self._seq)}", queue, self.now_us)
+        number = next(self._seq)
+        # one caller in four takes a callback; decided by number, not drawn, so that the random
+        # sequence (and every simulation seeded before callbacks) stays the same
+        call = _Call(f"call-{self.traffic.seed}-{number}", queue, self.now_us, takes_callback=number % 4 == 0)
         return self._enqueue(call)
 
     def _enqueue(self, call: _Call) -> list[Event]:
@@ -188,9 +195,11 @@ class Simulation:
             return []
         self.waiting.remove(call)
         call.done = True
+        if why == "abandon" and call.takes_callback and self.now_us - call.queued_us >= CALLBACK_AFTER_US:
+            why = "callback"
         if why == "abandon":
             return [self._event("call.abandoned", call_id=call.call_id, queue=call.queue)]
-        return [self._event("call.flowed_out", call_id=call.call_id, queue=call.queue, reason="timeout")]
+        return [self._event("call.flowed_out", call_id=call.call_id, queue=call.queue, reason=why)]
 
     def _dispatch(self) -> list[Event]:
         events: list[Event] = []

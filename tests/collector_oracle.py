@@ -23,6 +23,7 @@ from stream.exporter.catalogue import (
     AGENTS,
     COUNTS,
     DERIVED,
+    FLOWED_OUT_BY_REASON,
     PER_QUEUE,
     QUEUE_INFO,
     SNAPSHOT_TIME,
@@ -30,6 +31,7 @@ from stream.exporter.catalogue import (
     TOTALS,
     WAIT_HISTOGRAM,
     agent_families,
+    flow_out_reasons_seen,
     pipeline_families,
     queue_agent_families,
 )
@@ -92,6 +94,12 @@ def _windowed(queues: tuple[QueueSnapshot, ...]) -> Iterator[Metric]:
                 if value is not None:
                     family.add_metric([q.queue, window], value)
         yield family
+    family = GaugeMetricFamily(*FLOWED_OUT_BY_REASON, labels=[*QW, "reason"])
+    for q in queues:
+        for window, values in q.windows.items():
+            for reason in flow_out_reasons_seen(q):
+                family.add_metric([q.queue, window, reason], values.flowed_out_by_reason()[reason])
+    yield family
     for suffix, value_of, text in STAFFING:
         family = GaugeMetricFamily(f"callcenter_{suffix}", text, labels=QW)
         for q in queues:

@@ -32,6 +32,10 @@ def observed(snapshot: Snapshot) -> dict[str, dict[str, object]]:
         row: dict[str, object] = {}
         for window, values in {**q.windows, "total": q.total}.items():
             row.update({f"{name}/{window}": values[slot] for name, slot in SLOTS.items()})
+            by_reason = values.flowed_out_by_reason()
+            row[f"flowed_out_by_reason/{window}"] = {
+                reason: by_reason[reason] for reason in sorted(by_reason)
+            }
         row["waiting"] = q.waiting
         row["longest_wait_us"] = round(q.longest_wait_seconds * US)
         row.update({f"agents/{state}": n for state, n in q.agents.items()})

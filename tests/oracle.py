@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from metrics.contract.events import AGENT_STATES, Event
+from metrics.contract.events import AGENT_STATES, FLOW_OUT_REASONS, Event
 from metrics.settings import QueueSettings, Settings
 
 US = 1_000_000
@@ -24,6 +24,7 @@ class Stay:
     queued: int | None
     outcome: str | None
     out_at: int | None
+    reason: str | None = None  # of a flow-out
 
 
 def expected(events: list[Event], settings: Settings, now: int) -> dict[str, dict[str, object]]:
@@ -68,7 +69,7 @@ def _stays(calls: list[Event]) -> list[Stay]:
         if e.type == "call.queued" and stay.queued is None:
             stay.queued = e.time_us
         if e.type in OUTCOME_TYPES and stay.outcome is None:
-            stay.outcome, stay.out_at = e.type.split(".")[1], e.time_us
+            stay.outcome, stay.out_at, stay.reason = e.type.split(".")[1], e.time_us, e.reason
     return list(stays.values())
 
 
@@ -182,6 +183,9 @@ def _queue_metrics(
             "handle_us": sum(h[2] for h in handled),
         }
         out.update({f"{k}/{name}": v for k, v in counts.items()})
+        out[f"flowed_out_by_reason/{name}"] = {
+            reason: sum(s.reason == reason for s in flowed) for reason in sorted(FLOW_OUT_REASONS)
+        }
     waits = [
         now - s.queued
         for s in stays

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
-from metrics.contract.events import AGENT_STATES, Event
+from metrics.contract.events import AGENT_STATES, FLOW_OUT_REASONS, Event
 from metrics.settings import Limits, QueueSettings, Settings
 
 US = 1_000_000
@@ -66,8 +66,10 @@ def call_events(draw: st.DrawFn, base_us: int) -> list[Event]:
     out_at = queued + draw(_waits) * US + draw(st.sampled_from([0, 0, 1, US // 2]))
     if outcome == "abandoned":
         events.append(_event("call.abandoned", out_at, call_id=call, queue=queue))
-    elif outcome == "flowed_out":
-        events.append(_event("call.flowed_out", out_at, call_id=call, queue=queue, reason="timeout"))
+    elif outcome == "flowed_out":  # now and then a second flow-out: the earliest one's reason counts
+        for at in [out_at, *draw(st.lists(st.sampled_from([out_at, out_at + US]), max_size=1))]:
+            reason = draw(st.sampled_from(sorted(FLOW_OUT_REASONS)))
+            events.append(_event("call.flowed_out", at, call_id=call, queue=queue, reason=reason))
     elif outcome == "answered":
         events += _handled(draw, call, queue, out_at)
     return events

@@ -27,7 +27,7 @@ CALL_TYPES = frozenset(
 AGENT_TYPES = frozenset({"agent.state"})
 EVENT_TYPES = CALL_TYPES | AGENT_TYPES
 AGENT_STATES = ("offline", "available", "on_call", "wrap_up", "away")
-FLOW_OUT_REASONS = frozenset({"timeout", "exit_key", "empty", "full", "transfer", "other"})
+FLOW_OUT_REASONS = frozenset({"timeout", "exit_key", "empty", "full", "transfer", "callback", "other"})
 
 
 MAX_EVENT_BYTES = 64 * 1024

@@ -95,12 +95,13 @@ def pack_visit(visit: Visit) -> bytes:
     handlings = tuple((before_last(last, done), handle) for done, handle in visit.handlings)
     transfers = tuple(before_last(last, t) for t in visit.transfers_us)
     times = (before_last(last, visit.queued_us), before_last(last, visit.outcome_us))
-    return pack(last, (*times, visit.outcome, handlings, transfers, before_last(last, visit.blocked_us)))
+    blocked = before_last(last, visit.blocked_us)
+    return pack(last, (*times, visit.outcome, handlings, transfers, blocked, visit.flow_out_reason))
 
 
 def unpack_visit(call_id: str, queue: str, data: bytes) -> Visit:
     """The visit of ``call_id`` in ``queue`` given to :func:`pack_visit`."""
-    queued, outcome_at, outcome, handlings, transfers, blocked = unpack(data)
+    queued, outcome_at, outcome, handlings, transfers, blocked, reason = unpack(data)
     last = packed_last_us(data)
     return Visit(
         call_id,
@@ -112,6 +113,7 @@ def unpack_visit(call_id: str, queue: str, data: bytes) -> Visit:
         tuple(Handling(last - done, handle) for done, handle in handlings),
         tuple(last - t for t in transfers),
         before_last(last, blocked),
+        reason,
     )
 
 

@@ -57,6 +57,10 @@ DERIVED: tuple[tuple[str, Callable[[WindowValues], float | None], str], ...] = (
     ("transfer_ratio", lambda w: w.transfer_ratio, "Transferred / answered"),
     ("blocked_ratio", lambda w: w.blocked_ratio, "Blocked / (offered + blocked)"),
 )
+FLOWED_OUT_BY_REASON = (
+    "callcenter_flowed_out_by_reason_calls",
+    "Calls that flowed out, by reason (reasons the queue has seen; callback: a promise, not an abandon)",
+)
 # (name suffix, value, help): per queue and rolling window, by Erlang C (metrics/erlang.py);
 # absent for ``today`` and without handled calls in the window
 STAFFING: tuple[tuple[str, Callable[[Staffing], float | None], str], ...] = (
@@ -304,3 +308,8 @@ def _agent_window_families(agents: tuple[AgentSnapshot, ...]) -> list[Family]:
                     family.rows.append(((a.agent, window), value))
             seconds.rows.extend(((a.agent, state, window), v) for state, v in values.state_seconds.items())
     return [*families, seconds]
+
+
+def flow_out_reasons_seen(queue: QueueSnapshot) -> list[str]:
+    """The reasons a queue has flowed calls out for, ever: their series never come and go."""
+    return [reason for reason, count in queue.total.flowed_out_by_reason().items() if count]

@@ -25,6 +25,7 @@ from stream.exporter.catalogue import (
     AGENTS,
     COUNTS,
     DERIVED,
+    FLOWED_OUT_BY_REASON,
     PER_QUEUE,
     QUEUE_INFO,
     SNAPSHOT_TIME,
@@ -33,6 +34,7 @@ from stream.exporter.catalogue import (
     WAIT_HISTOGRAM,
     Family,
     agent_families,
+    flow_out_reasons_seen,
     pipeline_families,
     queue_agent_families,
 )
@@ -112,7 +114,18 @@ def _windowed(out: Lines, queues: Queues, labels: list[str]) -> None:
                 value = derive(values)
                 if value is not None:
                     out.append(f'{name}{{{label},window="{window}"}} {number(value)}\n')
+    _by_reason(out, queues, labels)
     _staffing(out, queues, labels)
+
+
+def _by_reason(out: Lines, queues: Queues, labels: list[str]) -> None:
+    name = FLOWED_OUT_BY_REASON[0]
+    _header(out, name, "gauge", FLOWED_OUT_BY_REASON[1])
+    for q, label in zip(queues, labels, strict=True):
+        seen = flow_out_reasons_seen(q)
+        for window, values in q.windows.items() if seen else ():
+            counts = values.flowed_out_by_reason()
+            out += [f'{name}{{{label},reason="{r}",window="{window}"}} {number(counts[r])}\n' for r in seen]
 
 
 def _staffing(out: Lines, queues: Queues, labels: list[str]) -> None:

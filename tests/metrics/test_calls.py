@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from metrics.calls import CallRecord
+from metrics.contract.events import Event
 from metrics.storage.packing import last_us_of, pack_call, unpack_call
 from metrics.visits import Handling, Visit
 from tests.strategies import History, histories
@@ -67,3 +68,14 @@ def test_a_kept_record_goes_on_as_the_original(
             original.visit(q) for q in sorted(original.queues())
         ]
         assert rebuilt.to_json() == original.to_json()
+
+
+def test_the_earliest_flow_out_counts_with_its_reason_and_older_records_read_as_other() -> None:
+    record = CallRecord("c1")
+    for event_id, at, reason in (("e2", 20, "timeout"), ("e1", 10, "callback"), ("e3", 10, "full")):
+        record.apply(Event(event_id, "call.flowed_out", at, "t", call_id="c1", queue="sales", reason=reason))
+    assert record.visit("sales").flow_out_reason == "callback"  # 10 first; e1 before e3 at 10
+    stored = record.to_json()
+    assert CallRecord.from_json(stored).visit("sales") == record.visit("sales")
+    stored["outcomes"] = {"sales": [10, 2, "e1"]}  # as kept before reasons were
+    assert CallRecord.from_json(stored).visit("sales").flow_out_reason == "other"

@@ -84,3 +84,13 @@ def test_a_packed_visit_unpacks_to_the_same_visit() -> None:
     handlings = (Handling(done_us=9, handle_us=4),)
     visit = Visit("c1", "sales", 9 * COLD_AFTER_US, 0, "answered", 5, handlings, (7,), None)
     assert unpack_visit("c1", "sales", pack_visit(visit)) == visit
+
+
+def test_a_flow_out_keeps_its_reason_packed_and_as_json_and_older_forms_read_as_other() -> None:
+    visit = Visit("c1", "sales", 9, 0, "flowed_out", 9, flow_out_reason="callback")
+    assert unpack_visit("c1", "sales", pack_visit(visit)) == visit
+    assert Visit.from_json(visit.to_json()) == visit
+    stored_before_reasons = visit.to_json()[:9]
+    assert Visit.from_json(stored_before_reasons).flow_out_reason == "other"
+    answered = visit._replace(outcome="answered", flow_out_reason=None)
+    assert len(answered.to_json()) == 9 and Visit.from_json(answered.to_json()) == answered
