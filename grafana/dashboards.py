@@ -289,6 +289,21 @@ def queue_detail() -> Dashboard:
         )
         .with_panel(
             trend(
+                "Satisfaction from surveys, 1 h",
+                "percentunit",
+                query(f"queue:callcenter_csat:ratio_1h{{{one}}}", "CSAT (4-5 of 5)"),
+                query(f'max(callcenter_nps_ratio{{window="1h", {one}}})', "NPS (-100%..100%)"),
+            )
+        )
+        .with_panel(
+            trend(
+                "Offered in the past hour (the day's peak hour is the highest point)",
+                "none",
+                query(f"sum(increase(callcenter_calls_offered_total{{{one}}}[1h]))", "offered"),
+            )
+        )
+        .with_panel(
+            trend(
                 "Service level predicted at the agents staffed now, 15 min",
                 "percentunit",
                 query(f'max(callcenter_predicted_service_level_ratio{{window="15m", {one}}})', "predicted"),

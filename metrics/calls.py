@@ -17,11 +17,22 @@ from typing import Any
 
 from metrics.agent_calls import AgentCall
 from metrics.contract.events import Event
-from metrics.visits import Handling, Visit
+from metrics.visits import Handling, Survey, Visit
 
 _OUTCOME_RANK = {"call.answered": 0, "call.abandoned": 1, "call.flowed_out": 2}
 _OUTCOME_NAME = {0: "answered", 1: "abandoned", 2: "flowed_out"}
-FIELDS = ("queued", "outcomes", "blocked", "answered", "ended", "wrapup_ended", "transferred", "missed")
+FIELDS = (
+    "queued",
+    "outcomes",
+    "blocked",
+    "answered",
+    "ended",
+    "wrapup_ended",
+    "transferred",
+    "missed",
+    "surveys",
+)
+_SURVEY = "survey"  # the key of a call's one survey fact: its earliest survey counts
 
 Fact = tuple[Any, ...]  # (time, ..., key): the queue or agent it is about comes last
 Facts = tuple[Fact, ...]  # one fact per key; a tuple is a fifth of a small dict's size
@@ -71,6 +82,7 @@ class CallRecord:
         self.wrapup_ended: Facts = ()  # (time, id, agent)
         self.transferred: Facts = ()  # (time, id, agent)
         self.missed: Facts = ()  # (time, queue, agent, id): one per event, a call may ring an agent twice
+        self.surveys: Facts = ()  # (time, id, csat, nps, ces, queue or None, agent or None, "survey")
 
     def apply(self, event: Event) -> Touched | None:
         """Fold one event in. Returns the queues it may have changed; ``None`` for a duplicate."""
@@ -79,11 +91,30 @@ class CallRecord:
         self.event_ids += (event.id,)
         if event.time_us > self.last_us:
             self.last_us = event.time_us
-        return _APPLY[event.type](self, event)
+        if not self.surveys:
+            return _APPLY[event.type](self, event)
+        surveyed = self.survey_queue()  # an answer may move the survey to another queue
+        touched = _APPLY[event.type](self, event)
+        now_surveyed = self.survey_queue()
+        moved = (surveyed, now_surveyed) if surveyed != now_surveyed else ()
+        return touched + tuple(queue for queue in moved if queue is not None)
 
     def queues(self) -> set[str]:
         """Every queue this call has a fact in."""
-        return {fact[-1] for fact in (*self.queued, *self.outcomes, *self.blocked)}
+        found = {fact[-1] for fact in (*self.queued, *self.outcomes, *self.blocked)}
+        surveyed = self.survey_queue()
+        return found if surveyed is None else found | {surveyed}
+
+    def survey_queue(self) -> str | None:
+        """The queue the survey counts in: its own, else the queue of the call's latest answer
+        at or before the survey (each agent's first answer), so that it depends on no later event."""
+        survey = _find(self.surveys, _SURVEY)
+        if survey is None:
+            return None
+        if survey[5] is not None:
+            return str(survey[5])
+        before = [fact for fact in self.answered if fact[0] <= survey[0]]  # (time, id, queue, agent)
+        return str(max(before)[2]) if before else None
 
     def visit(self, queue: str) -> Visit:
         """The facts of this call in ``queue``."""
@@ -94,8 +125,10 @@ class CallRecord:
         for fact in self.answered:
             if fact[2] == queue:
                 self._add_handling(fact[-1], fact[0], handlings, transfers)
+        survey = self._survey_in(queue)
         times = [f[0] for f in (queued, outcome, blocked) if f is not None]
         times += [h.done_us for h in handlings]
+        times += [survey[0]] if survey else []
         return Visit(
             self.call_id,
             queue,
@@ -107,7 +140,15 @@ class CallRecord:
             tuple(transfers),
             blocked[0] if blocked else None,
             _flow_out_reason(outcome),
+            survey,
         )
+
+    def _survey_in(self, queue: str) -> Survey | None:
+        """The survey's time and scores, if it counts in ``queue``."""
+        survey = _find(self.surveys, _SURVEY)
+        if survey is None or self.survey_queue() != queue:
+            return None
+        return (survey[0], survey[2], survey[3], survey[4])
 
     def _add_handling(
         self, agent: str, answered_us: int, handlings: list[Handling], transfers: list[int]
@@ -151,8 +192,9 @@ class CallRecord:
     def to_json(self) -> dict[str, Any]:
         """A JSON-able form for the faust table's changelog: facts by key, as they always were."""
         state = {name: {fact[-1]: fact[:-1] for fact in getattr(self, name)} for name in FIELDS}
-        if not self.missed:
-            del state["missed"]  # as records were stored before missed offers were kept
+        for name in ("missed", "surveys"):
+            if not getattr(self, name):
+                del state[name]  # as records were stored before missed offers and surveys were kept
         return {"id": self.call_id, "ids": sorted(self.event_ids), "last": self.last_us, **state}
 
     @classmethod
@@ -230,6 +272,16 @@ def _on_missed(record: CallRecord, event: Event) -> Touched:
     return _NONE
 
 
+def _on_survey(record: CallRecord, event: Event) -> Touched:
+    """The earliest survey of a call counts, in the queue :meth:`CallRecord.survey_queue` says
+    (:meth:`CallRecord.apply` adds the queue an earlier survey counted in, when it moves)."""
+    fact = (event.time_us, event.id, event.csat, event.nps, event.ces, event.queue, event.agent_id, _SURVEY)
+    if not _keep_min(record, "surveys", fact):
+        return _NONE
+    surveyed = record.survey_queue()
+    return _NONE if surveyed is None else (surveyed,)
+
+
 def _no_fact(record: CallRecord, event: Event) -> Touched:
     return _NONE
 
@@ -244,6 +296,7 @@ _APPLY: dict[str, Callable[[CallRecord, Event], Touched]] = {
     "call.wrapup_ended": _agent_fact("wrapup_ended"),
     "call.transferred": _agent_fact("transferred"),
     "call.agent_no_answer": _on_missed,
+    "survey.completed": _on_survey,
     "call.held": _no_fact,
     "call.resumed": _no_fact,
 }

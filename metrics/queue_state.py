@@ -82,7 +82,7 @@ class QueueState:
         self._waiting = WaitingCalls()
         self._agent_base = rules.slot_count(self._bounds_us)  # agents' time in state follows the calls' slots
         self._reasons_base = self._agent_base + STATE_SLOTS  # flow-outs by reason come last
-        slots = self._reasons_base + len(rules.FLOW_OUT_REASONS)
+        slots = self._reasons_base + len(rules.FLOW_OUT_REASONS) + rules.SURVEY_SLOTS  # surveys last
         self.sums = WindowSums(slots, self.settings.window_us, self.settings.zone)
         self.settled = Settled.empty(slots)
         self.settled_changed = False  # settled since the worker last stored it
@@ -139,7 +139,11 @@ class QueueState:
         sums = self.sums.values()
         base = self._agent_base  # the calls' slots; the agents' follow, read as seconds
         reasons = self._reasons_base
-        values = {name: WindowValues(tuple(s[:base]), tuple(s[reasons:])) for name, s in sums.items()}
+        surveys = reasons + len(rules.FLOW_OUT_REASONS)
+        values = {
+            name: WindowValues(tuple(s[:base]), tuple(s[reasons:surveys]), tuple(s[surveys:]))
+            for name, s in sums.items()
+        }
         total = values.pop(TOTAL)
         waiting, longest = self._waiting.at(now_us)
         agents, away = self._agents_at(now_us)
@@ -161,6 +165,8 @@ class QueueState:
             timezone=self.settings.timezone,
             alert_agent_wrap_up_seconds=self.settings.alert_agent_wrap_up_seconds,
             alert_occupancy_ratio=self.settings.alert_occupancy_ratio,
+            alert_csat_ratio=self.settings.alert_csat_ratio,
+            alert_min_survey_responses=self.settings.alert_min_survey_responses,
             rolling_seconds={name: width / US for name, width in self.settings.window_us.items()},
         )
 

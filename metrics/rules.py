@@ -37,6 +37,9 @@ HISTOGRAM = 13  # first of the answer-wait histogram buckets (non-cumulative)
 # Flow-outs by reason have slots of their own after every other slot of a queue (sums stored
 # before them are padded at the end), in this order; a reason added later goes last.
 FLOW_OUT_REASONS = ("timeout", "exit_key", "empty", "full", "transfer", "callback", "other")
+# Surveys' slots follow the reasons'; offsets from their first:
+CSAT_ANSWERS, CSAT_SATISFIED, NPS_ANSWERS, NPS_PROMOTERS, NPS_DETRACTORS, CES_ANSWERS, CES_SUM = range(7)
+SURVEY_SLOTS = 7
 
 Contribution = tuple[int, int, int]
 _Rule = Callable[[Visit, "QueueSettings"], list[Contribution]]
@@ -55,8 +58,8 @@ def contributions(
     reasons_base: int,
 ) -> list[Contribution]:
     """Every contribution of one visit under the queue's settings (``reasons_base``: the slot
-    of the first of :data:`FLOW_OUT_REASONS`)."""
-    found = _handling(visit)
+    of the first of :data:`FLOW_OUT_REASONS`; the survey slots follow them)."""
+    found = _handling(visit) + _survey(visit, reasons_base + len(FLOW_OUT_REASONS))
     if visit.blocked_us is not None:
         found.append((visit.blocked_us, BLOCKED, 1))
     if visit.queued_us is None:
@@ -105,6 +108,22 @@ def _flow_out_reason(visit: Visit, base: int) -> list[Contribution]:
         return []  # counted as flowed_out is: at the outcome, once the call is known queued
     reason = visit.flow_out_reason if visit.flow_out_reason in FLOW_OUT_REASONS else "other"
     return [(visit.outcome_us, base + FLOW_OUT_REASONS.index(reason), 1)]
+
+
+def _survey(visit: Visit, base: int) -> list[Contribution]:
+    """At the survey's time, whether or not the call was seen queued: each score answered."""
+    if visit.survey is None:
+        return []
+    at, csat, nps, ces = visit.survey
+    found = []
+    if csat is not None:
+        found += [(at, base + CSAT_ANSWERS, 1), (at, base + CSAT_SATISFIED, int(csat >= 4))]
+    if nps is not None:
+        found += [(at, base + NPS_ANSWERS, 1), (at, base + NPS_PROMOTERS, int(nps >= 9))]
+        found.append((at, base + NPS_DETRACTORS, int(nps <= 6)))
+    if ces is not None:
+        found += [(at, base + CES_ANSWERS, 1), (at, base + CES_SUM, ces)]
+    return found
 
 
 def _expiry(visit: Visit, max_age_us: int) -> list[Contribution]:
@@ -194,6 +213,23 @@ def transfer_ratio(sums: Sequence[int]) -> float | None:
 def blocked_ratio(sums: Sequence[int]) -> float | None:
     """Blocked / (offered + blocked): the share of calls that could not even queue."""
     return _ratio(sums[BLOCKED], sums[OFFERED] + sums[BLOCKED])
+
+
+def csat_ratio(surveys: Sequence[int]) -> float | None:
+    """Answers of 4 or 5 / CSAT answers (of a window's survey slots)."""
+    return _ratio(surveys[CSAT_SATISFIED], surveys[CSAT_ANSWERS]) if surveys else None
+
+
+def nps_ratio(surveys: Sequence[int]) -> float | None:
+    """(Promoters 9-10 − detractors 0-6) / NPS answers: −1..1 (boards show ×100)."""
+    if not surveys:
+        return None
+    return _ratio(surveys[NPS_PROMOTERS] - surveys[NPS_DETRACTORS], surveys[NPS_ANSWERS])
+
+
+def customer_effort_score(surveys: Sequence[int]) -> float | None:
+    """The mean CES answer (1-7)."""
+    return _ratio(surveys[CES_SUM], surveys[CES_ANSWERS]) if surveys else None
 
 
 STAFFED_STATES = ("available", "on_call", "wrap_up")  # agents counted as staffed by Erlang C

@@ -48,6 +48,8 @@ class QueueSettings:
     alert_abandon_ratio: float = 0.1
     alert_agent_wrap_up_seconds: float = 300.0  # an agent serving the queue in wrap-up this long
     alert_occupancy_ratio: float = 0.9  # the queue's occupancy above this for 30 minutes
+    alert_csat_ratio: float = 0.75  # the queue's 1-hour CSAT below this, with enough answers
+    alert_min_survey_responses: int = 20  # fewer CSAT answers in 1h than this is noise
 
     def __post_init__(self) -> None:
         _check_queue_settings(self)
@@ -334,6 +336,8 @@ def _check_queue_settings(s: QueueSettings) -> None:
     _check_zone(s.timezone)
     if not 0 < s.service_level_target <= 1:
         raise SettingsError("service_level_target must be in (0, 1]")
+    if not 0 <= s.alert_csat_ratio <= 1 or s.alert_min_survey_responses < 1:
+        raise SettingsError("alert_csat_ratio must be in [0, 1] and alert_min_survey_responses at least 1")
     if s.service_level_threshold_seconds <= 0 or s.short_abandon_seconds < 0:
         raise SettingsError("thresholds must be positive seconds")
     if s.service_level_rule not in SERVICE_LEVEL_RULES:

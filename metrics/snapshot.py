@@ -14,6 +14,7 @@ class WindowValues:
 
     sums: tuple[int, ...]
     by_reason: tuple[int, ...] = ()  # flow-outs, one per :data:`metrics.rules.FLOW_OUT_REASONS`
+    surveys: tuple[int, ...] = ()  # :data:`metrics.rules.SURVEY_SLOTS` sums
 
     def __getitem__(self, slot: int) -> int:
         return self.sums[slot]
@@ -22,6 +23,25 @@ class WindowValues:
         """Flow-outs of the window by reason, every reason included."""
         counts = self.by_reason or (0,) * len(rules.FLOW_OUT_REASONS)
         return dict(zip(rules.FLOW_OUT_REASONS, counts, strict=True))
+
+    def survey_responses(self) -> dict[str, int]:
+        """Answers to each survey score in the window."""
+        if not self.surveys:
+            return {"csat": 0, "nps": 0, "ces": 0}
+        s = self.surveys
+        return {"csat": s[rules.CSAT_ANSWERS], "nps": s[rules.NPS_ANSWERS], "ces": s[rules.CES_ANSWERS]}
+
+    @property
+    def csat_ratio(self) -> float | None:
+        return rules.csat_ratio(self.surveys)
+
+    @property
+    def nps_ratio(self) -> float | None:
+        return rules.nps_ratio(self.surveys)
+
+    @property
+    def customer_effort_score(self) -> float | None:
+        return rules.customer_effort_score(self.surveys)
 
     @property
     def service_level_ratio(self) -> float | None:
@@ -70,6 +90,8 @@ class QueueSnapshot:
     timezone: str = "UTC"
     alert_agent_wrap_up_seconds: float = 300.0
     alert_occupancy_ratio: float = 0.9
+    alert_csat_ratio: float = 0.75
+    alert_min_survey_responses: int = 20
     rolling_seconds: dict[str, float] = field(default_factory=dict)  # the rolling windows' widths
 
     def staffing(self, window: str) -> Staffing | None:

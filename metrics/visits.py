@@ -21,6 +21,9 @@ class Handling(NamedTuple):
     handle_us: int
 
 
+Survey = tuple[int, int | None, int | None, int | None]  # (time, csat, nps, ces)
+
+
 class Visit(NamedTuple):
     """What is known of one call in one queue (a named tuple: cheap to build and compare).
 
@@ -39,6 +42,7 @@ class Visit(NamedTuple):
     transfers_us: tuple[int, ...] = ()
     blocked_us: int | None = None
     flow_out_reason: str | None = None  # the reason of a flow-out (docs/events.md)
+    survey: Survey | None = None  # the call's survey, when it counts in this queue
 
     @property
     def wait_us(self) -> int | None:
@@ -60,13 +64,20 @@ class Visit(NamedTuple):
             handlings,
             list(self.transfers_us),
             self.blocked_us,
-            *(() if self.flow_out_reason is None else (self.flow_out_reason,)),
+            *self._optional_json(),
         ]
+
+    def _optional_json(self) -> tuple[Any, ...]:
+        """The fields added since the first form, as far as they are set (older rows stay short)."""
+        if self.survey is not None:
+            return (self.flow_out_reason, list(self.survey))
+        return () if self.flow_out_reason is None else (self.flow_out_reason,)
 
     @classmethod
     def from_json(cls, row: list[Any]) -> Visit:
         call_id, queue, last_us, queued_us, outcome, outcome_us, handlings, transfers, blocked = row[:9]
         reason = row[9] if len(row) > 9 else ("other" if outcome == "flowed_out" else None)  # older rows
+        survey = tuple(row[10]) if len(row) > 10 else None
         return cls(
             call_id,
             sys.intern(queue),  # one string per queue, not one per visit
@@ -78,4 +89,5 @@ class Visit(NamedTuple):
             tuple(transfers),
             blocked,
             None if reason is None else sys.intern(reason),
+            survey,
         )

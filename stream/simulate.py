@@ -2,8 +2,9 @@
 
 A discrete-event simulation in event time: calls arrive by a time-of-day profile, wait for
 a free agent who serves their queue, abandon when their patience runs out (one in four takes
-a callback instead, when offered after a minute) or flow out at a timeout; agents talk, hold,
-transfer, wrap up, take breaks and send heartbeats. The same seed gives the same events. Usage::
+a callback instead, when offered after a minute) or flow out at a timeout, and one in three
+answers a survey after the call; agents talk, hold, transfer, wrap up, take breaks and send
+heartbeats. The same seed gives the same events. Usage::
 
     ccmetrics simulate --rate 30 --seed 7                       # live, to Kafka
     ccmetrics simulate --output day.jsonl --start 2026-01-05T00:00:00Z --duration 86400
@@ -97,9 +98,13 @@ class _Call:
     queued_us: int
     done: bool = False
     takes_callback: bool = False  # offered a callback after a long wait, this caller takes it
+    surveyed: bool = False  # answers the post-call survey
+    answered_us: int = 0
 
 
 CALLBACK_AFTER_US = 60 * US  # a caller out of patience after this long may take a callback
+SURVEY_AFTER_US = 30 * US  # one caller in three answers a survey this long after the call
+SURVEY_WAIT_BANDS_S = (20, 60, 120)  # the longer the wait, the lower the scores
 
 
 @dataclass
@@ -175,7 +180,13 @@ class Simulation:
         number = next(self._seq)
         # one caller in four takes a callback; decided by number, not drawn, so that the random
         # sequence (and every simulation seeded before callbacks) stays the same
-        call = _Call(f"call-{self.traffic.seed}-{number}", queue, self.now_us, takes_callback=number % 4 == 0)
+        call = _Call(
+            f"call-{self.traffic.seed}-{number}",
+            queue,
+            self.now_us,
+            takes_callback=number % 4 == 0,
+            surveyed=number % 3 == 0,
+        )
         return self._enqueue(call)
 
     def _enqueue(self, call: _Call) -> list[Event]:
@@ -218,7 +229,7 @@ class Simulation:
         return min(free, key=lambda a: a.calls) if free else None
 
     def _answer(self, call: _Call, agent: _Agent) -> list[Event]:
-        call.done = True
+        call.done, call.answered_us = True, self.now_us
         agent.calls += 1
         events = [
             *self._missed_offer(call, agent),
@@ -260,14 +271,23 @@ class Simulation:
                     "call.transferred", call_id=call.call_id, agent_id=agent.agent_id, to_queue=target
                 )
             )
-            moved = _Call(call.call_id, target, self.now_us)
+            moved = _Call(call.call_id, target, self.now_us, surveyed=call.surveyed)
             self._at(self.now_us, lambda: self._enqueue(moved))
+        elif call.surveyed:
+            self._at(self.now_us + SURVEY_AFTER_US, lambda: [self._survey(call)])
         wrapup = self.random.random() < 0.6
         events.append(self._event("call.ended", call_id=call.call_id, agent_id=agent.agent_id, wrapup=wrapup))
         if not wrapup:
             return events + self._set_state(agent, "available") + self._dispatch()
         self._at(self.now_us + self._exp(self.traffic.wrapup_seconds), lambda: self._wrapped(call, agent))
         return events + self._set_state(agent, "wrap_up")
+
+    def _survey(self, call: _Call) -> Event:
+        """The caller's scores follow their wait (no random draw: seeded simulations stay the same)."""
+        wait_s = (call.answered_us - call.queued_us) / US
+        band = sum(wait_s > limit for limit in SURVEY_WAIT_BANDS_S)  # 0: quick .. 3: long
+        csat, nps, ces = ((5, 10, 2), (4, 8, 3), (3, 6, 5), (2, 3, 6))[band]
+        return self._event("survey.completed", call_id=call.call_id, csat=csat, nps=nps, ces=ces)
 
     def _wrapped(self, call: _Call, agent: _Agent) -> list[Event]:
         done = self._event("call.wrapup_ended", call_id=call.call_id, agent_id=agent.agent_id)

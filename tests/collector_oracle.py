@@ -28,10 +28,12 @@ from stream.exporter.catalogue import (
     QUEUE_INFO,
     SNAPSHOT_TIME,
     STAFFING,
+    SURVEY_RESPONSES,
     TOTALS,
     WAIT_HISTOGRAM,
     agent_families,
     flow_out_reasons_seen,
+    has_surveys,
     pipeline_families,
     queue_agent_families,
 )
@@ -99,6 +101,12 @@ def _windowed(queues: tuple[QueueSnapshot, ...]) -> Iterator[Metric]:
         for window, values in q.windows.items():
             for reason in flow_out_reasons_seen(q):
                 family.add_metric([q.queue, window, reason], values.flowed_out_by_reason()[reason])
+    yield family
+    family = GaugeMetricFamily(*SURVEY_RESPONSES, labels=[*QW, "survey"])
+    for q in queues:
+        for window, values in q.windows.items() if has_surveys(q) else ():
+            for survey, count in values.survey_responses().items():
+                family.add_metric([q.queue, window, survey], count)
     yield family
     for suffix, value_of, text in STAFFING:
         family = GaugeMetricFamily(f"callcenter_{suffix}", text, labels=QW)

@@ -25,6 +25,9 @@ SLOTS = {
 }
 
 
+SURVEY_SUMS = ("csat", "csat_4_5", "nps", "promoters", "detractors", "ces", "ces_sum")  # rules' order
+
+
 def observed(snapshot: Snapshot) -> dict[str, dict[str, object]]:
     """The engine's snapshot as ``{queue: {"metric/window": value, ...}}``."""
     result: dict[str, dict[str, object]] = {}
@@ -36,6 +39,7 @@ def observed(snapshot: Snapshot) -> dict[str, dict[str, object]]:
             row[f"flowed_out_by_reason/{window}"] = {
                 reason: by_reason[reason] for reason in sorted(by_reason)
             }
+            row[f"surveys/{window}"] = dict(zip(SURVEY_SUMS, values.surveys, strict=True))
         row["waiting"] = q.waiting
         row["longest_wait_us"] = round(q.longest_wait_seconds * US)
         row.update({f"agents/{state}": n for state, n in q.agents.items()})

@@ -34,8 +34,10 @@ def expected(events: list[Event], settings: Settings, now: int) -> dict[str, dic
     agents = [e for e in unique if e.type == "agent.state"]
     stays = _stays(calls)
     handlings = _handlings(calls)
+    surveys = _surveys(calls)
     queues = {s.queue for s in stays} | {q for e in agents for q in e.queues or ()}
     queues |= {e.queue for e in calls if e.type == "call.blocked" and e.queue}
+    queues |= {queue for queue, _ in surveys}
     result = {}
     for queue in queues:
         qs = settings.for_queue(queue)
@@ -43,6 +45,7 @@ def expected(events: list[Event], settings: Settings, now: int) -> dict[str, dic
         done = [h for h in handlings if h[0] == queue]
         blocked = [e.time_us for e in _first_per_key(calls, "call.blocked") if e.queue == queue]
         result[queue] = _queue_metrics(mine, done, blocked, qs, settings, now)
+        result[queue].update(_survey_counts([at_scores for q, at_scores in surveys if q == queue], qs, now))
         result[queue].update(_agents(agents, queue, settings.limits.max_agent_age_us, now))
     return result
 
@@ -63,6 +66,7 @@ def _stays(calls: list[Event]) -> list[Stay]:
         if e.queue is None or e.type in (
             "call.blocked",
             "call.agent_no_answer",
+            "survey.completed",
         ):  # a missed offer is the agent's
             continue
         stay = stays.setdefault((e.call_id or "", e.queue), Stay(e.call_id or "", e.queue, None, None, None))
@@ -94,6 +98,46 @@ def _handlings(calls: list[Event]) -> list[tuple[str, int, int]]:
             finish = max(finish, wrapped.time_us)
         found.append((answered.queue, finish, max(0, finish - answered.time_us)))
     return found
+
+
+Scores = tuple[int, int | None, int | None, int | None]  # time, csat, nps, ces
+
+
+def _surveys(calls: list[Event]) -> list[tuple[str, Scores]]:
+    """(queue, survey) of each call's earliest survey: in its own queue, else in the queue the
+    call was last answered in at or before the survey (each agent's first answer; the latest)."""
+    found = []
+    for call in {e.call_id for e in calls if e.type == "survey.completed"}:
+        mine = [e for e in calls if e.call_id == call]
+        survey = min((e for e in mine if e.type == "survey.completed"), key=lambda e: (e.time_us, e.id))
+        firsts: dict[str | None, Event] = {}
+        for e in sorted((e for e in mine if e.type == "call.answered"), key=lambda e: (e.time_us, e.id)):
+            firsts.setdefault(e.agent_id, e)
+        before = [e for e in firsts.values() if e.time_us <= survey.time_us]
+        last = max(before, key=lambda e: (e.time_us, e.id), default=None)
+        queue = survey.queue or (last.queue if last else None)
+        if queue is not None:
+            found.append((queue, (survey.time_us, survey.csat, survey.nps, survey.ces)))
+    return found
+
+
+def _survey_counts(surveys: list[Scores], qs: QueueSettings, now: int) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for name, (lo, hi) in _windows(qs, now).items():
+        inside = [s for s in surveys if lo <= s[0] <= hi]
+        csat = [s[1] for s in inside if s[1] is not None]
+        nps = [s[2] for s in inside if s[2] is not None]
+        ces = [s[3] for s in inside if s[3] is not None]
+        out[f"surveys/{name}"] = {
+            "csat": len(csat),
+            "csat_4_5": sum(v >= 4 for v in csat),
+            "nps": len(nps),
+            "promoters": sum(v >= 9 for v in nps),
+            "detractors": sum(v <= 6 for v in nps),
+            "ces": len(ces),
+            "ces_sum": sum(ces),
+        }
+    return out
 
 
 def _windows(qs: QueueSettings, now: int) -> dict[str, tuple[int, int]]:

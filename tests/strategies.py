@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
-from metrics.contract.events import AGENT_STATES, FLOW_OUT_REASONS, Event
+from metrics.contract.events import AGENT_STATES, FLOW_OUT_REASONS, SURVEY_SCORES, Event
 from metrics.settings import Limits, QueueSettings, Settings
 
 US = 1_000_000
@@ -72,7 +72,17 @@ def call_events(draw: st.DrawFn, base_us: int) -> list[Event]:
             events.append(_event("call.flowed_out", at, call_id=call, queue=queue, reason=reason))
     elif outcome == "answered":
         events += _handled(draw, call, queue, out_at)
+    for _ in range(draw(st.sampled_from([0, 0, 0, 1, 1, 2]))):  # surveys, before or after the answer
+        events.append(_survey(draw, call, out_at + draw(st.integers(-60, 600)) * US))
     return events
+
+
+def _survey(draw: st.DrawFn, call: str, at: int) -> Event:
+    scores = {name: draw(st.none() | st.integers(low, high)) for name, (low, high) in SURVEY_SCORES.items()}
+    if all(value is None for value in scores.values()):
+        scores["csat"] = draw(st.integers(1, 5))
+    queue = draw(st.none() | st.none() | st.sampled_from(QUEUES))  # mostly: the answering queue's
+    return _event("survey.completed", at, call_id=call, queue=queue, **scores)
 
 
 def _handled(draw: st.DrawFn, call: str, queue: str, answered: int) -> list[Event]:

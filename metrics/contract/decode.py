@@ -28,6 +28,7 @@ from metrics.contract.events import (
     MAX_EVENT_BYTES,
     MAX_ID_CHARS,
     MAX_QUEUE_CHARS,
+    SURVEY_SCORES,
     Event,
     Rejection,
 )
@@ -79,6 +80,10 @@ def decode_document(document: dict[str, Any]) -> Decoded:
         return Decoded(None, unknown, event_type)
     values = [event_id, event_type, time_us, source, *_EVENT_DEFAULTS]
     seen = layout.fill(values, data)
+    if event_type == "survey.completed" and all(values[p] is None for p in _SCORE_POSITIONS):
+        raise Rejection(
+            "missing_field", "survey.completed needs one or more of data.csat, data.nps, data.ces"
+        )
     unknown += len(data.keys() - layout.known) if len(data) > seen else 0
     # named tuples made with tuple.__new__: half the time of calling the class, once per event
     return _new(Decoded, (_new(Event, values), unknown, event_type))
@@ -95,6 +100,7 @@ _ID_LIMITS = {
     "to_queue": MAX_QUEUE_CHARS,
 }
 _NOT_KEPT = -1  # the position of a field read but never kept (personal or unused data)
+_SCORE_POSITIONS = tuple(Event._fields.index(name) for name in SURVEY_SCORES)
 
 
 class _Layout:
@@ -226,6 +232,16 @@ def _priority(event_type: str, data: dict[str, Any], name: str) -> int:
     return value
 
 
+def _score(event_type: str, data: dict[str, Any], name: str) -> int:
+    value = data[name]
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    low, high = SURVEY_SCORES[name]
+    if type(value) is not int or not low <= value <= high:
+        raise Rejection("bad_value", f"data.{name} must be a whole number from {low} to {high}")
+    return value
+
+
 _FIELD_CHECKS: dict[str, Callable[[str, dict[str, Any], str], Any]] = {
     "call_id": _id,
     "queue": _id,
@@ -237,5 +253,6 @@ _FIELD_CHECKS: dict[str, Callable[[str, dict[str, Any], str], Any]] = {
     "state": _state,
     "queues": _queues,
     "priority": _priority,
+    **dict.fromkeys(SURVEY_SCORES, _score),
 }
 _LAYOUTS = {t: _Layout(t, required, optional) for t, (required, optional) in DATA_FIELDS.items()}

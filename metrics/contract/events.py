@@ -22,12 +22,15 @@ CALL_TYPES = frozenset(
         "call.wrapup_ended",
         "call.blocked",
         "call.agent_no_answer",
+        "survey.completed",  # on the calls topic, keyed by its call
     }
 )
 AGENT_TYPES = frozenset({"agent.state"})
 EVENT_TYPES = CALL_TYPES | AGENT_TYPES
 AGENT_STATES = ("offline", "available", "on_call", "wrap_up", "away")
 FLOW_OUT_REASONS = frozenset({"timeout", "exit_key", "empty", "full", "transfer", "callback", "other"})
+# survey.completed: each score's inclusive range; one or more of them in each survey
+SURVEY_SCORES = {"csat": (1, 5), "nps": (0, 10), "ces": (1, 7)}
 
 
 MAX_EVENT_BYTES = 64 * 1024
@@ -52,6 +55,7 @@ DATA_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "call.wrapup_ended": (("call_id", "agent_id"), ()),
     "call.blocked": (("call_id", "queue"), ()),
     "call.agent_no_answer": (("call_id", "queue", "agent_id"), ()),
+    "survey.completed": (("call_id",), ("csat", "nps", "ces", "queue", "agent_id")),
     "agent.state": (("agent_id", "state"), ("reason", "queues")),
 }
 assert set(DATA_FIELDS) == EVENT_TYPES
@@ -80,6 +84,9 @@ class Event(NamedTuple):
     to_queue: str | None = None
     state: str | None = None
     queues: tuple[str, ...] | None = None
+    csat: int | None = None
+    nps: int | None = None
+    ces: int | None = None
 
 
 class Rejection(ValueError):

@@ -19,6 +19,7 @@ from metrics.contract.events import (
     MAX_AGENT_QUEUES,
     MAX_ID_CHARS,
     MAX_QUEUE_CHARS,
+    SURVEY_SCORES,
 )
 
 FOLDER = Path(__file__).parent / "schemas"
@@ -35,6 +36,10 @@ FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
     "wrapup": {"type": "boolean", "default": False},
     "state": {"enum": list(AGENT_STATES)},
     "queues": {"type": "array", "items": _QUEUE, "maxItems": MAX_AGENT_QUEUES},
+    **{
+        name: {"type": "integer", "minimum": low, "maximum": high}
+        for name, (low, high) in SURVEY_SCORES.items()
+    },
 }
 
 
@@ -54,9 +59,21 @@ def json_schema(event_type: str) -> dict[str, Any]:
             "source": _ID,
             "type": {"const": event_type},
             "time": {"type": "string", "pattern": RFC3339, "description": "event time, RFC 3339 with offset"},
-            "data": {"type": "object", "required": list(required), "properties": properties},
+            "data": {
+                "type": "object",
+                "required": list(required),
+                "properties": properties,
+                **_one_of(event_type),
+            },
         },
     }
+
+
+def _one_of(event_type: str) -> dict[str, Any]:
+    """A survey has one or more scores."""
+    if event_type != "survey.completed":
+        return {}
+    return {"anyOf": [{"required": [name]} for name in SURVEY_SCORES]}
 
 
 def _field(event_type: str, name: str) -> dict[str, Any]:

@@ -96,12 +96,13 @@ def pack_visit(visit: Visit) -> bytes:
     transfers = tuple(before_last(last, t) for t in visit.transfers_us)
     times = (before_last(last, visit.queued_us), before_last(last, visit.outcome_us))
     blocked = before_last(last, visit.blocked_us)
-    return pack(last, (*times, visit.outcome, handlings, transfers, blocked, visit.flow_out_reason))
+    survey = None if visit.survey is None else (last - visit.survey[0], *visit.survey[1:])
+    return pack(last, (*times, visit.outcome, handlings, transfers, blocked, visit.flow_out_reason, survey))
 
 
 def unpack_visit(call_id: str, queue: str, data: bytes) -> Visit:
     """The visit of ``call_id`` in ``queue`` given to :func:`pack_visit`."""
-    queued, outcome_at, outcome, handlings, transfers, blocked, reason = unpack(data)
+    queued, outcome_at, outcome, handlings, transfers, blocked, reason, survey = unpack(data)
     last = packed_last_us(data)
     return Visit(
         call_id,
@@ -114,6 +115,7 @@ def unpack_visit(call_id: str, queue: str, data: bytes) -> Visit:
         tuple(last - t for t in transfers),
         before_last(last, blocked),
         reason,
+        None if survey is None else (last - survey[0], *survey[1:]),
     )
 
 

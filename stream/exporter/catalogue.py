@@ -56,6 +56,17 @@ DERIVED: tuple[tuple[str, Callable[[WindowValues], float | None], str], ...] = (
     ("handle_time_seconds", lambda w: w.handle_time_seconds, "Average handle time"),
     ("transfer_ratio", lambda w: w.transfer_ratio, "Transferred / answered"),
     ("blocked_ratio", lambda w: w.blocked_ratio, "Blocked / (offered + blocked)"),
+    ("csat_ratio", lambda w: w.csat_ratio, "Survey CSAT answers of 4 or 5 / CSAT answers"),
+    (
+        "nps_ratio",
+        lambda w: w.nps_ratio,
+        "Net promoter score, (promoters 9-10 - detractors 0-6) / NPS answers (-1..1)",
+    ),
+    ("customer_effort_score", lambda w: w.customer_effort_score, "Mean survey CES answer (1-7)"),
+)
+SURVEY_RESPONSES = (
+    "callcenter_survey_responses",
+    "Survey answers by score (csat, nps, ces), counted at the survey's time; queues with surveys only",
 )
 FLOWED_OUT_BY_REASON = (
     "callcenter_flowed_out_by_reason_calls",
@@ -113,6 +124,12 @@ PER_QUEUE: tuple[tuple[str, str, Callable[[QueueSnapshot], float]], ...] = (
         lambda q: q.alert_agent_wrap_up_seconds,
     ),
     ("callcenter_alert_occupancy_ratio", "Occupancy alert threshold", lambda q: q.alert_occupancy_ratio),
+    ("callcenter_alert_csat_ratio", "Satisfaction (CSAT, 1h) alert threshold", lambda q: q.alert_csat_ratio),
+    (
+        "callcenter_alert_min_survey_responses",
+        "The satisfaction alert needs this many CSAT answers in 1h",
+        lambda q: q.alert_min_survey_responses,
+    ),
 )
 AGENTS = ("callcenter_agents", "Agents serving the queue, by state")
 QUEUE_INFO = ("callcenter_queue_info", "Each queue's time zone (of its 'today')")
@@ -308,6 +325,11 @@ def _agent_window_families(agents: tuple[AgentSnapshot, ...]) -> list[Family]:
                     family.rows.append(((a.agent, window), value))
             seconds.rows.extend(((a.agent, state, window), v) for state, v in values.state_seconds.items())
     return [*families, seconds]
+
+
+def has_surveys(queue: QueueSnapshot) -> bool:
+    """Whether a queue has ever had a survey: its response series are exported from then on."""
+    return any(queue.total.survey_responses().values())
 
 
 def flow_out_reasons_seen(queue: QueueSnapshot) -> list[str]:

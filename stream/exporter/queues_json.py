@@ -52,6 +52,7 @@ def _window(queue: QueueSnapshot, name: str, values: WindowValues) -> dict[str, 
     found: dict[str, Any] = {suffix: values[slot] for suffix, slot, _ in COUNTS}
     found.update((suffix, derive(values)) for suffix, derive, _ in DERIVED)
     found["flowed_out_by_reason_calls"] = values.flowed_out_by_reason()
+    found["survey_responses"] = values.survey_responses()
     found["occupancy_ratio"] = queue.occupancy_ratio(name)
     need = queue.staffing(name)
     found.update((suffix, None if need is None else value_of(need)) for suffix, value_of, _ in STAFFING)

@@ -30,11 +30,13 @@ from stream.exporter.catalogue import (
     QUEUE_INFO,
     SNAPSHOT_TIME,
     STAFFING,
+    SURVEY_RESPONSES,
     TOTALS,
     WAIT_HISTOGRAM,
     Family,
     agent_families,
     flow_out_reasons_seen,
+    has_surveys,
     pipeline_families,
     queue_agent_families,
 )
@@ -115,6 +117,7 @@ def _windowed(out: Lines, queues: Queues, labels: list[str]) -> None:
                 if value is not None:
                     out.append(f'{name}{{{label},window="{window}"}} {number(value)}\n')
     _by_reason(out, queues, labels)
+    _survey_responses(out, queues, labels)
     _staffing(out, queues, labels)
 
 
@@ -126,6 +129,17 @@ def _by_reason(out: Lines, queues: Queues, labels: list[str]) -> None:
         for window, values in q.windows.items() if seen else ():
             counts = values.flowed_out_by_reason()
             out += [f'{name}{{{label},reason="{r}",window="{window}"}} {number(counts[r])}\n' for r in seen]
+
+
+def _survey_responses(out: Lines, queues: Queues, labels: list[str]) -> None:
+    name = SURVEY_RESPONSES[0]
+    _header(out, name, "gauge", SURVEY_RESPONSES[1])
+    for q, label in zip(queues, labels, strict=True):
+        for window, values in q.windows.items() if has_surveys(q) else ():
+            out += [
+                f'{name}{{{label},survey="{survey}",window="{window}"}} {number(count)}\n'
+                for survey, count in values.survey_responses().items()
+            ]
 
 
 def _staffing(out: Lines, queues: Queues, labels: list[str]) -> None:

@@ -45,6 +45,11 @@ def test_an_integral_number_is_an_integer_as_in_json_schema() -> None:
     assert decode(raw(envelope(call_id="c1", queue="sales", priority=3.0))).event is not None
 
 
+def test_a_survey_keeps_its_scores_and_whole_floats_are_whole_numbers() -> None:
+    event = decode(raw(envelope("survey.completed", call_id="c1", csat=4.0, nps=0))).event
+    assert event is not None and (event.csat, event.nps, event.ces, event.queue) == (4, 0, None, None)
+
+
 def test_unknown_types_are_ignored_and_unknown_fields_counted() -> None:
     unknown = decode(raw(envelope("call.sparkled", call_id="c1")))
     assert (unknown.event, unknown.type) == (None, "call.sparkled")
@@ -79,6 +84,11 @@ def _without(document: dict[str, Any], name: str) -> dict[str, Any]:
             raw(envelope("agent.state", agent_id="a", state="away", queues=[f"q{n}" for n in range(101)])),
             "bad_field",
         ),
+        (raw(envelope("survey.completed", call_id="c1", csat=6)), "bad_value"),
+        (raw(envelope("survey.completed", call_id="c1", nps=-1)), "bad_value"),
+        (raw(envelope("survey.completed", call_id="c1", ces=2.5)), "bad_value"),
+        (raw(envelope("survey.completed", call_id="c1", csat=True)), "bad_value"),
+        (raw(envelope("survey.completed", call_id="c1", queue="sales")), "missing_field"),
         (raw({**envelope(), "time": "1999-02-01T08:09:22"}), "bad_time"),
         (raw({**envelope(), "time": "1999-02-30T08:09:22Z"}), "bad_time"),
         (raw({**envelope(), "time": 917849362}), "bad_time"),
@@ -114,7 +124,7 @@ def mutated_events(draw: st.DrawFn) -> dict[str, Any]:
     event_type = draw(st.sampled_from(sorted(DATA_FIELDS)))
     required, optional = DATA_FIELDS[event_type]
     data: dict[str, Any] = {name: "x1" for name in (*required, *optional)}
-    data.update(state="away", reason="timeout", wrapup=True, queues=["q"], priority=1)
+    data.update(state="away", reason="timeout", wrapup=True, queues=["q"], priority=1, csat=5, nps=0, ces=7)
     data = {k: v for k, v in data.items() if k in (*required, *optional)}
     document = {**envelope(event_type), "data": data}
     for _ in range(draw(st.integers(0, 2))):

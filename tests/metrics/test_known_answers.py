@@ -299,3 +299,40 @@ def test_staffing_by_erlang_c(run: Callable[..., QueueSnapshot]) -> None:
     assert need.predicted_service_level == pytest.approx(0.6402, abs=5e-5)  # Erlang C at 12
     assert queue.staffing("today") is None  # rolling windows only
     assert run(events[:2], "2026-01-05T10:30:00Z", settings=settings).staffing("30m") is None  # none handled
+
+
+def test_surveys_count_at_their_time_in_the_queue_that_last_answered(
+    run: Callable[..., QueueSnapshot],
+) -> None:
+    """docs/metrics.md: CSAT 4-5 / answers, NPS (9-10 minus 0-6) / answers, CES mean."""
+    events = [
+        *answered_call("c1", "2026-01-05T10:00:00Z", "2026-01-05T10:00:05Z"),
+        *answered_call("c2", "2026-01-05T10:00:00Z", "2026-01-05T10:00:05Z", agent="a2"),
+        *answered_call("c3", "2026-01-05T10:00:00Z", "2026-01-05T10:00:05Z", agent="a3"),
+        ev("survey.completed", "2026-01-05T10:05:00Z", call_id="c1", csat=5, nps=10, ces=2),
+        ev("survey.completed", "2026-01-05T10:06:00Z", call_id="c2", csat=3, nps=7),
+        ev("survey.completed", "2026-01-05T10:07:00Z", call_id="c3", csat=4, nps=3, ces=5),
+        ev("survey.completed", "2026-01-05T10:08:00Z", call_id="c3", csat=1),  # later: not counted
+        ev("survey.completed", "2026-01-05T10:01:00Z", call_id="c9", csat=1),  # no answer, no queue
+    ]
+    window = run(events, "2026-01-05T10:10:00Z").windows["15m"]
+    assert window.survey_responses() == {"csat": 3, "nps": 3, "ces": 2}
+    assert (window.csat_ratio, window.nps_ratio, window.customer_effort_score) == (2 / 3, 0.0, 3.5)
+    assert run(list(reversed(events)), "2026-01-05T10:10:00Z").windows["15m"] == window  # any order
+    early = run(events, "2026-01-05T10:05:30Z").windows["15m"]
+    assert early.survey_responses() == {"csat": 1, "nps": 1, "ces": 1}  # at the survey's time
+
+
+def test_a_survey_names_its_queue_or_follows_the_answer_before_it(
+    run: Callable[..., QueueSnapshot],
+) -> None:
+    events = [
+        *answered_call("c1", "2026-01-05T10:00:00Z", "2026-01-05T10:00:05Z"),
+        ev("call.queued", "2026-01-05T10:03:00Z", call_id="c1", queue="billing"),  # transferred on
+        ev("call.answered", "2026-01-05T10:03:10Z", call_id="c1", queue="billing", agent_id="a2"),
+        ev("survey.completed", "2026-01-05T10:06:00Z", call_id="c1", csat=5),
+        ev("survey.completed", "2026-01-05T10:06:00Z", call_id="c2", csat=2, queue="sales"),
+    ]
+    at = "2026-01-05T10:10:00Z"
+    assert run(events, at, queue="billing").windows["15m"].survey_responses()["csat"] == 1
+    assert run(events, at, queue="sales").windows["15m"].csat_ratio == 0.0  # only c2, named

@@ -56,6 +56,7 @@ def a_busy_snapshot() -> Snapshot:
         ev("call.ended", "2026-01-05T10:23:30Z", call_id="c1", agent_id="a1"),
         ev("call.queued", "2026-01-05T10:21:00Z", call_id="c4", queue="sales"),
         ev("call.flowed_out", "2026-01-05T10:23:00Z", call_id="c4", queue="sales", reason="callback"),
+        ev("survey.completed", "2026-01-05T10:25:00Z", call_id="c1", csat=5, nps=6),
     ]
     for event in events:
         engine.apply(event)
@@ -93,6 +94,9 @@ def test_every_queue_number_is_the_one_on_metrics() -> None:
             for reason, count in values.pop("flowed_out_by_reason_calls").items():
                 labels = (("queue", queue["queue"]), ("reason", reason), ("window", window))
                 assert count == metrics.get(("callcenter_flowed_out_by_reason_calls", labels), 0)
+            for survey, count in values.pop("survey_responses").items():
+                labels = (("queue", queue["queue"]), ("survey", survey), ("window", window))
+                assert count == metrics.get(("callcenter_survey_responses", labels), 0)
             for name, value in values.items():
                 key = (f"callcenter_{name}", (("queue", queue["queue"]), ("window", window)))
                 assert value == metrics.get(key), key  # None: absent on /metrics too
@@ -100,5 +104,7 @@ def test_every_queue_number_is_the_one_on_metrics() -> None:
     assert compared >= 2 * 4 * 16
     sales = orjson.loads(queues_document(snapshot, 30.0))["queues"][0]
     assert sales["windows"]["15m"]["flowed_out_by_reason_calls"]["callback"] == 1
+    assert sales["windows"]["15m"]["survey_responses"] == {"csat": 1, "nps": 1, "ces": 0}
+    assert (sales["windows"]["15m"]["csat_ratio"], sales["windows"]["15m"]["nps_ratio"]) == (1.0, -1.0)
     assert sales["windows"]["15m"]["required_agents"] == 2  # A = 3 / 900 s x 180 s = 0.6; SL(1) 0.43
     assert sales["windows"]["15m"]["abandon_ratio"] == 1 / 3 and sales["agents_away"] == {"Break": 1}
