@@ -14,13 +14,14 @@ from __future__ import annotations
 import sys
 from typing import Any, NamedTuple
 
-from metrics.rules import Contribution
+from metrics.rules import Contribution, survey_contributions
+from metrics.visits import Survey
 
 HANDLED = 0
 HANDLE_US = 1  # talk + hold + after-call work of the calls handled
 TRANSFERRED = 2
 MISSED = 3
-CALL_SLOTS = 4
+CALL_SLOTS = 4  # then the survey slots (metrics.rules.SURVEY_SLOTS)
 
 
 class AgentCall(NamedTuple):
@@ -37,22 +38,33 @@ class AgentCall(NamedTuple):
     handle_us: int = 0
     transferred_us: int | None = None
     missed_us: tuple[int, ...] = ()  # each ring the agent did not answer
+    survey: Survey | None = None  # the call's survey, when it counts for this agent
 
     def to_json(self) -> list[Any]:
-        return [*self[:6], list(self.missed_us)]
+        tail = [] if self.survey is None else [list(self.survey)]  # rows stay as before without one
+        return [*self[:6], list(self.missed_us), *tail]
 
     @classmethod
     def from_json(cls, row: list[Any]) -> AgentCall:
-        call_id, agent_id, last_us, handled_us, handle_us, transferred_us, missed = row
+        call_id, agent_id, last_us, handled_us, handle_us, transferred_us, missed = row[:7]
+        survey = tuple(row[7]) if len(row) > 7 else None
         return cls(
-            call_id, sys.intern(agent_id), last_us, handled_us, handle_us, transferred_us, tuple(missed)
+            call_id,
+            sys.intern(agent_id),
+            last_us,
+            handled_us,
+            handle_us,
+            transferred_us,
+            tuple(missed),
+            survey,
         )
 
 
 def call_contributions(told: AgentCall, base: int = 0) -> list[Contribution]:
     """The agent's contributions of one call: handled and its handle time, transfer, missed
-    offers (in slots from ``base``)."""
-    found: list[Contribution] = [(at, base + MISSED, 1) for at in told.missed_us]
+    offers (in slots from ``base``), then its survey's answers."""
+    found = [(at, base + MISSED, 1) for at in told.missed_us]
+    found += survey_contributions(told.survey, base + CALL_SLOTS)
     if told.handled_us is not None:
         done = told.handled_us
         found += [(done, base + HANDLED, 1), (done, base + HANDLE_US, told.handle_us)]

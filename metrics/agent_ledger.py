@@ -26,15 +26,16 @@ from metrics.agent_calls import (
 )
 from metrics.agent_time import STATE_SLOTS, history_changes, seconds_in_window
 from metrics.agents import AgentHistory
-from metrics.rules import Contribution
+from metrics.rules import SURVEY_SLOTS, Contribution
 from metrics.settings import Settings
 from metrics.settled import Settled
 from metrics.snapshot import AgentSnapshot, AgentWindow
 from metrics.timeutil import day_start_us, local_date
 from metrics.windows import TODAY, TOTAL, WindowSums
 
-CALLS = STATE_SLOTS  # the call slots follow the time-in-state ones
-SLOTS = STATE_SLOTS + CALL_SLOTS
+CALLS = STATE_SLOTS  # the call slots follow the time-in-state ones, then the survey slots
+SURVEYS = CALLS + CALL_SLOTS
+SLOTS = SURVEYS + SURVEY_SLOTS
 
 
 def _nothing_cold(call_id: str) -> AgentCall | None:
@@ -101,6 +102,7 @@ class AgentLedger:
             handle_us=sums[CALLS + HANDLE_US],
             transferred=sums[CALLS + TRANSFERRED],
             missed=sums[CALLS + MISSED],
+            surveys=tuple(sums[SURVEYS:]),
         )
 
     def restore_cold(self, told: AgentCall) -> None:

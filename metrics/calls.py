@@ -105,6 +105,17 @@ class CallRecord:
         surveyed = self.survey_queue()
         return found if surveyed is None else found | {surveyed}
 
+    def survey_agent(self) -> str | None:
+        """The agent the survey counts for: its own, else the agent of the call's latest answer
+        at or before the survey."""
+        survey = _find(self.surveys, _SURVEY)
+        if survey is None:
+            return None
+        if survey[6] is not None:
+            return str(survey[6])
+        before = [fact for fact in self.answered if fact[0] <= survey[0]]
+        return str(max(before)[3]) if before else None
+
     def survey_queue(self) -> str | None:
         """The queue the survey counts in: its own, else the queue of the call's latest answer
         at or before the survey (each agent's first answer), so that it depends on no later event."""
@@ -174,7 +185,9 @@ class CallRecord:
     def agents(self) -> set[str]:
         """Every agent this call names: those that answered, ended, transferred or missed it."""
         named = (*self.answered, *self.ended, *self.wrapup_ended, *self.transferred)
-        return {fact[-1] for fact in named} | {fact[2] for fact in self.missed}
+        found = {fact[-1] for fact in named} | {fact[2] for fact in self.missed}
+        surveyed = self.survey_agent()  # a survey may name an agent no other event names
+        return found if surveyed is None else found | {surveyed}
 
     def agent_call(self, agent: str) -> AgentCall:
         """The call as ``agent`` saw it (handling counts once the agent answered it)."""
@@ -183,7 +196,11 @@ class CallRecord:
         handle_us = 0 if done_us is None or answered is None else max(0, done_us - answered[0])
         missed = tuple(sorted(fact[0] for fact in self.missed if fact[2] == agent))
         transferred_us = None if transfer is None else transfer[0]
-        return AgentCall(self.call_id, agent, self.last_us, done_us, handle_us, transferred_us, missed)
+        survey = _find(self.surveys, _SURVEY)
+        scores = None if survey is None or self.survey_agent() != agent else (survey[0], *survey[2:5])
+        return AgentCall(
+            self.call_id, agent, self.last_us, done_us, handle_us, transferred_us, missed, scores
+        )
 
     def _queue_of(self, agent: str) -> Touched:
         fact = _find(self.answered, agent)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from metrics.timeutil import US
-from metrics.visits import Visit
+from metrics.visits import Survey, Visit
 
 if TYPE_CHECKING:  # settings name the service-level rules defined here
     from metrics.settings import QueueSettings
@@ -112,9 +112,14 @@ def _flow_out_reason(visit: Visit, base: int) -> list[Contribution]:
 
 def _survey(visit: Visit, base: int) -> list[Contribution]:
     """At the survey's time, whether or not the call was seen queued: each score answered."""
-    if visit.survey is None:
+    return survey_contributions(visit.survey, base)
+
+
+def survey_contributions(survey: Survey | None, base: int) -> list[Contribution]:
+    """A survey's answers, in :data:`SURVEY_SLOTS` slots from ``base`` (queues' and agents')."""
+    if survey is None:
         return []
-    at, csat, nps, ces = visit.survey
+    at, csat, nps, ces = survey
     found = []
     if csat is not None:
         found += [(at, base + CSAT_ANSWERS, 1), (at, base + CSAT_SATISFIED, int(csat >= 4))]

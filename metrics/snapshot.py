@@ -120,6 +120,7 @@ class AgentWindow:
     handle_us: int
     transferred: int
     missed: int
+    surveys: tuple[int, ...] = ()  # :data:`metrics.rules.SURVEY_SLOTS` sums
 
     @property
     def handle_time_seconds(self) -> float | None:
@@ -129,6 +130,18 @@ class AgentWindow:
     @property
     def occupancy_ratio(self) -> float | None:
         return rules.occupancy_ratio(self.state_seconds)
+
+    @property
+    def csat_ratio(self) -> float | None:
+        return rules.csat_ratio(self.surveys)
+
+    @property
+    def nps_ratio(self) -> float | None:
+        return rules.nps_ratio(self.surveys)
+
+    @property
+    def customer_effort_score(self) -> float | None:
+        return rules.customer_effort_score(self.surveys)
 
 
 @dataclass(frozen=True, slots=True)

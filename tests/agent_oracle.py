@@ -94,7 +94,7 @@ def expected_agents(events: list[Event], settings: Settings, now: int) -> dict[s
     states = [e for e in unique if e.type == "agent.state"]
     calls = [e for e in unique if e.type != "agent.state" and e.time_us <= now]
     max_age, agents = settings.limits.max_agent_age_us, settings.agents
-    result = {}
+    result, surveys = {}, surveys_by_agent(calls)
     for agent in sorted({e.agent_id or "" for e in unique if e.agent_id}):
         changes = changes_of(states, agent, now)
         row = _now(changes, max_age, now, agents.reasons)
@@ -108,8 +108,42 @@ def expected_agents(events: list[Event], settings: Settings, now: int) -> dict[s
             row[f"handled/{name}"], row[f"handle_us/{name}"] = len(done), sum(done)
             row[f"transferred/{name}"] = sum(1 for t in transfers if inside(t, lower, name, now))
             row[f"missed/{name}"] = sum(1 for t in missed if inside(t, lower, name, now))
+            row[f"surveys/{name}"] = survey_sums(
+                [s for a, s in surveys if a == agent and inside(s[0], lower, name, now)]
+            )
         result[agent] = row
     return result
+
+
+def surveys_by_agent(calls: list[Event]) -> list[tuple[str, tuple[int, int | None, int | None, int | None]]]:
+    """(agent, survey) of each call's earliest survey: for its agent, else the agent of the
+    call's latest answer at or before it (each agent's first answer)."""
+    found = []
+    for call in {e.call_id for e in calls if e.type == "survey.completed"}:
+        mine = [e for e in calls if e.call_id == call]
+        survey = min((e for e in mine if e.type == "survey.completed"), key=lambda e: (e.time_us, e.id))
+        answers = [first(mine, "call.answered", call, a) for a in {e.agent_id for e in mine if e.agent_id}]
+        before = [e for e in answers if e is not None and e.time_us <= survey.time_us]
+        last = max(before, key=lambda e: (e.time_us, e.id), default=None)
+        agent = survey.agent_id or (last.agent_id if last else None)
+        if agent is not None:
+            found.append((agent, (survey.time_us, survey.csat, survey.nps, survey.ces)))
+    return found
+
+
+def survey_sums(surveys: list[tuple[int, int | None, int | None, int | None]]) -> dict[str, int]:
+    csat = [s[1] for s in surveys if s[1] is not None]
+    nps = [s[2] for s in surveys if s[2] is not None]
+    ces = [s[3] for s in surveys if s[3] is not None]
+    return {
+        "csat": len(csat),
+        "csat_4_5": sum(v >= 4 for v in csat),
+        "nps": len(nps),
+        "promoters": sum(v >= 9 for v in nps),
+        "detractors": sum(v <= 6 for v in nps),
+        "ces": len(ces),
+        "ces_sum": sum(ces),
+    }
 
 
 def inside(at: int, lower: int, window: str, now: int) -> bool:

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from metrics.agent_calls import AgentCall
 from metrics.calls import FIELDS, CallRecord, Facts
 from metrics.timeutil import US
-from metrics.visits import Handling, Visit
+from metrics.visits import Handling, Survey, Visit
 
 COLD_AFTER_US = 60 * US  # a call or visit with no event for this long (event time) is packed
 _LAST_US = struct.Struct("<q")
@@ -96,7 +96,7 @@ def pack_visit(visit: Visit) -> bytes:
     transfers = tuple(before_last(last, t) for t in visit.transfers_us)
     times = (before_last(last, visit.queued_us), before_last(last, visit.outcome_us))
     blocked = before_last(last, visit.blocked_us)
-    survey = None if visit.survey is None else (last - visit.survey[0], *visit.survey[1:])
+    survey = _survey_flipped(visit.survey, last)
     return pack(last, (*times, visit.outcome, handlings, transfers, blocked, visit.flow_out_reason, survey))
 
 
@@ -115,7 +115,7 @@ def unpack_visit(call_id: str, queue: str, data: bytes) -> Visit:
         tuple(last - t for t in transfers),
         before_last(last, blocked),
         reason,
-        None if survey is None else (last - survey[0], *survey[1:]),
+        _survey_flipped(survey, last),
     )
 
 
@@ -128,13 +128,14 @@ def pack_agent_call(told: AgentCall) -> bytes:
         told.handle_us,
         before_last(last, told.transferred_us),
         missed,
+        _survey_flipped(told.survey, last),
     )
     return pack(last, fields)
 
 
 def unpack_agent_call(call_id: str, agent_id: str, data: bytes) -> AgentCall:
     """The call of ``agent_id`` given to :func:`pack_agent_call`."""
-    handled, handle_us, transferred, missed = unpack(data)
+    handled, handle_us, transferred, missed, survey = unpack(data)
     last = packed_last_us(data)
     return AgentCall(
         call_id,
@@ -144,4 +145,10 @@ def unpack_agent_call(call_id: str, agent_id: str, data: bytes) -> AgentCall:
         handle_us,
         before_last(last, transferred),
         tuple(last - at for at in missed),
+        _survey_flipped(survey, last),
     )
+
+
+def _survey_flipped(survey: Survey | None, last_us: int) -> Survey | None:
+    """A survey with its time as time before ``last_us``, or back (see ``before_last``)."""
+    return None if survey is None else (last_us - survey[0], *survey[1:])

@@ -42,4 +42,7 @@ def _window(values: AgentWindow) -> dict[str, Any]:
         "transferred_calls": values.transferred,
         "missed_calls": values.missed,
         "occupancy_ratio": values.occupancy_ratio,
+        "csat_ratio": values.csat_ratio,
+        "nps_ratio": values.nps_ratio,
+        "customer_effort_score": values.customer_effort_score,
     }

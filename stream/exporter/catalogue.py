@@ -306,6 +306,13 @@ AGENT_WINDOWED: tuple[tuple[str, str, Callable[[AgentWindow], float | None]], ..
         "(on_call + wrap_up) / (on_call + wrap_up + available) seconds",
         lambda w: w.occupancy_ratio,
     ),
+    ("callcenter_agent_csat_ratio", "Survey CSAT answers of 4 or 5 / CSAT answers", lambda w: w.csat_ratio),
+    ("callcenter_agent_nps_ratio", "(Promoters - detractors) / NPS answers (-1..1)", lambda w: w.nps_ratio),
+    (
+        "callcenter_agent_customer_effort_score",
+        "Mean survey CES answer (1-7)",
+        lambda w: w.customer_effort_score,
+    ),
 )
 
 

@@ -210,3 +210,21 @@ def test_time_in_state_us_is_exact_to_the_microsecond() -> None:
     events = [state(start, "a1", "available", queues=("q",)), state("2026-01-05T10:00:01Z", "a1", "away")]
     seconds = queue_of(run(events, "2026-01-05T10:00:02Z"), "q").agent_seconds["5m"]
     assert seconds["available"] * US == 999_999 and seconds["away"] == 1.0
+
+
+def test_a_survey_counts_for_the_agent_who_last_answered_or_the_one_it_names() -> None:
+    events = [
+        ev("call.queued", T0, call_id="c1", queue="sales"),
+        ev("call.answered", "2026-01-05T10:00:10Z", call_id="c1", queue="sales", agent_id="a1"),
+        ev("call.answered", "2026-01-05T10:02:00Z", call_id="c1", queue="sales", agent_id="a2"),
+        ev("call.ended", "2026-01-05T10:05:00Z", call_id="c1", agent_id="a2"),
+        ev("survey.completed", "2026-01-05T10:06:00Z", call_id="c1", csat=2, nps=10, ces=4),
+        ev("call.queued", T0, call_id="c2", queue="sales"),
+        ev("call.answered", "2026-01-05T10:00:10Z", call_id="c2", queue="sales", agent_id="a2"),
+        ev("survey.completed", "2026-01-05T10:07:00Z", call_id="c2", csat=5, agent_id="a1"),
+    ]
+    snapshot = run(events, "2026-01-05T10:10:00Z")
+    a1, a2 = agent_of(snapshot, "a1").windows["today"], agent_of(snapshot, "a2").windows["today"]
+    assert (a1.csat_ratio, a1.nps_ratio, a1.customer_effort_score) == (1.0, None, None)  # named on c2
+    assert (a2.csat_ratio, a2.nps_ratio, a2.customer_effort_score) == (0.0, 1.0, 4.0)  # c1's last answer
+    assert 'callcenter_agent_csat_ratio{agent="a2",window="today"} 0.0' in render(snapshot).decode()

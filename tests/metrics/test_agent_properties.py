@@ -13,6 +13,7 @@ from metrics.snapshot import Snapshot
 from metrics.timeutil import US
 from stream.exporter.text import render
 from tests.agent_oracle import expected_agents, expected_queue_agents
+from tests.helpers import SURVEY_SUMS
 from tests.strategies import History, histories, instants
 
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -37,6 +38,7 @@ def observed_agents(snapshot: Snapshot) -> dict[str, dict[str, object]]:
             row[f"seconds/{name}"] = w.state_seconds
             row[f"handled/{name}"], row[f"handle_us/{name}"] = w.handled, w.handle_us
             row[f"transferred/{name}"], row[f"missed/{name}"] = w.transferred, w.missed
+            row[f"surveys/{name}"] = dict(zip(SURVEY_SUMS, w.surveys, strict=True))
         result[a.agent] = row
     return result
 
