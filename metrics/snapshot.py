@@ -8,8 +8,27 @@ from metrics import erlang, rules
 from metrics.erlang import Staffing
 
 
+class SurveyRatios:
+    """The survey ratios of a window's survey sums (a queue's or an agent's)."""
+
+    __slots__ = ()
+    surveys: tuple[int, ...]  # :data:`metrics.rules.SURVEY_SLOTS` sums
+
+    @property
+    def csat_ratio(self) -> float | None:
+        return rules.csat_ratio(self.surveys)
+
+    @property
+    def nps_ratio(self) -> float | None:
+        return rules.nps_ratio(self.surveys)
+
+    @property
+    def customer_effort_score(self) -> float | None:
+        return rules.customer_effort_score(self.surveys)
+
+
 @dataclass(frozen=True, slots=True)
-class WindowValues:
+class WindowValues(SurveyRatios):
     """The sums of one window, by slot (:mod:`metrics.rules` derives the ratios from them)."""
 
     sums: tuple[int, ...]
@@ -30,18 +49,6 @@ class WindowValues:
             return {"csat": 0, "nps": 0, "ces": 0}
         s = self.surveys
         return {"csat": s[rules.CSAT_ANSWERS], "nps": s[rules.NPS_ANSWERS], "ces": s[rules.CES_ANSWERS]}
-
-    @property
-    def csat_ratio(self) -> float | None:
-        return rules.csat_ratio(self.surveys)
-
-    @property
-    def nps_ratio(self) -> float | None:
-        return rules.nps_ratio(self.surveys)
-
-    @property
-    def customer_effort_score(self) -> float | None:
-        return rules.customer_effort_score(self.surveys)
 
     @property
     def service_level_ratio(self) -> float | None:
@@ -112,7 +119,7 @@ class QueueSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
-class AgentWindow:
+class AgentWindow(SurveyRatios):
     """One agent's values in one window."""
 
     state_seconds: dict[str, float]
@@ -130,18 +137,6 @@ class AgentWindow:
     @property
     def occupancy_ratio(self) -> float | None:
         return rules.occupancy_ratio(self.state_seconds)
-
-    @property
-    def csat_ratio(self) -> float | None:
-        return rules.csat_ratio(self.surveys)
-
-    @property
-    def nps_ratio(self) -> float | None:
-        return rules.nps_ratio(self.surveys)
-
-    @property
-    def customer_effort_score(self) -> float | None:
-        return rules.customer_effort_score(self.surveys)
 
 
 @dataclass(frozen=True, slots=True)

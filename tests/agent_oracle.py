@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from metrics.contract.events import AGENT_STATES, Event
 from metrics.settings import Settings
+from tests.oracle import Scores, survey_sums
 
 US = 1_000_000
 Segment = tuple[int, int, str, tuple[str, ...]]  # [start, end), state, queues served
@@ -115,7 +116,7 @@ def expected_agents(events: list[Event], settings: Settings, now: int) -> dict[s
     return result
 
 
-def surveys_by_agent(calls: list[Event]) -> list[tuple[str, tuple[int, int | None, int | None, int | None]]]:
+def surveys_by_agent(calls: list[Event]) -> list[tuple[str, Scores]]:
     """(agent, survey) of each call's earliest survey: for its agent, else the agent of the
     call's latest answer at or before it (each agent's first answer)."""
     found = []
@@ -129,21 +130,6 @@ def surveys_by_agent(calls: list[Event]) -> list[tuple[str, tuple[int, int | Non
         if agent is not None:
             found.append((agent, (survey.time_us, survey.csat, survey.nps, survey.ces)))
     return found
-
-
-def survey_sums(surveys: list[tuple[int, int | None, int | None, int | None]]) -> dict[str, int]:
-    csat = [s[1] for s in surveys if s[1] is not None]
-    nps = [s[2] for s in surveys if s[2] is not None]
-    ces = [s[3] for s in surveys if s[3] is not None]
-    return {
-        "csat": len(csat),
-        "csat_4_5": sum(v >= 4 for v in csat),
-        "nps": len(nps),
-        "promoters": sum(v >= 9 for v in nps),
-        "detractors": sum(v <= 6 for v in nps),
-        "ces": len(ces),
-        "ces_sum": sum(ces),
-    }
 
 
 def inside(at: int, lower: int, window: str, now: int) -> bool:

@@ -124,20 +124,24 @@ def _surveys(calls: list[Event]) -> list[tuple[str, Scores]]:
 def _survey_counts(surveys: list[Scores], qs: QueueSettings, now: int) -> dict[str, object]:
     out: dict[str, object] = {}
     for name, (lo, hi) in _windows(qs, now).items():
-        inside = [s for s in surveys if lo <= s[0] <= hi]
-        csat = [s[1] for s in inside if s[1] is not None]
-        nps = [s[2] for s in inside if s[2] is not None]
-        ces = [s[3] for s in inside if s[3] is not None]
-        out[f"surveys/{name}"] = {
-            "csat": len(csat),
-            "csat_4_5": sum(v >= 4 for v in csat),
-            "nps": len(nps),
-            "promoters": sum(v >= 9 for v in nps),
-            "detractors": sum(v <= 6 for v in nps),
-            "ces": len(ces),
-            "ces_sum": sum(ces),
-        }
+        out[f"surveys/{name}"] = survey_sums([s for s in surveys if lo <= s[0] <= hi])
     return out
+
+
+def survey_sums(surveys: list[Scores]) -> dict[str, int]:
+    """Answers per score, and the parts of the ratios, of the surveys given (queues' and agents')."""
+    csat = [s[1] for s in surveys if s[1] is not None]
+    nps = [s[2] for s in surveys if s[2] is not None]
+    ces = [s[3] for s in surveys if s[3] is not None]
+    return {
+        "csat": len(csat),
+        "csat_4_5": sum(v >= 4 for v in csat),
+        "nps": len(nps),
+        "promoters": sum(v >= 9 for v in nps),
+        "detractors": sum(v <= 6 for v in nps),
+        "ces": len(ces),
+        "ces_sum": sum(ces),
+    }
 
 
 def _windows(qs: QueueSettings, now: int) -> dict[str, tuple[int, int]]:
