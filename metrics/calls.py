@@ -105,27 +105,23 @@ class CallRecord:
         surveyed = self.survey_queue()
         return found if surveyed is None else found | {surveyed}
 
-    def survey_agent(self) -> str | None:
-        """The agent the survey counts for: its own, else the agent of the call's latest answer
-        at or before the survey."""
-        survey = _find(self.surveys, _SURVEY)
-        if survey is None:
-            return None
-        if survey[6] is not None:
-            return str(survey[6])
-        before = [fact for fact in self.answered if fact[0] <= survey[0]]
-        return str(max(before)[3]) if before else None
-
     def survey_queue(self) -> str | None:
-        """The queue the survey counts in: its own, else the queue of the call's latest answer
-        at or before the survey (each agent's first answer), so that it depends on no later event."""
-        survey = _find(self.surveys, _SURVEY)
+        """The queue the survey counts in: its own, else the queue of the call's latest answer at
+        or before the survey (each agent's first answer), so that it depends on no later event."""
+        return self._survey_target(named=5, answered=2)
+
+    def survey_agent(self) -> str | None:
+        """The agent the survey counts for: its own, else the agent of that same answer."""
+        return self._survey_target(named=6, answered=3)
+
+    def _survey_target(self, named: int, answered: int) -> str | None:
+        survey = _find(self.surveys, _SURVEY)  # (time, id, csat, nps, ces, queue, agent, key)
         if survey is None:
             return None
-        if survey[5] is not None:
-            return str(survey[5])
+        if survey[named] is not None:
+            return str(survey[named])
         before = [fact for fact in self.answered if fact[0] <= survey[0]]  # (time, id, queue, agent)
-        return str(max(before)[2]) if before else None
+        return str(max(before)[answered]) if before else None
 
     def visit(self, queue: str) -> Visit:
         """The facts of this call in ``queue``."""
@@ -156,10 +152,11 @@ class CallRecord:
 
     def _survey_in(self, queue: str) -> Survey | None:
         """The survey's time and scores, if it counts in ``queue``."""
+        return self._scores() if self.survey_queue() == queue else None
+
+    def _scores(self) -> Survey | None:
         survey = _find(self.surveys, _SURVEY)
-        if survey is None or self.survey_queue() != queue:
-            return None
-        return (survey[0], survey[2], survey[3], survey[4])
+        return None if survey is None else (survey[0], survey[2], survey[3], survey[4])
 
     def _add_handling(
         self, agent: str, answered_us: int, handlings: list[Handling], transfers: list[int]
@@ -196,10 +193,9 @@ class CallRecord:
         handle_us = 0 if done_us is None or answered is None else max(0, done_us - answered[0])
         missed = tuple(sorted(fact[0] for fact in self.missed if fact[2] == agent))
         transferred_us = None if transfer is None else transfer[0]
-        survey = _find(self.surveys, _SURVEY)
-        scores = None if survey is None or self.survey_agent() != agent else (survey[0], *survey[2:5])
+        survey = self._scores() if self.survey_agent() == agent else None
         return AgentCall(
-            self.call_id, agent, self.last_us, done_us, handle_us, transferred_us, missed, scores
+            self.call_id, agent, self.last_us, done_us, handle_us, transferred_us, missed, survey
         )
 
     def _queue_of(self, agent: str) -> Touched:
