@@ -104,7 +104,7 @@ class _Call:
 
 CALLBACK_AFTER_US = 60 * US  # a caller out of patience after this long may take a callback
 SURVEY_AFTER_US = 30 * US  # one caller in three answers a survey this long after the call
-SURVEY_WAIT_BANDS_S = (20, 60, 120)  # the longer the wait, the lower the scores
+SURVEY_WAIT_BANDS_S = (15, 30, 60)  # the longer the wait, the lower the scores
 
 
 @dataclass

@@ -36,13 +36,20 @@ def test_with_its_hour_of_history_the_first_minute_shows_it_all() -> None:
 
 
 def test_sales_is_the_queue_below_target_as_the_guide_says() -> None:
-    """Sales below its 80 % target, billing and support keeping up, over the first ten minutes."""
+    """Sales below its 80 % target, agents short by Erlang C and its callers less satisfied;
+    billing and support keeping up, over the first ten minutes."""
     for seconds in (60, 300, 600):
         values = values_after(3600, seconds)
         assert values[("callcenter_service_level_ratio", "sales", "15m")] < 0.75, seconds
+        assert values[("callcenter_staffing_gap_agents", "sales", "15m")] > 0, seconds
         for keeping_up in ("billing", "support"):
             assert values[("callcenter_service_level_ratio", keeping_up, "15m")] >= 0.8, (keeping_up, seconds)
-    assert "sales is understaffed" in GUIDE and "billing and\n  support keep up" in GUIDE
+            assert values[("callcenter_staffing_gap_agents", keeping_up, "15m")] <= 0, (keeping_up, seconds)
+            less = values[("callcenter_csat_ratio", "sales", "1h")]
+            assert less < values[("callcenter_csat_ratio", keeping_up, "1h")], (keeping_up, seconds)
+    guide = " ".join(GUIDE.split())
+    assert "sales is understaffed" in guide and "how many agents short" in guide
+    assert "billing and support keep up" in guide
 
 
 def test_an_empty_center_would_not() -> None:

@@ -37,8 +37,9 @@ ccmetrics is running. Where to look:
   logs        {run}/worker.log, {run}/simulate.log
 What to watch for:
   sales is understaffed: its 15-minute service level sits below its 80 % target, callers
-  wait and abandon (ContactCenterServiceLevelLow pages after 5 minutes of it); billing and
-  support keep up with fewer calls. Agents go on breaks (away) and into wrap-up after calls.
+  wait and abandon (ContactCenterServiceLevelLow pages after 5 minutes of it), Erlang C says
+  how many agents short it is, and callers who waited long score it lower in their surveys;
+  billing and support keep up with fewer calls. Agents go on breaks (away) and into wrap-up.
 Ctrl-C stops everything.
 """
 
