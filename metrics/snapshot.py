@@ -108,7 +108,7 @@ class QueueSnapshot:
         if width is None or values is None:
             return None
         load, handle_s = rules.offered_load_erlangs(values.sums, width), values.handle_time_seconds
-        if load is None or handle_s is None:
+        if load is None or handle_s is None or load > erlang.MAX_LOAD_ERLANGS:
             return None
         staffed = sum(self.agents.get(state, 0) for state in rules.STAFFED_STATES)
         return erlang.staffing(load, handle_s, self.threshold_seconds, self.target_ratio, staffed)

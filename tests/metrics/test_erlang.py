@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from fractions import Fraction
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from metrics import rules
 from metrics.erlang import answer_speed_s, erlang_c, required_agents, service_level, staffing
+from metrics.snapshot import QueueSnapshot, WindowValues
 
 
 def test_the_check_values_of_the_definition() -> None:
@@ -62,3 +65,16 @@ def test_staffed_above_and_below_the_need() -> None:
 def test_no_load_needs_one_agent_and_a_target_of_one_ends() -> None:
     assert required_agents(0.0, 180.0, 20.0, 0.8) == 1
     assert required_agents(5.0, 180.0, 0.0, 1.0) > 5  # SL reaches 1.0 in floating point
+
+
+def test_a_load_beyond_any_center_is_not_staffed() -> None:
+    """An hour-long handle time on thousands of calls a minute (a feed gone wrong): no answer,
+    rather than a snapshot spent counting millions of agents."""
+    values = WindowValues((0,) * 30)
+    sums = list(values.sums)
+    sums[rules.OFFERED], sums[rules.HANDLED], sums[rules.HANDLE_US] = 10**6, 1, 3600 * 10**6
+    queue = QueueSnapshot("q", 20.0, 0.8, {"5m": WindowValues(tuple(sums))}, values, (), 0, 0.0, {})
+    assert replace(queue, rolling_seconds={"5m": 300.0}).staffing("5m") is None
+    sums[rules.OFFERED] = 100
+    fine = QueueSnapshot("q", 20.0, 0.8, {"5m": WindowValues(tuple(sums))}, values, (), 0, 0.0, {})
+    assert replace(fine, rolling_seconds={"5m": 300.0}).staffing("5m") is not None
