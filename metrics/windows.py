@@ -21,6 +21,9 @@ from metrics.settled import Settled
 from metrics.timeutil import day_start_us, local_date, next_day_start_us
 
 TODAY = "today"
+# Stale heap entries allowed beyond half the heap before it is compacted: small, as a worker
+# holds a window sum per queue and per agent (5,000 of them at 1,024 each held 15 MB).
+_STALE_SLACK = 16
 TOTAL = "total"
 
 
@@ -111,12 +114,14 @@ class WindowSums:
         del self._buckets[at_us]  # its time may stay in the past list or the heap until passed
         if self._now is None or at_us > self._now:
             self._stale_future += 1
-            if self._stale_future > len(self._future) // 2 + 1024:
-                self._rebuild_future()
+            if self._stale_future > len(self._future) // 2 + _STALE_SLACK:
+                self._compact_future()
 
-    def _rebuild_future(self) -> None:
-        now = -(2**63) if self._now is None else self._now
-        self._future = [at for at in self._buckets if at > now]
+    def _compact_future(self) -> None:
+        """Keep only the heap's times that still have a bucket, once each: a walk of the heap
+        alone, paid for by the stale entries (at least half of it) that it drops."""
+        buckets = self._buckets
+        self._future = list({at for at in self._future if at in buckets})
         heapify(self._future)  # before now is set, a list in any order (sorted when it is)
         self._stale_future = 0
 
