@@ -28,6 +28,7 @@ from metrics.contract.events import (
     MAX_EVENT_BYTES,
     MAX_ID_CHARS,
     MAX_QUEUE_CHARS,
+    ONE_OR_MORE_OF,
     SURVEY_SCORES,
     Event,
     Rejection,
@@ -80,10 +81,6 @@ def decode_document(document: dict[str, Any]) -> Decoded:
         return Decoded(None, unknown, event_type)
     values = [event_id, event_type, time_us, source, *_EVENT_DEFAULTS]
     seen = layout.fill(values, data)
-    if event_type == "survey.completed" and all(values[p] is None for p in _SCORE_POSITIONS):
-        raise Rejection(
-            "missing_field", "survey.completed needs one or more of data.csat, data.nps, data.ces"
-        )
     unknown += len(data.keys() - layout.known) if len(data) > seen else 0
     # named tuples made with tuple.__new__: half the time of calling the class, once per event
     return _new(Decoded, (_new(Event, values), unknown, event_type))
@@ -100,7 +97,6 @@ _ID_LIMITS = {
     "to_queue": MAX_QUEUE_CHARS,
 }
 _NOT_KEPT = -1  # the position of a field read but never kept (personal or unused data)
-_SCORE_POSITIONS = tuple(Event._fields.index(name) for name in SURVEY_SCORES)
 
 
 class _Layout:
@@ -113,9 +109,12 @@ class _Layout:
             for name in required + optional
         ]
         self.known = frozenset(required + optional)
+        self.one_or_more = ONE_OR_MORE_OF.get(event_type, ())
 
     def fill(self, values: list[Any], data: dict[str, Any]) -> int:
         """Check and place each field; return how many were present."""
+        if self.one_or_more and not any(name in data for name in self.one_or_more):
+            raise self._none_of_them()
         seen = 0
         for name, position, limit, needed, shared in self.fields:
             value = data.get(name, _ABSENT)
@@ -129,6 +128,10 @@ class _Layout:
             if position != _NOT_KEPT:
                 values[position] = _intern(value) if shared else value
         return seen
+
+    def _none_of_them(self) -> Rejection:
+        names = ", ".join(f"data.{name}" for name in self.one_or_more)
+        return Rejection("missing_field", f"{self.event_type} needs one or more of {names}")
 
 
 # Queue and agent ids repeat in every call's and agent's state: one string each, not one per

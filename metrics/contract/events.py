@@ -59,6 +59,8 @@ DATA_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "agent.state": (("agent_id", "state"), ("reason", "queues")),
 }
 assert set(DATA_FIELDS) == EVENT_TYPES
+# type -> optional data fields of which one or more must be present
+ONE_OR_MORE_OF: dict[str, tuple[str, ...]] = {"survey.completed": tuple(SURVEY_SCORES)}
 
 
 class Event(NamedTuple):

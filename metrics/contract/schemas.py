@@ -19,6 +19,7 @@ from metrics.contract.events import (
     MAX_AGENT_QUEUES,
     MAX_ID_CHARS,
     MAX_QUEUE_CHARS,
+    ONE_OR_MORE_OF,
     SURVEY_SCORES,
 )
 
@@ -70,10 +71,9 @@ def json_schema(event_type: str) -> dict[str, Any]:
 
 
 def _one_of(event_type: str) -> dict[str, Any]:
-    """A survey has one or more scores."""
-    if event_type != "survey.completed":
-        return {}
-    return {"anyOf": [{"required": [name]} for name in SURVEY_SCORES]}
+    """One or more of some optional fields (a survey's scores)."""
+    names = ONE_OR_MORE_OF.get(event_type)
+    return {"anyOf": [{"required": [name]} for name in names]} if names else {}
 
 
 def _field(event_type: str, name: str) -> dict[str, Any]:
