@@ -87,6 +87,8 @@ class QueueState:
         self.settled = Settled.empty(slots)
         self.settled_changed = False  # settled since the worker last stored it
         self.keep_visit_us = keep_visit_us(settings, queue)
+        # read by each snapshot's staffing, never changed: made once, shared by every snapshot
+        self._rolling_seconds = {name: width / US for name, width in self.settings.window_us.items()}
 
     def apply_visit(self, visit: Visit) -> None:
         """Replace what is known of one call in this queue."""
@@ -167,7 +169,7 @@ class QueueState:
             alert_occupancy_ratio=self.settings.alert_occupancy_ratio,
             alert_csat_ratio=self.settings.alert_csat_ratio,
             alert_min_survey_responses=self.settings.alert_min_survey_responses,
-            rolling_seconds={name: width / US for name, width in self.settings.window_us.items()},
+            rolling_seconds=self._rolling_seconds,
         )
 
     def _agent_seconds(self, sums: dict[str, list[int]], now_us: int) -> dict[str, dict[str, float]]:

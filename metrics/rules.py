@@ -59,7 +59,8 @@ def contributions(
 ) -> list[Contribution]:
     """Every contribution of one visit under the queue's settings (``reasons_base``: the slot
     of the first of :data:`FLOW_OUT_REASONS`; the survey slots follow them)."""
-    found = _handling(visit) + _survey(visit, reasons_base + len(FLOW_OUT_REASONS))
+    # a survey counts at its time, whether or not the call was seen queued
+    found = _handling(visit) + survey_contributions(visit.survey, reasons_base + len(FLOW_OUT_REASONS))
     if visit.blocked_us is not None:
         found.append((visit.blocked_us, BLOCKED, 1))
     if visit.queued_us is None:
@@ -108,11 +109,6 @@ def _flow_out_reason(visit: Visit, base: int) -> list[Contribution]:
         return []  # counted as flowed_out is: at the outcome, once the call is known queued
     reason = visit.flow_out_reason if visit.flow_out_reason in FLOW_OUT_REASONS else "other"
     return [(visit.outcome_us, base + FLOW_OUT_REASONS.index(reason), 1)]
-
-
-def _survey(visit: Visit, base: int) -> list[Contribution]:
-    """At the survey's time, whether or not the call was seen queued: each score answered."""
-    return survey_contributions(visit.survey, base)
 
 
 def survey_contributions(survey: Survey | None, base: int) -> list[Contribution]:
