@@ -36,7 +36,7 @@ from metrics.steps.clock import FixedClock
 from metrics.steps.entities import AgentStep, CallStep
 from metrics.steps.messages import Arrival, QueueUpdate
 from metrics.steps.queues import QueueStep
-from metrics.storage.cold_calls import ColdCalls
+from metrics.storage.cold_entities import ColdCalls
 from metrics.storage.cold_visits import ColdVisits
 from metrics.visits import Visit
 from stream.cold_store import SqliteCold

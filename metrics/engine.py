@@ -4,7 +4,7 @@
 (:mod:`metrics.steps`) to faust tables and Kafka topics. The clock is the only difference:
 here a :class:`~metrics.steps.clock.ReplayClock`, moved by each snapshot. Usage::
 
-    engine = Engine(Settings())
+    engine = Engine(Settings(), caller_secret=None)   # a secret turns repeat calls on
     for event in events:
         engine.apply(event)
     snapshot = engine.snapshot(now_us)
@@ -14,6 +14,7 @@ here a :class:`~metrics.steps.clock.ReplayClock`, moved by each snapshot. Usage:
 from __future__ import annotations
 
 from metrics.agents import AgentHistory
+from metrics.callers import CallerHasher, CallerHistory, CallerMark
 from metrics.calls import CallRecord
 from metrics.contract.events import Event
 from metrics.pipeline import PipelineStats
@@ -21,6 +22,7 @@ from metrics.queue_state import QueueState
 from metrics.settings import Settings
 from metrics.snapshot import Snapshot
 from metrics.steps.agent_board import AgentBoard
+from metrics.steps.callers import CallerStep
 from metrics.steps.clock import Clock, Reading, ReplayClock
 from metrics.steps.entities import AgentStep, CallStep, EntityStep, State
 from metrics.steps.messages import QueueUpdate, StepOutput
@@ -37,13 +39,19 @@ class Engine:
     reading is taken at the start of each batch.
     """
 
-    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+    def __init__(
+        self, settings: Settings, clock: Clock | None = None, caller_secret: bytes | None = None
+    ) -> None:
         self.settings = settings
         self.clock: Clock = ReplayClock() if clock is None else clock
         self.stats = PipelineStats()
         self.calls: dict[str, CallRecord] = {}
         self.agents: dict[str, AgentHistory] = {}
-        self.call_step, self.agent_step = CallStep(settings, self.stats), AgentStep(settings, self.stats)
+        self.callers: dict[str, CallerHistory] = {}  # by the callers' hashes: repeat calls on
+        hasher = CallerHasher.from_secret(caller_secret)
+        self.call_step = CallStep(settings, self.stats, hasher)
+        self.agent_step = AgentStep(settings, self.stats)
+        self.caller_step = CallerStep(settings)
         self.queue_step = QueueStep(settings)
         self.board = AgentBoard(settings)
         self._start_batch()
@@ -73,11 +81,19 @@ class Engine:
         if self._taken:
             updates = _finish(self.call_step, self._calls_out, self.calls, self._reading)
             updates += _finish(self.agent_step, self._agents_out, self.agents, self._reading)
+            updates += self._verdicts(self._calls_out.callers)
             for update in updates:
                 self.queue_step.apply(update, 0)
             for state in self._calls_out.board + self._agents_out.board:
                 self.board.apply(state, 0)
         self._start_batch()
+
+    def _verdicts(self, marks: list[tuple[CallerMark, None]]) -> list[QueueUpdate]:
+        if not marks:
+            return []
+        output = self.caller_step.fold(marks, self.callers, self._reading)
+        self.callers.update((caller, history) for caller, (history, _) in output.writes.items())
+        return output.updates
 
     def advance(self, now_us: int) -> None:
         """Move every queue's windows to ``now_us`` (lets old buckets go early, saving memory)."""
@@ -98,6 +114,8 @@ class Engine:
         self.flush()
         _expire(self.call_step, self.calls, now_us)
         _expire(self.agent_step, self.agents, now_us)
+        for caller in self.caller_step.expired(self.callers, list(self.callers), now_us):
+            del self.callers[caller]
         self.queue_step.expire(0, now_us)
         self.board.expire(0, now_us)
 

@@ -21,6 +21,7 @@ from typing import NamedTuple
 from metrics import rules
 from metrics.agent_time import STATE_SLOTS, history_changes, history_contributions, seconds_in_window
 from metrics.agents import AgentHistory
+from metrics.callers import Verdict
 from metrics.contract.events import AGENT_STATES
 from metrics.settings import Settings
 from metrics.settled import Settled
@@ -82,7 +83,8 @@ class QueueState:
         self._waiting = WaitingCalls()
         self._agent_base = rules.slot_count(self._bounds_us)  # agents' time in state follows the calls' slots
         self._reasons_base = self._agent_base + STATE_SLOTS  # flow-outs by reason come last
-        slots = self._reasons_base + len(rules.FLOW_OUT_REASONS) + rules.SURVEY_SLOTS  # surveys last
+        self._repeats_base = self._reasons_base + len(rules.FLOW_OUT_REASONS) + rules.SURVEY_SLOTS
+        slots = self._repeats_base + rules.REPEAT_SLOTS  # repeat calls last
         self.sums = WindowSums(slots, self.settings.window_us, self.settings.zone)
         self.settled = Settled.empty(slots)
         self.settled_changed = False  # settled since the worker last stored it
@@ -90,9 +92,30 @@ class QueueState:
         # read by each snapshot's staffing, never changed: made once, shared by every snapshot
         self._rolling_seconds = {name: width / US for name, width in self.settings.window_us.items()}
 
-    def apply_visit(self, visit: Visit) -> None:
-        """Replace what is known of one call in this queue."""
+    def apply_visit(self, visit: Visit) -> Visit:
+        """Replace what the calls step knows of one call in this queue; the visit as now kept
+        (with what the callers step told of it, which the calls step never knows)."""
         old = self.visit(visit.call_id)
+        if old is not None and old.identified is not None and visit.identified is None:
+            visit = visit._replace(identified=old.identified)
+        self._replace(old, visit)
+        return visit
+
+    def apply_verdict(self, verdict: Verdict) -> Visit:
+        """Take what the callers step says of one call in this queue; the visit as now kept.
+
+        Of several verdicts on one call (a call queued twice here), the earliest counts.
+        """
+        old = self.visit(verdict.call_id)
+        base = Visit(verdict.call_id, self.queue, verdict.at_us) if old is None else old
+        told = (verdict.at_us, verdict.repeat)
+        if base.identified is not None:
+            told = min(base.identified, told, key=lambda kept: (kept[0], not kept[1]))
+        visit = base._replace(identified=told, last_us=max(base.last_us, verdict.at_us))
+        self._replace(old, visit)
+        return visit
+
+    def _replace(self, old: Visit | None, visit: Visit) -> None:
         if old == visit:
             return
         if old is not None:
@@ -141,9 +164,11 @@ class QueueState:
         sums = self.sums.values()
         base = self._agent_base  # the calls' slots; the agents' follow, read as seconds
         reasons = self._reasons_base
-        surveys = reasons + len(rules.FLOW_OUT_REASONS)
+        surveys, repeats = reasons + len(rules.FLOW_OUT_REASONS), self._repeats_base
         values = {
-            name: WindowValues(tuple(s[:base]), tuple(s[reasons:surveys]), tuple(s[surveys:]))
+            name: WindowValues(
+                tuple(s[:base]), tuple(s[reasons:surveys]), tuple(s[surveys:repeats]), tuple(s[repeats:])
+            )
             for name, s in sums.items()
         }
         total = values.pop(TOTAL)

@@ -40,6 +40,9 @@ FLOW_OUT_REASONS = ("timeout", "exit_key", "empty", "full", "transfer", "callbac
 # Surveys' slots follow the reasons'; offsets from their first:
 CSAT_ANSWERS, CSAT_SATISFIED, NPS_ANSWERS, NPS_PROMOTERS, NPS_DETRACTORS, CES_ANSWERS, CES_SUM = range(7)
 SURVEY_SLOTS = 7
+# Repeat calls' slots follow the surveys'; offsets from their first:
+IDENTIFIED, REPEATED = range(2)
+REPEAT_SLOTS = 2
 
 Contribution = tuple[int, int, int]
 _Rule = Callable[[Visit, "QueueSettings"], list[Contribution]]
@@ -58,9 +61,11 @@ def contributions(
     reasons_base: int,
 ) -> list[Contribution]:
     """Every contribution of one visit under the queue's settings (``reasons_base``: the slot
-    of the first of :data:`FLOW_OUT_REASONS`; the survey slots follow them)."""
-    # a survey counts at its time, whether or not the call was seen queued
-    found = _handling(visit) + survey_contributions(visit.survey, reasons_base + len(FLOW_OUT_REASONS))
+    of the first of :data:`FLOW_OUT_REASONS`; the survey slots follow them, then the repeats')."""
+    # a survey counts at its time, whether or not the call was seen queued; so does a caller
+    surveys_base = reasons_base + len(FLOW_OUT_REASONS)
+    found = _handling(visit) + survey_contributions(visit.survey, surveys_base)
+    found += _identified(visit, surveys_base + SURVEY_SLOTS)
     if visit.blocked_us is not None:
         found.append((visit.blocked_us, BLOCKED, 1))
     if visit.queued_us is None:
@@ -125,6 +130,14 @@ def survey_contributions(survey: Survey | None, base: int) -> list[Contribution]
     if ces is not None:
         found += [(at, base + CES_ANSWERS, 1), (at, base + CES_SUM, ces)]
     return found
+
+
+def _identified(visit: Visit, base: int) -> list[Contribution]:
+    """An identified call counts at its queued time as the callers step saw it."""
+    if visit.identified is None:
+        return []
+    at, repeat = visit.identified
+    return [(at, base + IDENTIFIED, 1), (at, base + REPEATED, int(repeat))]
 
 
 def _expiry(visit: Visit, max_age_us: int) -> list[Contribution]:
@@ -231,6 +244,11 @@ def nps_ratio(surveys: Sequence[int]) -> float | None:
 def customer_effort_score(surveys: Sequence[int]) -> float | None:
     """The mean CES answer (1-7)."""
     return _ratio(surveys[CES_SUM], surveys[CES_ANSWERS]) if surveys else None
+
+
+def repeat_call_ratio(repeats: Sequence[int]) -> float | None:
+    """Repeat calls / identified calls (of a window's repeat slots)."""
+    return _ratio(repeats[REPEATED], repeats[IDENTIFIED]) if repeats else None
 
 
 STAFFED_STATES = ("available", "on_call", "wrap_up")  # agents counted as staffed by Erlang C

@@ -19,7 +19,7 @@ import tomllib
 from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from metrics.rules import SERVICE_LEVEL_RULES
@@ -50,6 +50,8 @@ class QueueSettings:
     alert_occupancy_ratio: float = 0.9  # the queue's occupancy above this for 30 minutes
     alert_csat_ratio: float = 0.75  # the queue's 1-hour CSAT below this, with enough answers
     alert_min_survey_responses: int = 20  # fewer CSAT answers in 1h than this is noise
+    alert_repeat_call_ratio: float = 0.3  # the queue's 1-hour repeat-call ratio above this
+    alert_min_identified_calls: int = 20  # fewer identified calls in 1h than this is noise
 
     def __post_init__(self) -> None:
         _check_queue_settings(self)
@@ -115,6 +117,22 @@ class Limits:
         return round(self.max_agent_disorder_seconds * US)
 
 
+@dataclass(frozen=True)
+class CallerSettings:
+    """Repeat calls (docs/metrics.md, "Repeat calls"): a call is a repeat if the same caller
+    queued another call within ``repeat_call_window_seconds`` before it (any queue)."""
+
+    repeat_call_window_seconds: float = 72 * 3600.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.repeat_call_window_seconds <= 90 * 86400:
+            raise SettingsError("repeat_call_window_seconds must be above 0 and at most 90 days")
+
+    @property
+    def repeat_window_us(self) -> int:
+        return round(self.repeat_call_window_seconds * US)
+
+
 AGENT_EXPORTS = ("full", "state", "off")
 
 
@@ -174,6 +192,7 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     agents: AgentSettings = field(default_factory=AgentSettings)
     asterisk: AsteriskSettings = field(default_factory=AsteriskSettings)
+    callers: CallerSettings = field(default_factory=CallerSettings)
 
     def for_queue(self, queue: str) -> QueueSettings:
         return self.queues.get(queue, self.defaults)
@@ -223,7 +242,8 @@ class Settings:
 
     @classmethod
     def from_mapping(cls, document: dict[str, Any]) -> Settings:
-        _reject_unknown(document, {"defaults", "queues", "limits", "agents", "asterisk"}, "top level")
+        known = {"defaults", "queues", "limits", "agents", "asterisk", "callers"}
+        _reject_unknown(document, known, "top level")
         defaults = _queue_settings(QueueSettings(), _table(document, "defaults", "[defaults]"), "[defaults]")
         overrides = _table(document, "queues", "[queues]")
         queues = {
@@ -233,7 +253,8 @@ class Settings:
         limits = _build(Limits, _table(document, "limits", "[limits]"), "[limits]")
         agents = _agent_settings(_table(document, "agents", "[agents]"), defaults.timezone)
         asterisk = _asterisk_settings(_table(document, "asterisk", "[asterisk]"))
-        return cls(defaults=defaults, queues=queues, limits=limits, agents=agents, asterisk=asterisk)
+        callers = _build(CallerSettings, _table(document, "callers", "[callers]"), "[callers]")
+        return cls(defaults, queues, limits, agents, asterisk, callers)
 
 
 def _table(document: dict[str, Any], name: str, where: str) -> dict[str, Any]:
@@ -251,7 +272,9 @@ def _describe(value: Any) -> str:
 
 
 def _check_types(
-    kind: type[QueueSettings] | type[Limits] | type[AgentSettings], table: dict[str, Any], where: str
+    kind: type[QueueSettings] | type[Limits] | type[AgentSettings] | type[CallerSettings],
+    table: dict[str, Any],
+    where: str,
 ) -> None:
     """Raise for the first value whose TOML type does not fit its setting."""
     expected = {f.name: str(f.type) for f in fields(kind)}
@@ -310,7 +333,10 @@ def _asterisk_settings(table: dict[str, Any]) -> AsteriskSettings:
     return AsteriskSettings(members=dict(members))
 
 
-def _build(kind: type[Limits], table: dict[str, Any], where: str) -> Limits:
+Built = TypeVar("Built", Limits, CallerSettings)
+
+
+def _build(kind: type[Built], table: dict[str, Any], where: str) -> Built:
     _reject_unknown(table, {f.name for f in fields(kind)}, where)
     _check_types(kind, table, where)
     try:
@@ -338,6 +364,10 @@ def _check_queue_settings(s: QueueSettings) -> None:
         raise SettingsError("service_level_target must be in (0, 1]")
     if not 0 <= s.alert_csat_ratio <= 1 or s.alert_min_survey_responses < 1:
         raise SettingsError("alert_csat_ratio must be in [0, 1] and alert_min_survey_responses at least 1")
+    if not 0 <= s.alert_repeat_call_ratio <= 1 or s.alert_min_identified_calls < 1:
+        raise SettingsError(
+            "alert_repeat_call_ratio must be in [0, 1] and alert_min_identified_calls at least 1"
+        )
     if s.service_level_threshold_seconds <= 0 or s.short_abandon_seconds < 0:
         raise SettingsError("thresholds must be positive seconds")
     if s.service_level_rule not in SERVICE_LEVEL_RULES:

@@ -34,6 +34,7 @@ class WindowValues(SurveyRatios):
     sums: tuple[int, ...]
     by_reason: tuple[int, ...] = ()  # flow-outs, one per :data:`metrics.rules.FLOW_OUT_REASONS`
     surveys: tuple[int, ...] = ()  # :data:`metrics.rules.SURVEY_SLOTS` sums
+    repeats: tuple[int, ...] = ()  # :data:`metrics.rules.REPEAT_SLOTS` sums
 
     def __getitem__(self, slot: int) -> int:
         return self.sums[slot]
@@ -49,6 +50,19 @@ class WindowValues(SurveyRatios):
             return {"csat": 0, "nps": 0, "ces": 0}
         s = self.surveys
         return {"csat": s[rules.CSAT_ANSWERS], "nps": s[rules.NPS_ANSWERS], "ces": s[rules.CES_ANSWERS]}
+
+    @property
+    def identified_calls(self) -> int:
+        """Offered calls whose caller was named (and hashed: repeat calls are on)."""
+        return self.repeats[rules.IDENTIFIED] if self.repeats else 0
+
+    @property
+    def repeat_calls(self) -> int:
+        return self.repeats[rules.REPEATED] if self.repeats else 0
+
+    @property
+    def repeat_call_ratio(self) -> float | None:
+        return rules.repeat_call_ratio(self.repeats)
 
     @property
     def service_level_ratio(self) -> float | None:

@@ -22,6 +22,7 @@ class Handling(NamedTuple):
 
 
 Survey = tuple[int, int | None, int | None, int | None]  # (time, csat, nps, ces)
+Identified = tuple[int, bool]  # (queued time, whether a repeat call): see metrics/callers.py
 
 
 class Visit(NamedTuple):
@@ -43,6 +44,7 @@ class Visit(NamedTuple):
     blocked_us: int | None = None
     flow_out_reason: str | None = None  # the reason of a flow-out (docs/events.md)
     survey: Survey | None = None  # the call's survey, when it counts in this queue
+    identified: Identified | None = None  # a caller was named: told by the callers step, not the calls step
 
     @property
     def wait_us(self) -> int | None:
@@ -69,15 +71,22 @@ class Visit(NamedTuple):
 
     def _optional_json(self) -> tuple[Any, ...]:
         """The fields added since the first form, as far as they are set (older rows stay short)."""
-        if self.survey is not None:
-            return (self.flow_out_reason, list(self.survey))
-        return () if self.flow_out_reason is None else (self.flow_out_reason,)
+        added = (
+            self.flow_out_reason,
+            None if self.survey is None else list(self.survey),
+            None if self.identified is None else list(self.identified),
+        )
+        end = len(added)
+        while end and added[end - 1] is None:
+            end -= 1
+        return added[:end]
 
     @classmethod
     def from_json(cls, row: list[Any]) -> Visit:
         call_id, queue, last_us, queued_us, outcome, outcome_us, handlings, transfers, blocked = row[:9]
         reason = row[9] if len(row) > 9 else ("other" if outcome == "flowed_out" else None)  # older rows
-        survey = tuple(row[10]) if len(row) > 10 else None
+        survey = tuple(row[10]) if len(row) > 10 and row[10] is not None else None
+        identified = (row[11][0], bool(row[11][1])) if len(row) > 11 and row[11] is not None else None
         return cls(
             call_id,
             sys.intern(queue),  # one string per queue, not one per visit
@@ -90,4 +99,5 @@ class Visit(NamedTuple):
             blocked,
             None if reason is None else sys.intern(reason),
             survey,
+            identified,
         )

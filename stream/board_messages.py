@@ -18,7 +18,7 @@ import orjson
 
 from metrics.agent_calls import AgentCall
 from metrics.agents import AgentHistory
-from stream.queue_messages import MAX_QUEUE_MESSAGE_BYTES
+from stream.queue_messages import split_encoded
 
 BoardState = AgentHistory | AgentCall
 _HISTORY, _CALL = "history", "call"
@@ -27,11 +27,7 @@ _HISTORY, _CALL = "history", "call"
 def encode_board(states: Sequence[BoardState]) -> list[bytes]:
     """The states as messages of at most :data:`MAX_QUEUE_MESSAGE_BYTES` each (halved until they fit)."""
     rows = [[_HISTORY if isinstance(s, AgentHistory) else _CALL, s.to_json()] for s in states]
-    message = orjson.dumps(rows)
-    if len(message) <= MAX_QUEUE_MESSAGE_BYTES or len(states) <= 1:
-        return [message]
-    half = len(states) // 2
-    return encode_board(states[:half]) + encode_board(states[half:])
+    return split_encoded(rows, orjson.dumps)
 
 
 def decode_board(value: bytes) -> list[BoardState]:

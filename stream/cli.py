@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -79,6 +80,7 @@ def _add_replay(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def _run_replay(args: argparse.Namespace) -> int:
+    from stream.deploy import Deployment
     from stream.exporter.text import render
     from stream.replay import replay_files
 
@@ -86,7 +88,8 @@ def _run_replay(args: argparse.Namespace) -> int:
     for path in args.files:
         check_readable(path)
     tune_gc(REPLAY_GC_THRESHOLDS)
-    snapshot = replay_files(args.files, args.format, Settings.load(args.config), until)
+    secret = Deployment.from_env(os.environ).caller_secret  # CCMETRICS_CALLER_HASH_SECRET: repeat calls
+    snapshot = replay_files(args.files, args.format, Settings.load(args.config), until, caller_secret=secret)
     sys.stdout.buffer.write(render(snapshot))
     return 0
 

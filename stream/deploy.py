@@ -9,6 +9,7 @@ which ports to serve and where to keep data live here::
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import ssl
 from collections.abc import Mapping
@@ -66,6 +67,7 @@ class Deployment:
     wallboard_stale_seconds: float = 30.0  # the wallboard warns when the feed or worker is this quiet
     kafka_session_timeout_seconds: float = 10.0  # how soon a crashed worker's partitions move
     log_level: str = "info"
+    caller_hash_secret: str = dataclasses.field(default="", repr=False)  # set: repeat calls on
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Deployment:
@@ -82,6 +84,11 @@ class Deployment:
         deployment = cls(**values)
         deployment.check()
         return deployment
+
+    @property
+    def caller_secret(self) -> bytes | None:
+        """The key of the callers' HMAC; ``None``: repeat calls are off and callers are dropped."""
+        return self.caller_hash_secret.encode() or None
 
     def check(self) -> None:
         """Raise :class:`DeploymentError` for the first setting that is not valid."""

@@ -21,7 +21,9 @@ from functools import partial
 from typing import Any, Generic
 
 from metrics.agents import AgentHistory
+from metrics.callers import CallerHistory, CallerMark
 from metrics.steps.agent_board import AgentBoard, BoardState
+from metrics.steps.callers import CallerStep
 from metrics.steps.clock import LiveClock
 from metrics.steps.entities import EntityStep, State
 from metrics.steps.messages import QueueUpdate, StepOutput
@@ -29,6 +31,7 @@ from metrics.steps.queues import QueueStep
 from metrics.storage.cold_visits import visit_key
 from metrics.visits import Visit
 from stream.board_messages import decode_board, encode_board
+from stream.caller_messages import decode_marks, encode_marks
 from stream.direct_producer import DirectProducer, Message, table_entry
 from stream.housekeeping import BoardHousekeeping, EntityHousekeeping, KeyIndex, QueueHousekeeping, Schedule
 from stream.intake import Intake, Record, Rejected, rejected_record
@@ -48,6 +51,8 @@ class Outputs:
     schedule: Schedule
     board_topic: str
     board_partition: Callable[[str], int]
+    callers_topic: str
+    caller_partition: Callable[[str], int]
     timings: StageTimings = field(default_factory=StageTimings)
 
     @classmethod
@@ -55,8 +60,9 @@ class Outputs:
         cls, topology: Topology, producer: DirectProducer, clock: LiveClock, timings: StageTimings
     ) -> Outputs:
         names = (topology.rejected.get_topic_name(), topology.queues.get_topic_name())
-        board = topology.board.get_topic_name()
-        return cls(producer, *names, clock, Schedule(), board, topology.board_partition, timings)
+        board, callers = topology.board.get_topic_name(), topology.callers.get_topic_name()
+        partitions = (board, topology.board_partition, callers, topology.caller_partition)
+        return cls(producer, *names, clock, Schedule(), *partitions, timings)
 
     def begin(self, stage: str, records: list[Record]) -> float:
         """A handler starts on a batch: how long its oldest record waited (by the wall clock, as
@@ -104,6 +110,17 @@ class Outputs:
             for value in encode_board(group)
         ]
 
+    def to_callers(self, marks: list[tuple[CallerMark, Record]]) -> list[Message]:
+        """Calls queued by named callers, one message per callers partition (usually)."""
+        by_partition: dict[int, list[CallerMark]] = {}
+        for mark, _ in marks:
+            by_partition.setdefault(self.caller_partition(mark.caller), []).append(mark)
+        return [
+            Message(self.callers_topic, partition, None, value)
+            for partition, group in sorted(by_partition.items())
+            for value in encode_marks(group)
+        ]
+
 
 class EntityHandler(Generic[State]):
     """The calls or agents topic: intake, the entity step, its table and its housekeeping."""
@@ -132,20 +149,50 @@ class EntityHandler(Generic[State]):
         output = self.step.fold(arrivals, self.store, outputs.clock.reading())
         messages = self._entries(output) + outputs.rejections(rejected + _rejected(output))
         messages += outputs.to_queues(output.updates) + outputs.to_board(output.board)
+        messages += outputs.to_callers(output.callers)
         messages += outputs.housekeep(self.name, records, self.housekeeping.run)
         return await outputs.hand_over(self.name, started, messages)
 
     def _entries(self, output: StepOutput[State, Record]) -> list[Message]:
-        """Store each state; its changelog goes to the partition of the record it came from."""
-        entries = []
-        for key, (state, record) in output.writes.items():
-            self.index[record.partition].add(key)
-            entries.append(table_entry(self.table, key, state, record.partition))
-        return entries
+        return stored(self.table, self.index, output.writes)
+
+
+def stored(table: Any, index: KeyIndex, writes: Mapping[str, tuple[Any, Record]]) -> list[Message]:
+    """Store each state; its changelog goes to the partition of the record it came from."""
+    entries = []
+    for key, (state, record) in writes.items():
+        index[record.partition].add(key)
+        entries.append(table_entry(table, key, state, record.partition))
+    return entries
 
 
 def _rejected(output: StepOutput[Any, Record]) -> list[Rejected]:
     return [rejected_record(rejection, record) for record, rejection in output.rejected]
+
+
+class CallerHandler:
+    """The internal callers topic: marks into the callers' histories, stored; verdicts to the queues."""
+
+    def __init__(
+        self,
+        step: CallerStep,
+        table: Any,
+        store: Mapping[str, CallerHistory],
+        housekeeping: EntityHousekeeping[CallerHistory],
+        outputs: Outputs,
+    ) -> None:
+        self.step, self.table, self.store, self.outputs = step, table, store, outputs
+        self.housekeeping = housekeeping
+        self.index: KeyIndex = housekeeping.index
+
+    async def __call__(self, records: list[Record]) -> Awaitable[None]:
+        outputs = self.outputs
+        started = outputs.begin("callers", records)
+        marks = [(mark, record) for record in records for mark in decode_marks(record.value or b"[]")]
+        output = self.step.fold(marks, self.store, outputs.clock.reading())
+        messages = stored(self.table, self.index, output.writes) + outputs.to_queues(output.updates)
+        messages += outputs.housekeep("callers", records, self.housekeeping.run)
+        return await outputs.hand_over("callers", started, messages)
 
 
 class QueueHandler:

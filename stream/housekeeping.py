@@ -12,19 +12,23 @@ store without a message (the same content). Usage::
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
-from typing import Any, Generic
+from collections.abc import Iterable, Mapping
+from typing import Any, Generic, Protocol, TypeVar
 
+from metrics.agents import AgentHistory
+from metrics.callers import CallerHistory
+from metrics.calls import CallRecord
 from metrics.steps.agent_board import AgentBoard
-from metrics.steps.entities import EntityStep, State
 from metrics.steps.queues import QueueStep
-from metrics.storage.cold_calls import ColdCalls
+from metrics.storage.cold_entities import ColdEntities
 from metrics.storage.cold_visits import visit_key
 from stream.direct_producer import Message, table_deletion, table_entry
 from stream.intake import Record
 
 EVERY_SECONDS = 10.0
 STAGGER_SECONDS = 1.3  # not a divisor of the period: a dozen turns fall at distinct moments
+Kept = TypeVar("Kept", CallRecord, AgentHistory, CallerHistory)
+Told = TypeVar("Told", contravariant=True)
 KeyIndex = dict[int, set[str]]  # partition -> keys stored from it, so each partition expires its own
 
 
@@ -57,11 +61,20 @@ class Schedule:
         return moment - EVERY_SECONDS + (len(self._last) * STAGGER_SECONDS) % EVERY_SECONDS
 
 
-class EntityHousekeeping(Generic[State]):
-    """Expires a call or agent table's old entries; packs quiet calls into their cold store."""
+class Expiring(Protocol[Told]):
+    """A step that says which of its entities have expired (calls, agents, callers)."""
 
-    def __init__(self, step: EntityStep[State], table: Any, index: KeyIndex, cold: ColdCalls | None) -> None:
-        self.step: EntityStep[State] = step
+    def expired(self, store: Mapping[str, Told], candidates: Iterable[str], now_us: int) -> list[str]: ...
+
+
+class EntityHousekeeping(Generic[Kept]):
+    """Expires a call, agent or caller table's old entries; packs quiet calls and callers into
+    their cold store."""
+
+    def __init__(
+        self, step: Expiring[Kept], table: Any, index: KeyIndex, cold: ColdEntities[Any] | None
+    ) -> None:
+        self.step: Expiring[Kept] = step
         self.table, self.index, self.cold = table, index, cold
 
     def run(self, partition: int, now_us: int) -> list[Message]:

@@ -9,11 +9,13 @@ Usage::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import orjson
 
 from metrics.agents import AgentHistory
+from metrics.callers import Verdict
 from metrics.steps.messages import QueueUpdate
 from metrics.visits import Visit
 
@@ -30,16 +32,27 @@ def encode_update(update: QueueUpdate) -> list[bytes]:
     return _messages(update.kind, update.states)
 
 
-def _messages(kind: str, states: Sequence[Visit | AgentHistory]) -> list[bytes]:
-    message = orjson.dumps([kind, [state.to_json() for state in states]])
-    if len(message) <= MAX_QUEUE_MESSAGE_BYTES or len(states) == 1:
+def _messages(kind: str, states: Sequence[Visit | AgentHistory | Verdict]) -> list[bytes]:
+    return split_encoded([state.to_json() for state in states], lambda rows: orjson.dumps([kind, rows]))
+
+
+def split_encoded(rows: Sequence[Any], dump: Callable[[Sequence[Any]], bytes]) -> list[bytes]:
+    """``dump`` of the rows, halved until each message is at most :data:`MAX_QUEUE_MESSAGE_BYTES`."""
+    message = dump(rows)
+    if len(message) <= MAX_QUEUE_MESSAGE_BYTES or len(rows) <= 1:
         return [message]
-    half = len(states) // 2
-    return _messages(kind, states[:half]) + _messages(kind, states[half:])
+    half = len(rows) // 2
+    return split_encoded(rows[:half], dump) + split_encoded(rows[half:], dump)
+
+
+_DECODERS: dict[str, Callable[[Any], Visit | AgentHistory | Verdict]] = {
+    "visits": Visit.from_json,
+    "agents": AgentHistory.from_json,
+    "verdicts": Verdict.from_json,
+}
 
 
 def decode_update(queue: str, value: bytes) -> QueueUpdate:
     kind, rows = orjson.loads(value)
-    if kind == "visits":
-        return QueueUpdate(queue, kind, [Visit.from_json(row) for row in rows])
-    return QueueUpdate(queue, kind, [AgentHistory.from_json(row) for row in rows])
+    load = _DECODERS[kind]
+    return QueueUpdate(queue, kind, [load(row) for row in rows])  # type: ignore[arg-type]

@@ -4,7 +4,7 @@ faust recovers each table's store; :class:`Recovery` then restores what lives ou
 tables (the queues' sums, their cold visits) for the partitions this worker now owns, and
 drops what it no longer owns. Usage::
 
-    recovery = Recovery(topology, queues, cold_calls, indexes, WallClock(), AgentBoard(settings))
+    recovery = Recovery(topology, queues, {"calls": cold_calls}, indexes, WallClock(), AgentBoard(settings))
     topology.visits_table.on_recover(recovery.rebuild)
 """
 
@@ -34,22 +34,27 @@ class Recovery:
         self,
         topology: Topology,
         queues: QueueStep,
-        cold_calls: ColdStore,
+        colds: dict[str, ColdStore],
         indexes: dict[str, KeyIndex],
         clock: LiveClock,
         board: AgentBoard,
     ) -> None:
-        self.topology, self.queues, self.cold_calls, self.indexes = topology, queues, cold_calls, indexes
+        self.topology, self.queues, self.colds, self.indexes = topology, queues, colds, indexes
         self.clock, self.board = clock, board
 
     async def rebuild(self) -> None:
         topology = self.topology
         self._rebuild_queues(topology.owned_partitions(topology.queues))
         self._rebuild_board(topology.owned_partitions(topology.board))
-        calls_owned = topology.owned_partitions(topology.calls)
-        reindex(topology.calls_table, self.indexes["calls"], calls_owned)
-        self.cold_calls.keep_partitions(calls_owned)
-        reindex(topology.agents_table, self.indexes["agents"], topology.owned_partitions(topology.agents))
+        for name, table, source in (
+            ("calls", topology.calls_table, topology.calls),
+            ("agents", topology.agents_table, topology.agents),
+            ("callers", topology.callers_table, topology.callers),
+        ):
+            owned = topology.owned_partitions(source)
+            reindex(table, self.indexes[name], owned)
+            if name in self.colds:
+                self.colds[name].keep_partitions(owned)
         give_back_free_memory()  # what reading the changelogs took
         log.info("recovered %d queues", len(self.queues.states))
 

@@ -76,8 +76,10 @@ class Replay:
     ()
     """
 
-    def __init__(self, settings: Settings, until_us: int | None = None) -> None:
-        self.engine, self.report = Engine(settings), ReplayReport()
+    def __init__(
+        self, settings: Settings, until_us: int | None = None, caller_secret: bytes | None = None
+    ) -> None:
+        self.engine, self.report = Engine(settings, caller_secret=caller_secret), ReplayReport()
         self.until_us = until_us
         self.newest: int | None = None
 
@@ -110,16 +112,21 @@ class Replay:
 
 
 def replay_items(
-    items: Iterable[Item], settings: Settings, until_us: int | None = None
+    items: Iterable[Item], settings: Settings, until_us: int | None = None, caller_secret: bytes | None = None
 ) -> tuple[Snapshot, ReplayReport]:
     """Fold decoded items into a fresh engine and take the snapshot at ``until_us``."""
-    replay = Replay(settings, until_us)
+    replay = Replay(settings, until_us, caller_secret)
     replay.feed(items)
     return replay.snapshot(), replay.report
 
 
 def replay_files(
-    paths: list[Path], fmt: str, settings: Settings, until_us: int | None = None, err: TextIO | None = None
+    paths: list[Path],
+    fmt: str,
+    settings: Settings,
+    until_us: int | None = None,
+    err: TextIO | None = None,
+    caller_secret: bytes | None = None,
 ) -> Snapshot:
     """Replay files, with progress and a summary of rejected lines on ``err`` (standard error).
 
@@ -128,7 +135,7 @@ def replay_files(
     """
     err = err or sys.stderr
     progress = Progress(sum(p.stat().st_size for p in paths), out=err)
-    replay, wholly_rejected, advice = Replay(settings, until_us), [], list[str]()
+    replay, wholly_rejected, advice = Replay(settings, until_us, caller_secret), [], list[str]()
     for path in paths:
         before = replay.report.tally()
         mapper = QueueLogMapper(members=settings.asterisk.members)

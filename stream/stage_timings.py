@@ -4,9 +4,9 @@ Each stage is observed once per batch (what an operator needs is where lag build
 observation per record would cost the hot path):
 
 - ``calls_fetch``, ``agents_fetch``: from the oldest record's publish time (its Kafka
-  timestamp) to its step starting on it; ``queues_fetch``, ``board_fetch``: the same for
-  the internal topics, from the step that sent the message;
-- ``calls``, ``agents``, ``queues``, ``board``: the step's work on one batch, and
+  timestamp) to its step starting on it; ``queues_fetch``, ``board_fetch``,
+  ``callers_fetch``: the same for the internal topics, from the step that sent the message;
+- ``calls``, ``agents``, ``queues``, ``board``, ``callers``: the step's work on one batch, and
   ``housekeeping`` (part of it): expiring and packing one partition's old state;
 - ``delivery``: from a batch's output handed to the producer to Kafka having all of it (its
   records are acknowledged then);
@@ -45,6 +45,8 @@ STAGES = (
     "queues",
     "board_fetch",
     "board",
+    "callers_fetch",
+    "callers",
     "housekeeping",
     "snapshot",
     "snapshot_work",

@@ -10,9 +10,10 @@ from faust.serializers import codecs
 
 from metrics.agent_calls import AgentCall
 from metrics.agents import AgentHistory
+from metrics.callers import CallerHistory
 from metrics.calls import CallRecord
 from metrics.settled import Settled
-from metrics.storage.packing import pack_agent_call, pack_call, pack_visit
+from metrics.storage.packing import pack_agent_call, pack_call, pack_caller, pack_visit
 from metrics.visits import Visit
 
 
@@ -62,6 +63,11 @@ def _packed_agent_call(row: list[Any]) -> bytes:
     return pack_agent_call(AgentCall.from_json(row))
 
 
+def _packed_caller(row: list[Any]) -> bytes:
+    """A recovered caller's history, packed (its key is the caller's hash): most are quiet."""
+    return pack_caller(CallerHistory.from_json(row))
+
+
 def register_codecs() -> None:
     """Make the codec names used by the worker's tables known to faust."""
     codecs.register("ccm-str", _Text())
@@ -70,3 +76,4 @@ def register_codecs() -> None:
     codecs.register("ccm-agent", _JsonState(AgentHistory.from_json))
     codecs.register("ccm-settled", _JsonState(Settled.from_json))
     codecs.register("ccm-agent-call", _JsonState(_packed_agent_call))
+    codecs.register("ccm-caller", _JsonState(_packed_caller))

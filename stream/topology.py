@@ -22,6 +22,8 @@ from stream.faust_internals import new_changelog_topic
 
 QUEUE_TOPIC = "{app_id}-queue-updates"  # internal; named after the app so deployments never share it
 BOARD_TOPIC = "{app_id}-agent-board"  # internal: agents' histories and calls, by agent
+CALLERS_TOPIC = "{app_id}-callers"  # internal: calls queued by named callers, by the callers' hashes
+INTERNAL_TOPICS = (QUEUE_TOPIC, BOARD_TOPIC, CALLERS_TOPIC)
 # Kafka compacts only closed segments; with its default of 1 GiB a changelog stays mostly
 # uncompacted for days, and a restart reads every entry ever written (each call's state is
 # written several times). Small segments let the cleaner keep about one entry per key.
@@ -30,7 +32,8 @@ CHANGELOG_CONFIG = {"segment.bytes": str(16 * 2**20), "segment.ms": str(3_600_00
 
 @dataclass(frozen=True)
 class Topology:
-    """Source topics, the internal queue and board topics, the rejected topic, and the eight tables."""
+    """Source topics, the internal queue, board and callers topics, the rejected topic, and the
+    nine tables."""
 
     app: faust.App
     calls: Any
@@ -46,10 +49,12 @@ class Topology:
     board_agents_table: Any  # agent id -> AgentHistory
     board_calls_table: Any  # agent id, separator, call id -> AgentCall
     board_settled_table: Any  # agent id -> Settled
+    callers: Any  # the internal callers topic
+    callers_table: Any  # caller hash -> CallerHistory
 
     @classmethod
     def build(cls, app: faust.App, deployment: Deployment) -> Topology:
-        queues, board = (_internal_topic(app, name, deployment) for name in (QUEUE_TOPIC, BOARD_TOPIC))
+        queues, board, callers = (_internal_topic(app, name, deployment) for name in INTERNAL_TOPICS)
         return cls(
             app,
             _raw_topic(app, deployment.calls_topic),
@@ -65,11 +70,14 @@ class Topology:
             _table(app, "board-agents", "ccm-agent", deployment),
             _table(app, "board-calls", "ccm-agent-call", deployment),
             _table(app, "board-settled", "ccm-settled", deployment),
+            callers,
+            _table(app, "callers", "ccm-caller", deployment),
         )
 
     def consumed(self) -> set[str]:
         """The topics the steps read (changelogs are read by recovery)."""
-        return {topic.get_topic_name() for topic in (self.calls, self.agents, self.queues, self.board)}
+        topics = (self.calls, self.agents, self.queues, self.board, self.callers)
+        return {topic.get_topic_name() for topic in topics}
 
     def owned_partitions(self, topic: Any) -> set[int]:
         name = topic.get_topic_name()
@@ -82,6 +90,10 @@ class Topology:
     def board_partition(self, agent: str) -> int:
         """The partition of the board topic an agent's states go to (the same partitioner)."""
         return self._partition(self.board, agent)
+
+    def caller_partition(self, caller: str) -> int:
+        """The partition of the callers topic a caller's marks go to (the same partitioner)."""
+        return self._partition(self.callers, caller)
 
     def _partition(self, topic: Any, key: str) -> int:
         count = self.app.consumer.topic_partitions(topic.get_topic_name()) or self.app.conf.topic_partitions

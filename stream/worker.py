@@ -7,6 +7,8 @@ Read top to bottom, in the order of the diagram in docs/architecture.md::
                                                                               +-> <app id>-agent-board
     <app id>-queue-updates (key queue) -> queues step [tables <app id>-queue-visits, -agents, -settled]
     <app id>-agent-board (by agent) -> agent board [tables <app id>-board-agents, -calls, -settled]
+    calls step -> <app id>-callers (by caller hash; repeat calls on) -> callers step
+                  [table <app id>-callers] -> <app id>-queue-updates (verdicts)
     invalid events -> callcenter.rejected
     a timer takes a snapshot every second; GET /metrics renders the latest one.
     another timer reads the agent list every second, in slices (stream/exporter/agent_page.py).
@@ -31,21 +33,23 @@ from typing import Any, cast
 import faust
 from faust.types import StreamT
 
+from metrics.callers import CallerHasher
 from metrics.pipeline import PipelineStats
 from metrics.settings import Settings
 from metrics.steps.agent_board import AgentBoard
+from metrics.steps.callers import CallerStep
 from metrics.steps.clock import WallClock
 from metrics.steps.entities import AgentStep, CallStep
 from metrics.steps.queues import QueueStep
 from metrics.storage.cold_agent_calls import ColdAgentCalls
-from metrics.storage.cold_calls import ColdCalls
+from metrics.storage.cold_entities import ColdCallers, ColdCalls
 from metrics.storage.cold_visits import ColdVisits
 from stream.cold_store import SqliteCold, open_cold_database
 from stream.deploy import Deployment
 from stream.direct_producer import DirectProducer
 from stream.exporter.http import Snapshots, serve_pages, web_options
 from stream.faust_internals import BatchTransport, forget_changelog_read_offsets, pack_on_recovery
-from stream.handlers import BoardHandler, EntityHandler, Outputs, QueueHandler
+from stream.handlers import BoardHandler, CallerHandler, EntityHandler, Outputs, QueueHandler
 from stream.heap import give_back_free_memory
 from stream.housekeeping import BoardHousekeeping, EntityHousekeeping, KeyIndex, QueueHousekeeping
 from stream.kafka_out import ensure_topics
@@ -53,7 +57,7 @@ from stream.problems import RuntimeProblem, UsageProblem
 from stream.recovery import Recovery
 from stream.stage_timings import StageTimings
 from stream.state_codecs import register_codecs
-from stream.topology import BOARD_TOPIC, QUEUE_TOPIC, Topology
+from stream.topology import INTERNAL_TOPICS, Topology
 
 GIVE_BACK_MEMORY_SECONDS = 10.0  # see stream/heap.py; each time takes a few milliseconds
 
@@ -109,6 +113,8 @@ def _wire(app: faust.App, topology: Topology, deployment: Deployment, settings: 
     stats, clock = PipelineStats(), WallClock()
     database = open_cold_database(deployment.data_dir, deployment.cold_cache_mb)
     cold_calls = ColdCalls(SqliteCold(database, "calls"), settings.limits.expire_call_after_us)
+    callers = CallerStep(settings)
+    cold_callers = ColdCallers(SqliteCold(database, "callers"), callers.keep_us)
     queues = QueueStep(settings, ColdVisits(SqliteCold(database, "visits"), settings))
     board = AgentBoard(settings, ColdAgentCalls(SqliteCold(database, "agent_calls"), settings))
     producer = DirectProducer(deployment.aiokafka_options(), stats)
@@ -118,11 +124,15 @@ def _wire(app: faust.App, topology: Topology, deployment: Deployment, settings: 
     pack_on_recovery(topology.calls_table, cold_calls.store, cold_calls.expiry)
     pack_on_recovery(topology.visits_table, queues.cold.store, queues.cold.expiry)
     pack_on_recovery(topology.board_calls_table, board.cold.store, board.cold.expiry)
-    handlers = _handlers(topology, settings, stats, cold_calls, (queues, board), outputs)
+    pack_on_recovery(topology.callers_table, cold_callers.store, cold_callers.expiry)
+    hasher = CallerHasher.from_secret(deployment.caller_secret)
+    handlers = _handlers(topology, (settings, stats, hasher), cold_calls, (queues, board), outputs)
+    handlers[topology.callers] = _caller_handler(topology, callers, cold_callers, outputs)
     _subscribe(app, handlers)
 
-    indexes = {name: handlers[getattr(topology, name)].index for name in ("calls", "agents")}
-    recovery = Recovery(topology, queues, cold_calls.store, indexes, clock, board)
+    indexes = {name: handlers[getattr(topology, name)].index for name in ("calls", "agents", "callers")}
+    colds = {"calls": cold_calls.store, "callers": cold_callers.store}
+    recovery = Recovery(topology, queues, colds, indexes, clock, board)
     topology.visits_table.on_recover(recovery.rebuild)
     _on_stop_and_revoke(app, producer)
 
@@ -133,15 +143,15 @@ def _wire(app: faust.App, topology: Topology, deployment: Deployment, settings: 
 
 def _handlers(
     topology: Topology,
-    settings: Settings,
-    stats: PipelineStats,
+    for_calls: tuple[Settings, PipelineStats, CallerHasher | None],
     cold_calls: ColdCalls,
     owners: tuple[QueueStep, AgentBoard],
     outputs: Outputs,
 ) -> dict[Any, Any]:
     """Topic -> its handler: the calls step, the agents step, the queues step, the agent board."""
     queues, board = owners
-    calls, agents = CallStep(settings, stats), AgentStep(settings, stats)
+    settings, stats, hasher = for_calls
+    calls, agents = CallStep(settings, stats, hasher), AgentStep(settings, stats)
     calls_table, agents_table = topology.calls_table, topology.agents_table
     call_keys: KeyIndex = defaultdict(set)
     agent_keys: KeyIndex = defaultdict(set)
@@ -167,6 +177,15 @@ def _handlers(
         topology.queues: QueueHandler(queues, topology, QueueHousekeeping(queues, *queue_tables), outputs),
         topology.board: BoardHandler(board, topology, BoardHousekeeping(board, *board_tables), outputs),
     }
+
+
+def _caller_handler(
+    topology: Topology, callers: CallerStep, cold: ColdCallers, outputs: Outputs
+) -> CallerHandler:
+    """The callers step behind its table and its cold store (a week of callers stays on disk)."""
+    table, keys = topology.callers_table, defaultdict[int, set[str]](set)
+    housekeeping = EntityHousekeeping(callers, table, keys, cold)
+    return CallerHandler(callers, table, cold.behind(table.data), housekeeping, outputs)
 
 
 def _subscribe(app: faust.App, handlers: dict[Any, Any]) -> None:
@@ -240,7 +259,7 @@ def run_worker(config: Path | None) -> int:
     _check_port_free(deployment.metrics_host, deployment.metrics_port)
     # faust leaves a source topic that does not exist yet out of the partition assignment until
     # a metadata refresh minutes later; its own internal topic included (seen on a first start)
-    internal = (name.format(app_id=deployment.app_id) for name in (QUEUE_TOPIC, BOARD_TOPIC))
+    internal = (name.format(app_id=deployment.app_id) for name in INTERNAL_TOPICS)
     asyncio.run(ensure_topics(deployment, *internal))
     app = create_app(deployment, settings)
     worker = faust.Worker(app, loglevel=deployment.log_level, redirect_stdouts=False)

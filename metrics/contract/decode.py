@@ -141,8 +141,8 @@ _intern = sys.intern
 
 
 def _position(name: str) -> int:
-    if name in ("caller", "priority"):
-        return _NOT_KEPT  # personal data and routing hints: checked, never kept
+    if name == "priority":
+        return _NOT_KEPT  # a routing hint: checked, never kept
     return Event._fields.index(name)
 
 

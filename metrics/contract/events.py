@@ -89,6 +89,13 @@ class Event(NamedTuple):
     csat: int | None = None
     nps: int | None = None
     ces: int | None = None
+    # Personal data: kept only until the calls step hashes it (metrics/callers.py), never
+    # stored, never shown (a logged event shows it hidden).
+    caller: str | None = None
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={value!r}" for name, value in zip(self._fields[:-1], self, strict=False))
+        return f"Event({shown}{'' if self.caller is None else ', caller=<hidden>'})"
 
 
 class Rejection(ValueError):

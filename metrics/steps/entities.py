@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from typing import Generic, TypeVar
 
 from metrics.agents import AgentHistory
+from metrics.callers import CallerHasher
 from metrics.calls import CallRecord
 from metrics.contract.events import AGENT_TYPES, CALL_TYPES, Event, Rejection
 from metrics.pipeline import PipelineStats
@@ -91,6 +92,8 @@ class EntityStep(Generic[State]):
                 self.stats.named_agent(event.agent_id)
             seen.changed, seen.token = True, token
         seen.queues.update(told)
+        if event.caller is not None:
+            self._named_caller(event, token, output)
 
     def _refuse(self, rejection: Rejection, token: Token, output: StepOutput[State, Token]) -> None:
         self.stats.rejected(rejection.reason)
@@ -113,6 +116,9 @@ class EntityStep(Generic[State]):
 
     def _misplaced(self, state: State, event: Event) -> Rejection | None:
         return None
+
+    def _named_caller(self, event: Event, token: Token, output: StepOutput[State, Token]) -> None:
+        """An admitted event names a caller (again for a duplicate, as queues are told again)."""
 
     def _queues(self, state: State) -> Iterable[str]:
         """Every queue the entity has told."""
@@ -159,6 +165,19 @@ class CallStep(EntityStep[CallRecord]):
     state_type = CallRecord
 
     _apply = staticmethod(CallRecord.apply)  # type: ignore[assignment]  # no method in between: once per call event
+
+    def __init__(self, settings: Settings, stats: PipelineStats, hasher: CallerHasher | None = None) -> None:
+        super().__init__(settings, stats)
+        self.hasher = hasher  # None: repeat calls are off, and callers are dropped unread
+
+    def _named_caller(self, event: Event, token: Token, output: StepOutput[CallRecord, Token]) -> None:
+        if self.hasher is None:
+            return
+        assert event.call_id is not None and event.queue is not None  # call.queued: the decoder checks
+        assert event.caller is not None
+        mark = self.hasher.mark(event.caller, event.call_id, event.queue, event.time_us)
+        if mark is not None:
+            output.callers.append((mark, token))
 
     def _queues(self, record: CallRecord) -> Iterable[str]:
         return record.queues()

@@ -13,6 +13,7 @@ from typing import Generic, NamedTuple, TypeVar
 
 from metrics.agent_calls import AgentCall
 from metrics.agents import AgentHistory
+from metrics.callers import CallerMark, Verdict
 from metrics.contract.events import Event, Rejection
 from metrics.visits import Visit
 
@@ -29,15 +30,16 @@ class Arrival(NamedTuple, Generic[Token]):
 
 
 class QueueUpdate(NamedTuple):
-    """Everything one batch has to tell one queue: its visits, or its agents (``kind``).
+    """Everything one batch has to tell one queue: its visits, its agents, or the callers step's
+    verdicts on its calls (``kind``).
 
     >>> QueueUpdate("sales", "agents", [AgentHistory("a1")]).kind
     'agents'
     """
 
     queue: str
-    kind: str  # "visits" or "agents"
-    states: list[Visit] | list[AgentHistory]
+    kind: str  # "visits", "agents" or "verdicts"
+    states: list[Visit] | list[AgentHistory] | list[Verdict]
 
 
 class Seen(Generic[State, Token]):
@@ -62,3 +64,5 @@ class StepOutput(Generic[State, Token]):
     seen: dict[str, Seen[State, Token]] = field(default_factory=dict)  # every entity of the batch
     # For the agent board: each agent's history (agent step), or calls as their agents saw them
     board: list[AgentHistory | AgentCall] = field(default_factory=list)
+    # For the callers step (calls step, repeat calls on): a mark per call.queued naming a caller
+    callers: list[tuple[CallerMark, Token]] = field(default_factory=list)

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from metrics.agents import AgentHistory
+from metrics.callers import Verdict
 from metrics.queue_state import QueueState
 from metrics.settings import Settings
 from metrics.settled import Settled
@@ -54,8 +55,11 @@ class QueueStep:
         if update.kind == "visits":
             for visit in update.states:
                 assert isinstance(visit, Visit)
-                state.apply_visit(visit)
-                stored.append((visit_key(update.queue, visit.call_id), visit))
+                stored.append((visit_key(update.queue, visit.call_id), state.apply_visit(visit)))
+        elif update.kind == "verdicts":
+            for verdict in update.states:
+                assert isinstance(verdict, Verdict)
+                stored.append((visit_key(update.queue, verdict.call_id), state.apply_verdict(verdict)))
         else:
             for history in update.states:
                 assert isinstance(history, AgentHistory)

@@ -22,6 +22,7 @@ import struct
 from typing import Any, Protocol
 
 from metrics.agent_calls import AgentCall
+from metrics.callers import CallerHistory
 from metrics.calls import FIELDS, CallRecord, Facts
 from metrics.timeutil import US
 from metrics.visits import Handling, Survey, Visit
@@ -97,12 +98,14 @@ def pack_visit(visit: Visit) -> bytes:
     times = (before_last(last, visit.queued_us), before_last(last, visit.outcome_us))
     blocked = before_last(last, visit.blocked_us)
     survey = _survey_flipped(visit.survey, last)
-    return pack(last, (*times, visit.outcome, handlings, transfers, blocked, visit.flow_out_reason, survey))
+    identified = None if visit.identified is None else (last - visit.identified[0], visit.identified[1])
+    added = (visit.flow_out_reason, survey, identified)
+    return pack(last, (*times, visit.outcome, handlings, transfers, blocked, *added))
 
 
 def unpack_visit(call_id: str, queue: str, data: bytes) -> Visit:
     """The visit of ``call_id`` in ``queue`` given to :func:`pack_visit`."""
-    queued, outcome_at, outcome, handlings, transfers, blocked, reason, survey = unpack(data)
+    queued, outcome_at, outcome, handlings, transfers, blocked, reason, survey, identified = unpack(data)
     last = packed_last_us(data)
     return Visit(
         call_id,
@@ -116,7 +119,22 @@ def unpack_visit(call_id: str, queue: str, data: bytes) -> Visit:
         before_last(last, blocked),
         reason,
         _survey_flipped(survey, last),
+        None if identified is None else (last - identified[0], identified[1]),
     )
+
+
+def pack_caller(history: CallerHistory) -> bytes:
+    """A caller's history as bytes, without its hash (the key)."""
+    last = history.last_us
+    return pack(
+        last, tuple((last - at, call_id, queue, repeat) for at, call_id, queue, repeat in history.entries)
+    )
+
+
+def unpack_caller(caller: str, data: bytes) -> CallerHistory:
+    """The history of ``caller`` given to :func:`pack_caller`."""
+    last = packed_last_us(data)
+    return CallerHistory.from_json([caller, [(last - at, *rest) for at, *rest in unpack(data)]])
 
 
 def pack_agent_call(told: AgentCall) -> bytes:

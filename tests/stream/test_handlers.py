@@ -18,7 +18,7 @@ from metrics.steps.clock import FixedClock
 from metrics.steps.entities import AgentStep, CallStep, EntityStep
 from metrics.steps.queues import QueueStep
 from metrics.storage.cold import HotThenCold, InMemoryCold
-from metrics.storage.cold_calls import ColdCalls
+from metrics.storage.cold_entities import ColdCalls
 from metrics.storage.packing import COLD_AFTER_US, pack_visit, unpack_call
 from metrics.timeutil import US, parse_rfc3339_us
 from stream.encode import to_json_line
