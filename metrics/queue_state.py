@@ -194,6 +194,8 @@ class QueueState:
             alert_occupancy_ratio=self.settings.alert_occupancy_ratio,
             alert_csat_ratio=self.settings.alert_csat_ratio,
             alert_min_survey_responses=self.settings.alert_min_survey_responses,
+            alert_repeat_call_ratio=self.settings.alert_repeat_call_ratio,
+            alert_min_identified_calls=self.settings.alert_min_identified_calls,
             rolling_seconds=self._rolling_seconds,
         )
 

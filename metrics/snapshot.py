@@ -113,6 +113,8 @@ class QueueSnapshot:
     alert_occupancy_ratio: float = 0.9
     alert_csat_ratio: float = 0.75
     alert_min_survey_responses: int = 20
+    alert_repeat_call_ratio: float = 0.3
+    alert_min_identified_calls: int = 20
     rolling_seconds: dict[str, float] = field(default_factory=dict)  # the rolling windows' widths
 
     def staffing(self, window: str) -> Staffing | None:

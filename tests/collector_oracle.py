@@ -26,6 +26,7 @@ from stream.exporter.catalogue import (
     FLOWED_OUT_BY_REASON,
     PER_QUEUE,
     QUEUE_INFO,
+    REPEAT_COUNTS,
     SNAPSHOT_TIME,
     STAFFING,
     SURVEY_RESPONSES,
@@ -33,6 +34,7 @@ from stream.exporter.catalogue import (
     WAIT_HISTOGRAM,
     agent_families,
     flow_out_reasons_seen,
+    has_callers,
     has_surveys,
     pipeline_families,
     queue_agent_families,
@@ -108,6 +110,12 @@ def _windowed(queues: tuple[QueueSnapshot, ...]) -> Iterator[Metric]:
             for survey, count in values.survey_responses().items():
                 family.add_metric([q.queue, window, survey], count)
     yield family
+    for suffix, count, text in REPEAT_COUNTS:
+        family = GaugeMetricFamily(f"callcenter_{suffix}", text, labels=QW)
+        for q in queues:
+            for window, values in q.windows.items() if has_callers(q) else ():
+                family.add_metric([q.queue, window], count(values))
+        yield family
     for suffix, value_of, text in STAFFING:
         family = GaugeMetricFamily(f"callcenter_{suffix}", text, labels=QW)
         for q in queues:

@@ -40,6 +40,7 @@ def observed(snapshot: Snapshot) -> dict[str, dict[str, object]]:
                 reason: by_reason[reason] for reason in sorted(by_reason)
             }
             row[f"surveys/{window}"] = dict(zip(SURVEY_SUMS, values.surveys, strict=True))
+            row[f"repeats/{window}"] = {"identified": values.identified_calls, "repeat": values.repeat_calls}
         row["waiting"] = q.waiting
         row["longest_wait_us"] = round(q.longest_wait_seconds * US)
         row.update({f"agents/{state}": n for state, n in q.agents.items()})

@@ -35,9 +35,10 @@ def expected(events: list[Event], settings: Settings, now: int) -> dict[str, dic
     stays = _stays(calls)
     handlings = _handlings(calls)
     surveys = _surveys(calls)
+    identified = _identified(calls, settings.callers.repeat_window_us)
     queues = {s.queue for s in stays} | {q for e in agents for q in e.queues or ()}
     queues |= {e.queue for e in calls if e.type == "call.blocked" and e.queue}
-    queues |= {queue for queue, _ in surveys}
+    queues |= {queue for queue, _ in surveys} | {queue for queue, _ in identified}
     result = {}
     for queue in queues:
         qs = settings.for_queue(queue)
@@ -46,6 +47,7 @@ def expected(events: list[Event], settings: Settings, now: int) -> dict[str, dic
         blocked = [e.time_us for e in _first_per_key(calls, "call.blocked") if e.queue == queue]
         result[queue] = _queue_metrics(mine, done, blocked, qs, settings, now)
         result[queue].update(_survey_counts([at_scores for q, at_scores in surveys if q == queue], qs, now))
+        result[queue].update(_repeat_counts([t for q, t in identified if q == queue], qs, now))
         result[queue].update(_agents(agents, queue, settings.limits.max_agent_age_us, now))
     return result
 
@@ -119,6 +121,36 @@ def _surveys(calls: list[Event]) -> list[tuple[str, Scores]]:
         if queue is not None:
             found.append((queue, (survey.time_us, survey.csat, survey.nps, survey.ces)))
     return found
+
+
+WITHHELD = {"", "anonymous", "unknown", "unavailable", "restricted", "private", "withheld"}
+
+
+def _identified(calls: list[Event], window: int) -> list[tuple[str, tuple[int, bool]]]:
+    """(queue, (queued time, repeat)) of each call's stay in a queue that named a caller.
+
+    Its time: the earliest call.queued naming a caller; a repeat if a call.queued of another
+    call by the same caller (stripped) is at most ``window`` earlier.
+    """
+    marks = [
+        (e.time_us, e.call_id, e.queue, e.caller.strip())
+        for e in calls
+        if e.type == "call.queued" and e.caller is not None and e.caller.strip().casefold() not in WITHHELD
+    ]
+    found = []
+    for call, queue in {(call, queue) for _, call, queue, _ in marks}:
+        at, _, _, caller = min(m for m in marks if m[1] == call and m[2] == queue)
+        repeat = any(c == caller and other != call and at - window <= t < at for t, other, _, c in marks)
+        found.append((queue or "", (at, repeat)))
+    return found
+
+
+def _repeat_counts(identified: list[tuple[int, bool]], qs: QueueSettings, now: int) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for name, (lo, hi) in _windows(qs, now).items():
+        inside = [repeat for at, repeat in identified if lo <= at <= hi]
+        out[f"repeats/{name}"] = {"identified": len(inside), "repeat": sum(inside)}
+    return out
 
 
 def _survey_counts(surveys: list[Scores], qs: QueueSettings, now: int) -> dict[str, object]:

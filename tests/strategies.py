@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from hypothesis import strategies as st
 
 from metrics.contract.events import AGENT_STATES, FLOW_OUT_REASONS, SURVEY_SCORES, Event
-from metrics.settings import Limits, QueueSettings, Settings
+from metrics.settings import CallerSettings, Limits, QueueSettings, Settings
 
 US = 1_000_000
 QUEUES = ("sales", "support")
@@ -21,6 +21,9 @@ BASES = (
     ("Asia/Jerusalem", 1_774_558_800),  # 2026-03-26T23:00+02:00, clocks spring forward on the 27th
 )
 SPAN_S = 3 * 3600
+SECRET = b"property tests"  # repeat calls on, in every engine these histories go through
+REPEAT_WINDOW_S = 1800  # shorter than the span: repeats within and beyond it
+CALLERS = (None, "+15550001", "+15550002", " +15550001", "anonymous")  # the third: the first, padded
 
 
 @dataclass
@@ -35,7 +38,8 @@ def settings_for(zone: str) -> Settings:
     # agent events out of order by up to the whole span: the placing bound refuses none of them
     # here (it has known-answer tests of its own)
     limits = Limits(max_call_age_seconds=1800, max_agent_age_seconds=3600, max_agent_disorder_seconds=SPAN_S)
-    return Settings(defaults=defaults, limits=limits)
+    callers = CallerSettings(repeat_call_window_seconds=REPEAT_WINDOW_S)
+    return Settings(defaults=defaults, limits=limits, callers=callers)
 
 
 _ids = itertools.count()
@@ -55,13 +59,19 @@ _micro = st.one_of(st.just(0), st.integers(0, US - 1))
 def call_events(draw: st.DrawFn, base_us: int) -> list[Event]:
     call = f"c{next(_ids)}"
     queue = draw(st.sampled_from(QUEUES))
-    offset = draw(st.one_of(st.integers(0, SPAN_S), st.sampled_from([3600, 3600 - 60, 3600 - 300])))
+    edges = [3600, 3600 - 60, 3600 - 300, 3600 - REPEAT_WINDOW_S]
+    offset = draw(st.one_of(st.integers(0, SPAN_S), st.sampled_from(edges)))
     queued = base_us + offset * US + draw(_micro)  # 3600 s after base is local midnight
     if draw(st.integers(0, 19)) == 0:
         return [_event("call.blocked", queued, call_id=call, queue=queue)]
     events = []
+    caller = draw(st.sampled_from(CALLERS))
     if draw(st.integers(0, 9)):  # now and then the call.queued event is lost
-        events.append(_event("call.queued", queued, call_id=call, queue=queue))
+        events.append(_event("call.queued", queued, call_id=call, queue=queue, caller=caller))
+    if caller is not None and draw(st.integers(0, 4)) == 0:  # queued again: here earlier, or elsewhere
+        again = draw(st.sampled_from(QUEUES))
+        at = queued - US if again == queue else queued + draw(st.sampled_from([1, 60 * US]))
+        events.append(_event("call.queued", at, call_id=call, queue=again, caller=caller))
     outcome = draw(st.sampled_from(["answered", "abandoned", "flowed_out", None]))
     out_at = queued + draw(_waits) * US + draw(st.sampled_from([0, 0, 1, US // 2]))
     if outcome == "abandoned":

@@ -63,6 +63,20 @@ DERIVED: tuple[tuple[str, Callable[[WindowValues], float | None], str], ...] = (
         "Net promoter score, (promoters 9-10 - detractors 0-6) / NPS answers (-1..1)",
     ),
     ("customer_effort_score", lambda w: w.customer_effort_score, "Mean survey CES answer (1-7)"),
+    ("repeat_call_ratio", lambda w: w.repeat_call_ratio, "Repeat calls / identified calls"),
+)
+# (name suffix, count, help): per queue and window, for queues that have had an identified call
+REPEAT_COUNTS: tuple[tuple[str, Callable[[WindowValues], int], str], ...] = (
+    (
+        "identified_calls",
+        lambda w: w.identified_calls,
+        "Offered calls that named their caller, counted at their queued time",
+    ),
+    (
+        "repeat_calls",
+        lambda w: w.repeat_calls,
+        "Identified calls whose caller queued another call within the repeat window before",
+    ),
 )
 SURVEY_RESPONSES = (
     "callcenter_survey_responses",
@@ -129,6 +143,16 @@ PER_QUEUE: tuple[tuple[str, str, Callable[[QueueSnapshot], float]], ...] = (
         "callcenter_alert_min_survey_responses",
         "The satisfaction alert needs this many CSAT answers in 1h",
         lambda q: q.alert_min_survey_responses,
+    ),
+    (
+        "callcenter_alert_repeat_call_ratio",
+        "Repeat-call (1h) alert threshold",
+        lambda q: q.alert_repeat_call_ratio,
+    ),
+    (
+        "callcenter_alert_min_identified_calls",
+        "The repeat-call alert needs this many identified calls in 1h",
+        lambda q: q.alert_min_identified_calls,
     ),
 )
 AGENTS = ("callcenter_agents", "Agents serving the queue, by state")
@@ -337,6 +361,11 @@ def _agent_window_families(agents: tuple[AgentSnapshot, ...]) -> list[Family]:
 def has_surveys(queue: QueueSnapshot) -> bool:
     """Whether a queue has ever had a survey: its response series are exported from then on."""
     return any(queue.total.survey_responses().values())
+
+
+def has_callers(queue: QueueSnapshot) -> bool:
+    """Whether a queue has ever had an identified call: its repeat counts are exported from then on."""
+    return queue.total.identified_calls > 0
 
 
 def flow_out_reasons_seen(queue: QueueSnapshot) -> list[str]:

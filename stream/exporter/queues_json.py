@@ -17,7 +17,7 @@ import orjson
 
 from metrics.snapshot import QueueSnapshot, Snapshot, WindowValues
 from metrics.timeutil import US, format_us
-from stream.exporter.catalogue import COUNTS, DERIVED, STAFFING
+from stream.exporter.catalogue import COUNTS, DERIVED, REPEAT_COUNTS, STAFFING, has_callers
 
 
 def queues_document(snapshot: Snapshot, stale_after_seconds: float) -> bytes:
@@ -53,6 +53,8 @@ def _window(queue: QueueSnapshot, name: str, values: WindowValues) -> dict[str, 
     found.update((suffix, derive(values)) for suffix, derive, _ in DERIVED)
     found["flowed_out_by_reason_calls"] = values.flowed_out_by_reason()
     found["survey_responses"] = values.survey_responses()
+    known = has_callers(queue)  # as on /metrics: null until the queue's first identified call
+    found.update((suffix, count(values) if known else None) for suffix, count, _ in REPEAT_COUNTS)
     found["occupancy_ratio"] = queue.occupancy_ratio(name)
     need = queue.staffing(name)
     found.update((suffix, None if need is None else value_of(need)) for suffix, value_of, _ in STAFFING)

@@ -28,6 +28,7 @@ from stream.exporter.catalogue import (
     FLOWED_OUT_BY_REASON,
     PER_QUEUE,
     QUEUE_INFO,
+    REPEAT_COUNTS,
     SNAPSHOT_TIME,
     STAFFING,
     SURVEY_RESPONSES,
@@ -36,6 +37,7 @@ from stream.exporter.catalogue import (
     Family,
     agent_families,
     flow_out_reasons_seen,
+    has_callers,
     has_surveys,
     pipeline_families,
     queue_agent_families,
@@ -118,6 +120,7 @@ def _windowed(out: Lines, queues: Queues, labels: list[str]) -> None:
                     out.append(f'{name}{{{label},window="{window}"}} {number(value)}\n')
     _by_reason(out, queues, labels)
     _survey_responses(out, queues, labels)
+    _repeat_counts(out, queues, labels)
     _staffing(out, queues, labels)
 
 
@@ -140,6 +143,15 @@ def _survey_responses(out: Lines, queues: Queues, labels: list[str]) -> None:
                 f'{name}{{{label},survey="{survey}",window="{window}"}} {number(count)}\n'
                 for survey, count in values.survey_responses().items()
             ]
+
+
+def _repeat_counts(out: Lines, queues: Queues, labels: list[str]) -> None:
+    for suffix, count, text in REPEAT_COUNTS:
+        name = f"callcenter_{suffix}"
+        _header(out, name, "gauge", text)
+        for q, label in zip(queues, labels, strict=True):
+            windows = q.windows.items() if has_callers(q) else ()
+            out += [f'{name}{{{label},window="{w}"}} {number(count(v))}\n' for w, v in windows]
 
 
 def _staffing(out: Lines, queues: Queues, labels: list[str]) -> None:

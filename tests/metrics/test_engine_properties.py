@@ -10,7 +10,7 @@ from metrics.queue_state import QueueState
 from metrics.settled import Settled
 from tests.helpers import differences, observed
 from tests.oracle import expected
-from tests.strategies import History, histories, instants
+from tests.strategies import SECRET, History, histories, instants
 
 PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -26,7 +26,7 @@ def test_replay_at_any_instant_equals_batch_recount(data: st.DataObject) -> None
     """Replay mode: only events up to now are fed, in a shuffled order with duplicates."""
     history: History = data.draw(histories())
     now = data.draw(instants(history))[-1]
-    engine = Engine(history.settings)
+    engine = Engine(history.settings, caller_secret=SECRET)
     for event in history.events:
         if event.time_us <= now:
             engine.apply(event)
@@ -40,7 +40,7 @@ def test_replay_at_any_instant_equals_batch_recount(data: st.DataObject) -> None
 def test_live_snapshots_as_now_moves_equal_batch_recount(data: st.DataObject) -> None:
     """Live mode: every event is known (some in the future), snapshots taken as now advances."""
     history: History = data.draw(histories())
-    engine = Engine(history.settings)
+    engine = Engine(history.settings, caller_secret=SECRET)
     for event in history.events:
         engine.apply(event)
     for now in data.draw(instants(history)):
@@ -59,7 +59,7 @@ def test_events_arriving_between_snapshots_equal_batch_recount(data: st.DataObje
     cuts = sorted(
         data.draw(st.lists(st.integers(0, len(history.events)), min_size=len(moments), max_size=len(moments)))
     )
-    engine, applied, known = Engine(history.settings), 0, []
+    engine, applied, known = Engine(history.settings, caller_secret=SECRET), 0, []
     limits, last_now = history.settings.limits, None
     for now, cut in zip(moments, cuts, strict=True):
         for event in history.events[applied:cut]:
@@ -78,7 +78,7 @@ def test_events_arriving_between_snapshots_equal_batch_recount(data: st.DataObje
 def test_a_queue_rebuilt_from_kept_visits_and_settled_sums_is_the_same(data: st.DataObject) -> None:
     """What a restarted worker does: visits still kept, agents, and the settled sums."""
     history: History = data.draw(histories())
-    engine = Engine(history.settings)
+    engine = Engine(history.settings, caller_secret=SECRET)
     for event in history.events:
         engine.apply(event)
     moments = data.draw(instants(history))
