@@ -31,6 +31,7 @@ from metrics.contract.events import MAX_QUEUE_CHARS, Event
 from metrics.timeutil import US, parse_rfc3339_us
 from stream.encode import to_json_line
 from stream.problems import UsageProblem
+from stream.returning_callers import ABANDONED_RETURN_US, UNHAPPY_RETURN_US, ReturningCallers
 from stream.stop_request import StopRequest
 
 if TYPE_CHECKING:  # the producer pulls in aiokafka, which a file-mode run never needs
@@ -100,6 +101,7 @@ class _Call:
     takes_callback: bool = False  # offered a callback after a long wait, this caller takes it
     surveyed: bool = False  # answers the post-call survey
     answered_us: int = 0
+    caller: str = ""  # the caller's number (docs/metrics.md, "Repeat calls")
 
 
 CALLBACK_AFTER_US = 60 * US  # a caller out of patience after this long may take a callback
@@ -114,6 +116,14 @@ class _Agent:
     state: str = "offline"
     calls: int = 0
     reason: str | None = None
+
+
+LONG_WAIT_US = SURVEY_WAIT_BANDS_S[1] * US  # waited longer than this: unhappy
+
+
+def _number(call: _Call) -> int:
+    """The arrival's number, from its call id."""
+    return int(call.call_id.rsplit("-", 1)[1])
 
 
 def daily_profile(local_hour: float) -> float:
@@ -135,6 +145,7 @@ class Simulation:
     _heap: list[tuple[int, int, Action]] = field(default_factory=list)
     _seq: Iterator[int] = field(default_factory=itertools.count)
     now_us: int = 0
+    callers: ReturningCallers = field(default_factory=ReturningCallers)
 
     def __post_init__(self) -> None:
         self.random = random.Random(self.traffic.seed)
@@ -186,6 +197,7 @@ class Simulation:
             self.now_us,
             takes_callback=number % 4 == 0,
             surveyed=number % 3 == 0,
+            caller=self.callers.caller_for(number, queue, self.now_us),
         )
         return self._enqueue(call)
 
@@ -198,7 +210,7 @@ class Simulation:
         self._at(
             self.now_us + round(self.traffic.timeout_seconds * US), lambda: self._give_up(call, "timeout")
         )
-        events = [self._event("call.queued", call_id=call.call_id, queue=call.queue)]
+        events = [self._event("call.queued", call_id=call.call_id, queue=call.queue, caller=call.caller)]
         return events + self._dispatch()
 
     def _give_up(self, call: _Call, why: str) -> list[Event]:
@@ -208,6 +220,8 @@ class Simulation:
         call.done = True
         if why == "abandon" and call.takes_callback and self.now_us - call.queued_us >= CALLBACK_AFTER_US:
             why = "callback"
+        if why != "callback" and _number(call) % 2:  # not helped: half of them try again soon
+            self.callers.call_back_later(call.caller, call.queue, self.now_us + ABANDONED_RETURN_US)
         if why == "abandon":
             return [self._event("call.abandoned", call_id=call.call_id, queue=call.queue)]
         return [self._event("call.flowed_out", call_id=call.call_id, queue=call.queue, reason=why)]
@@ -231,6 +245,9 @@ class Simulation:
     def _answer(self, call: _Call, agent: _Agent) -> list[Event]:
         call.done, call.answered_us = True, self.now_us
         agent.calls += 1
+        # one in eight is not helped this time, and one in two who waited long: they call again
+        if _number(call) % 8 == 0 or (self.now_us - call.queued_us > LONG_WAIT_US and _number(call) % 2):
+            self.callers.call_back_later(call.caller, call.queue, self.now_us + UNHAPPY_RETURN_US)
         events = [
             *self._missed_offer(call, agent),
             self._event("call.answered", call_id=call.call_id, queue=call.queue, agent_id=agent.agent_id),
@@ -271,7 +288,7 @@ class Simulation:
                     "call.transferred", call_id=call.call_id, agent_id=agent.agent_id, to_queue=target
                 )
             )
-            moved = _Call(call.call_id, target, self.now_us, surveyed=call.surveyed)
+            moved = _Call(call.call_id, target, self.now_us, surveyed=call.surveyed, caller=call.caller)
             self._at(self.now_us, lambda: self._enqueue(moved))
         elif call.surveyed:
             self._at(self.now_us + SURVEY_AFTER_US, lambda: [self._survey(call)])

@@ -8,7 +8,7 @@ from metrics.timeutil import US
 from stream.cli import build_parser
 from stream.exporter.text import render
 from stream.simulate import Simulation, traffic_from
-from tools.demo import DEMO_SIMULATION, GUIDE, first_look, parse_values
+from tools.demo import DEMO_CALLER_SECRET, DEMO_SIMULATION, GUIDE, first_look, parse_values
 
 NOW = 1_767_607_200 * US
 
@@ -16,7 +16,7 @@ NOW = 1_767_607_200 * US
 def values_after(history_seconds: float, seconds: float) -> dict[tuple[str, str, str], float]:
     """The demo's /metrics values ``seconds`` after a start with that much history."""
     args = build_parser().parse_args(["simulate", *DEMO_SIMULATION])
-    engine = Engine(Settings())
+    engine = Engine(Settings(), caller_secret=DEMO_CALLER_SECRET.encode())
     for event in Simulation(traffic_from(args), NOW - round(history_seconds * US)).run(
         NOW + round(seconds * US)
     ):

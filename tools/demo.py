@@ -29,6 +29,8 @@ DEMO_SIMULATION = (
     *("--queues", "sales,support,billing", "--shares", "6,2,2"),
     *("--rate", "3", "--agents", "12", "--seed", "46", "--flat", "--history", "3600"),
 )
+# The demo's callers are made up; a real deployment keeps its own key secret (docs/configuration.md).
+DEMO_CALLER_SECRET = "ccmetrics demo: not a secret"
 GUIDE = """
 ccmetrics is running. Where to look:
   wallboard   http://localhost:{port}/ in a browser (queues and agents; docs/wallboard.md)
@@ -40,6 +42,8 @@ What to watch for:
   wait and abandon (ContactCenterServiceLevelLow pages after 5 minutes of it), Erlang C says
   how many agents short it is, and callers who waited long score it lower in their surveys;
   billing and support keep up with fewer calls. Agents go on breaks (away) and into wrap-up.
+  Some callers call back after giving up or a long wait: repeat calls (callers are hashed
+  with a demo key; set CCMETRICS_CALLER_HASH_SECRET to your own in a real deployment).
 Ctrl-C stops everything.
 """
 
@@ -117,6 +121,9 @@ def first_look(values: dict[tuple[str, str, str], float]) -> list[str]:
         ),
         "agents in wrap-up": any(values.get(("callcenter_agents", q, "wrap_up"), 0.0) > 0 for q in queues),
         "a queue below its service-level target": bool(below),
+        "callers who called back (repeat calls)": any(
+            values.get(("callcenter_repeat_calls", q, "1h"), 0.0) > 0 for q in queues
+        ),
     }
     return [what for what, seen in wanted.items() if not seen]
 
@@ -166,6 +173,7 @@ def main() -> int:
         "CCMETRICS_METRICS_PORT": str(METRICS_PORT),
     }
     env["CCMETRICS_DATA_DIR"] = str(RUN / "worker-data")
+    env.setdefault("CCMETRICS_CALLER_HASH_SECRET", DEMO_CALLER_SECRET)  # repeat calls on
     children = []
     try:
         print(f"Kafka ready on {broker.bootstrap}; starting the worker and the simulator ...", flush=True)

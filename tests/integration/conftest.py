@@ -61,6 +61,9 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str, every: float 
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+CALLER_SECRET = "integration tests"  # every worker's and replay's: repeat calls on
+
+
 @dataclass
 class Tenant:
     """One isolated set of topics and one consumer group on the shared broker."""
@@ -82,6 +85,7 @@ class Tenant:
             "CCMETRICS_TOPIC_PREFIX": self.prefix,
             "CCMETRICS_APP_ID": self.app_id,
             "CCMETRICS_LOG_LEVEL": os.environ.get("TEST_WORKER_LOG_LEVEL", "warning"),
+            "CCMETRICS_CALLER_HASH_SECRET": CALLER_SECRET,  # repeat calls on, as in replay()
             **self.settings,
             **extra,
         }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -14,7 +15,7 @@ from aiokafka import AIOKafkaProducer
 from metrics.timeutil import US, format_us
 from stream.encode import to_json_line
 from stream.simulate import Simulation, Traffic
-from tests.integration.conftest import REPO, Samples, Tenant, parse_samples, wait_for
+from tests.integration.conftest import CALLER_SECRET, REPO, Samples, Tenant, parse_samples, wait_for
 
 WORKER_HEALTH = {
     "callcenter_consumer_lag_messages",
@@ -66,7 +67,8 @@ def produce_raw(tenant: Tenant, lines: list[bytes]) -> None:
 def replay(files: list[Path], until_seconds: float) -> Samples:
     until = format_us(round(until_seconds * US))
     command = [sys.executable, "-m", "stream.cli", "replay", *map(str, files), "--until", until]
-    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True)
+    env = {**os.environ, "CCMETRICS_CALLER_HASH_SECRET": CALLER_SECRET}  # as the workers'
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=True)
     return parse_samples(result.stdout)
 
 
