@@ -213,6 +213,14 @@ def wallboard() -> Dashboard:
                 steps((None, "green"), (1, "orange"), (3, "red")),
             )
         )
+        .with_panel(
+            big_number(
+                "Resolved first time (no repeat call), 1 h",
+                f"queue:callcenter_first_contact_resolution:ratio_1h{{{Q}}}",
+                "percentunit",
+                steps((None, "red"), (0.6, "orange"), (0.7, "green")),
+            )
+        )
     )
 
 
@@ -293,6 +301,14 @@ def queue_detail() -> Dashboard:
                 "percentunit",
                 query(f"queue:callcenter_csat:ratio_1h{{{one}}}", "CSAT (4-5 of 5)"),
                 query(f'max(callcenter_nps_ratio{{window="1h", {one}}})', "NPS (-100%..100%)"),
+            )
+        )
+        .with_panel(
+            trend(
+                "Repeat calls, 1 h (callers who called within the repeat window before)",
+                "percentunit",
+                query(f"queue:callcenter_repeat_call:ratio_1h{{{one}}}", "repeat calls"),
+                query(f"queue:callcenter_first_contact_resolution:ratio_1h{{{one}}}", "first contact (proxy)"),
             )
         )
         .with_panel(

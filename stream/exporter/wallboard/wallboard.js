@@ -108,6 +108,7 @@ function tile(queue) {
     figure(`Abandoned ${w}`, "abandon_ratio", w, now.abandon_ratio, percent(now.abandon_ratio)),
     figure(`Occupancy ${w}`, "occupancy_ratio", w, now.occupancy_ratio, percent(now.occupancy_ratio)),
     figure(`Satisfied ${w}`, "csat_ratio", w, now.csat_ratio, percent(now.csat_ratio)),
+    figure(`Repeat calls ${w}`, "repeat_call_ratio", w, now.repeat_call_ratio, percent(now.repeat_call_ratio)),
   );
   const target = `Target ${percent(queue.service_level_target_ratio)} in ${queue.service_level_threshold_seconds} s`;
   box.append(big, small, agentCounts(queue), element("p", "target", target));
