@@ -5,7 +5,8 @@ Usage (``make bench`` runs it)::
     python -m benchmarks.scrape_render [--queues 500] [--agents 5000]
 
 Builds the worker's queue step and agent board in memory (each agent serves three queues;
-each queue has a few hundred calls in its windows; each agent has the changes a million
+each queue has a few hundred calls in its windows, a third of them with a survey and all with
+a caller (repeat calls on); each agent has the changes a million
 calls a day leave in its history and eight hours of its calls), then times the two things
 the worker does on its event loop: taking a snapshot (the timer, or a scrape asking for a
 fresh one) and rendering ``/metrics`` with the default ``[agents]`` settings. The baseline
@@ -54,8 +55,10 @@ def build_queues(count: int, calls_per_queue: int, seed: int = 1) -> QueueStep:
             wait = rng.randrange(120 * US)
             done = queued + wait + rng.randrange(600 * US)
             handlings = (Handling(done, done - queued - wait),) if done <= NOW else ()
+            survey = (done, rng.randint(1, 5), rng.randint(0, 10), rng.randint(1, 7)) if n % 3 == 0 else None
+            identified = (queued, rng.random() < 0.2)  # repeat calls and surveys on, as the issue asks
             visit = Visit(f"{name}-c{n}", name, done, queued, "answered", queued + wait, handlings)
-            state.apply_visit(visit)
+            state.apply_visit(visit._replace(survey=survey, identified=identified))
     for partition in range(4):  # as the worker's housekeeping does every 10 s: ended waits go
         queues.expire(partition, NOW)
     return queues

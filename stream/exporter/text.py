@@ -105,19 +105,21 @@ def _header(out: Lines, name: str, kind: str, text: str) -> None:
 
 
 def _windowed(out: Lines, queues: Queues, labels: list[str]) -> None:
+    # each (queue, window)'s labels written once, not once per family (most of the page's samples)
+    series = [
+        (f'{{{label},window="{w}"}} ', v)
+        for q, label in zip(queues, labels, strict=True)
+        for w, v in q.windows.items()
+    ]
+    small = _SMALL.get
     for suffix, slot, text in COUNTS:
         name = f"callcenter_{suffix}"
         _header(out, name, "gauge", text)
-        for q, label in zip(queues, labels, strict=True):
-            out += [f'{name}{{{label},window="{w}"}} {number(v.sums[slot])}\n' for w, v in q.windows.items()]
+        out += [f"{name}{at}{small(v.sums[slot]) or number(v.sums[slot])}\n" for at, v in series]
     for suffix, derive, text in DERIVED:
         name = f"callcenter_{suffix}"
         _header(out, name, "gauge", text)
-        for q, label in zip(queues, labels, strict=True):
-            for window, values in q.windows.items():
-                value = derive(values)
-                if value is not None:
-                    out.append(f'{name}{{{label},window="{window}"}} {number(value)}\n')
+        out += [f"{name}{at}{number(value)}\n" for at, v in series if (value := derive(v)) is not None]
     _by_reason(out, queues, labels)
     _survey_responses(out, queues, labels)
     _repeat_counts(out, queues, labels)
