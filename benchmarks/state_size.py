@@ -28,15 +28,17 @@ from collections.abc import Iterable
 from typing import Any
 
 from benchmarks.recovery import history
+from metrics.callers import CallerHasher
 from metrics.calls import FIELDS, CallRecord
 from metrics.pipeline import PipelineStats
 from metrics.queue_state import QueueState
 from metrics.settings import Settings
+from metrics.steps.callers import CallerStep
 from metrics.steps.clock import FixedClock
 from metrics.steps.entities import AgentStep, CallStep
 from metrics.steps.messages import Arrival, QueueUpdate
 from metrics.steps.queues import QueueStep
-from metrics.storage.cold_entities import ColdCalls
+from metrics.storage.cold_entities import ColdCallers, ColdCalls
 from metrics.storage.cold_visits import ColdVisits
 from metrics.visits import Visit
 from stream.cold_store import SqliteCold
@@ -44,6 +46,7 @@ from stream.queue_messages import decode_update, encode_update
 
 BATCH = 2000
 QUEUES = "queues (windows, visits, agents)"
+CALLERS = "callers"
 SNAPSHOT_EVERY = 25_000  # the worker snapshots once a second and takes about that many events a second
 HOUSEKEEPING_EVERY = 250_000  # and looks after each partition every 10 seconds
 
@@ -87,31 +90,44 @@ def cold_bytes(cold: SqliteCold) -> int:
 def run(events: int) -> tuple[dict[str, dict[str, Any]], dict[str, SqliteCold]]:
     """The worker's tables, queues and cold stores after ``events`` events, built as the worker does."""
     settings, stats, now = Settings.load(None), PipelineStats(), time.time_ns() // 1000
-    steps = {"call": CallStep(settings, stats), "agent": AgentStep(settings, stats)}
-    tables: dict[str, dict[str, Any]] = {"calls": {}, "agents": {}, "visits": {}, "queue agents": {}}
-    colds = {"calls": cold_store("calls"), "visits": cold_store("visits")}
+    hasher = CallerHasher(b"state size")  # repeat calls on
+    steps = {
+        "call": CallStep(settings, stats, hasher),
+        "agent": AgentStep(settings, stats),
+        CALLERS: CallerStep(settings),
+    }
+    tables: dict[str, dict[str, Any]] = {
+        "calls": {},
+        "agents": {},
+        "visits": {},
+        "queue agents": {},
+        CALLERS: {},
+    }
+    colds = {"calls": cold_store("calls"), "visits": cold_store("visits"), CALLERS: cold_store("callers")}
     cold_calls = ColdCalls(colds["calls"], settings.limits.expire_call_after_us)
+    cold_callers = ColdCallers(colds[CALLERS], steps[CALLERS].keep_us)
     queues = QueueStep(settings, ColdVisits(colds["visits"], settings))
     batch: dict[str, list[Arrival[int]]] = {"call": [], "agent": []}
     for number, event in enumerate(history(events), start=1):
         batch["agent" if event.type == "agent.state" else "call"].append(Arrival(event, 0, 0))
         if number % BATCH == 0:
-            _handle(steps, batch, tables, cold_calls, queues, now)
+            _handle(steps, batch, tables, (cold_calls, cold_callers), queues, now)
         if number % SNAPSHOT_EVERY == 0:
             queues.snapshot(now)  # as the worker's timer does: windows move to now, old buckets go
         if number % HOUSEKEEPING_EVERY == 0:
-            _housekeeping(tables, cold_calls, queues, now)
-    _handle(steps, batch, tables, cold_calls, queues, now)
+            _housekeeping(tables, (cold_calls, cold_callers), queues, now)
+    _handle(steps, batch, tables, (cold_calls, cold_callers), queues, now)
     queues.snapshot(now)
-    _housekeeping(tables, cold_calls, queues, now)
+    _housekeeping(tables, (cold_calls, cold_callers), queues, now)
     return {**tables, QUEUES: queues.states}, colds
 
 
 def _housekeeping(
-    tables: dict[str, dict[str, Any]], cold_calls: ColdCalls, queues: QueueStep, now: int
+    tables: dict[str, dict[str, Any]], colds: tuple[ColdCalls, ColdCallers], queues: QueueStep, now: int
 ) -> None:
-    """As the worker's housekeeping does: expire, then quiet records and visits go cold."""
-    cold_calls.pack_quiet(tables["calls"], list(tables["calls"]), 0, now)
+    """As the worker's housekeeping does: expire, then quiet records, callers and visits go cold."""
+    colds[0].pack_quiet(tables["calls"], list(tables["calls"]), 0, now)
+    colds[1].pack_quiet(tables[CALLERS], list(tables[CALLERS]), 0, now)
     for partition in set(queues.partition.values()):
         expired = queues.expire(partition, now)
         for key in expired.visits:
@@ -126,17 +142,22 @@ def _handle(
     steps: dict[str, Any],
     batch: dict[str, list[Arrival[int]]],
     tables: dict[str, dict[str, Any]],
-    cold_calls: ColdCalls,
+    colds: tuple[ColdCalls, ColdCallers],
     queues: QueueStep,
     now: int,
 ) -> None:
     reading = FixedClock(now).reading()
     for kind, arrivals in batch.items():
         table = tables["calls" if kind == "call" else "agents"]
-        stored = cold_calls.behind(table) if kind == "call" else table
+        stored = colds[0].behind(table) if kind == "call" else table
         output = steps[kind].fold(arrivals, stored, reading)
         table.update({key: state for key, (state, _) in output.writes.items()})
-        for update in output.updates:  # through JSON as over Kafka: each queue holds its own copies
+        updates = output.updates
+        if output.callers:  # through the callers step, as over its topic
+            told = steps[CALLERS].fold(output.callers, colds[1].behind(tables[CALLERS]), reading)
+            tables[CALLERS].update({key: history for key, (history, _) in told.writes.items()})
+            updates += told.updates
+        for update in updates:  # through JSON as over Kafka: each queue holds its own copies
             for key, value in _over_kafka(update, queues):
                 tables["visits" if isinstance(value, Visit) else "queue agents"][key] = value
         arrivals.clear()
@@ -199,6 +220,10 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"call records packed: {len(packed):,}, {sum(packed) / max(1, len(packed)):,.0f} bytes of data each"
     )
+    callers = [len(data) for _, data in colds[CALLERS].items()]
+    each, disk = sum(callers) / max(1, len(callers)), sizes[f"cold {CALLERS} (SQLite, on disk)"]
+    print(f"caller histories packed: {len(callers):,}, {each:,.0f} bytes of data each", end="")
+    print(f"; on disk {disk / max(1, len(callers)):,.0f} bytes each")
     if records:
         print(f"call records as objects: {len(records):,}, of which on average (bytes):")
     for part, size in call_record_parts(records).most_common():
