@@ -213,7 +213,8 @@ class QueueLogMapper:
 
     def _queued(self, line: Line) -> list[Event]:
         self._calls.entered(line)
-        return [self._call(line, "call.queued", queue=line.queue)]
+        caller = line.data[1] if len(line.data) > 1 and line.data[1] else None  # ENTERQUEUE|url|callerid|pos
+        return [self._call(line, "call.queued", queue=line.queue, caller=caller)]
 
     def _on_call(self, line: Line) -> None:
         self.forms.on_calls.setdefault(line.queue, set()).add(line.agent)

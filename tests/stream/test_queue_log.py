@@ -52,6 +52,22 @@ def test_lines_map_onto_contract_events() -> None:
     assert (flowed.reason, flowed.call_id, flowed.queue) == ("exit_key", "1767607400.20", "sales")
 
 
+def test_enterqueue_names_its_caller_and_a_replay_with_a_secret_finds_the_repeat() -> None:
+    from metrics.engine import Engine
+
+    log = LOG + "1767607600|1767607600.40|support|NONE|ENTERQUEUE||5551234|1\n"  # 5551234 again
+    queued = [i.event for i in items(log) if isinstance(i, Accepted) and i.event.type == "call.queued"]
+    assert [e.caller for e in queued] == ["5551234", "5559876", "5550000", "5551111", "5551234"]
+    engine = Engine(Settings(), caller_secret=b"queue_log")
+    for event in queued:
+        engine.apply(event)
+    found = {
+        q.queue: (q.total.identified_calls, q.total.repeat_calls)
+        for q in engine.snapshot(1_767_607_700_000_000).queues
+    }
+    assert found == {"sales": (4, 0), "support": (1, 1)}
+
+
 def test_agent_states_follow_membership_pauses_and_calls() -> None:
     states = [(e.agent_id, e.state, e.queues) for i in items() if isinstance(i, Accepted) for e in [i.event]
               if e.type == "agent.state"]  # fmt: skip
