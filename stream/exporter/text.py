@@ -215,16 +215,17 @@ def histogram_lines(
     out.append(f"{name}_sum{{{label}}} {number(total)}\n")
 
 
-class LabelText:
-    """Label values escaped once per page (agent ids repeat in every agent family)."""
+class LabelText(dict[str, str]):
+    """Label values escaped once per page (agent ids repeat in every agent family); read as
+    ``esc[value]``, a plain dict lookup once a value is known.
 
-    def __init__(self) -> None:
-        self.escaped: dict[str, str] = {}
+    >>> esc = LabelText()
+    >>> print(esc['say "hi"'], len(esc))
+    say \\"hi\\" 1
+    """
 
-    def __call__(self, value: str) -> str:
-        text = self.escaped.get(value)
-        if text is None:
-            text = self.escaped[value] = escape(value)
+    def __missing__(self, value: str) -> str:
+        text = self[value] = escape(value)
         return text
 
 
@@ -246,13 +247,13 @@ def family_rows(
     head = f'{family.name}{{{family.labels[0]}="'
     more = [f'",{key}="' for key in family.labels[1:]]
     if not more:
-        out += [f'{head}{esc(v[0])}"}} {number(value)}\n' for v, value in rows]
+        out += [f'{head}{esc[v[0]]}"}} {number(value)}\n' for v, value in rows]
     elif len(more) == 1:
         m1 = more[0]
-        out += [f'{head}{esc(v[0])}{m1}{esc(v[1])}"}} {number(value)}\n' for v, value in rows]
+        out += [f'{head}{esc[v[0]]}{m1}{esc[v[1]]}"}} {number(value)}\n' for v, value in rows]
     else:
         m1, m2 = more
-        out += [f'{head}{esc(v[0])}{m1}{esc(v[1])}{m2}{esc(v[2])}"}} {number(value)}\n' for v, value in rows]
+        out += [f'{head}{esc[v[0]]}{m1}{esc[v[1]]}{m2}{esc[v[2]]}"}} {number(value)}\n' for v, value in rows]
 
 
 def _pipeline(out: Lines, snapshot: Snapshot) -> None:
