@@ -308,7 +308,7 @@ def queue_detail() -> Dashboard:
                 "Repeat calls, 1 h (callers who called within the repeat window before)",
                 "percentunit",
                 query(f"queue:callcenter_repeat_call:ratio_1h{{{one}}}", "repeat calls"),
-                query(f"queue:callcenter_first_contact_resolution:ratio_1h{{{one}}}", "first contact (proxy)"),
+                query(f"queue:callcenter_first_contact_resolution:ratio_1h{{{one}}}", "first contact"),
             )
         )
         .with_panel(
