@@ -66,7 +66,14 @@ demo: venv kafka-jars
 # an hour; recovery publishes and processes a million events, memory_held 4.8 million).
 BANK_TSV := ../shared/data/anonymous-bank/february-1999.tsv
 BANK := .cache/bank/february-1999.jsonl
-bench: venv kafka-jars
+# The quix-streams peer of benchmarks/kafka_throughput.py, in a venv of its own (not a dependency).
+QUIX_VENV := .cache/quix-venv
+$(QUIX_VENV)/.installed:
+	$(PYTHON) -m venv $(QUIX_VENV)
+	$(QUIX_VENV)/bin/pip install -q quixstreams==3.28.1
+	touch $@
+
+bench: venv kafka-jars $(QUIX_VENV)/.installed
 	@if [ -f $(BANK_TSV) ]; then \
 	  mkdir -p .cache/bank; [ -f $(BANK) ] || $(BIN)/python -m benchmarks.anonymous_bank convert $(BANK_TSV) $(BANK); \
 	  $(BIN)/python -m benchmarks.replay_throughput $(BANK); \

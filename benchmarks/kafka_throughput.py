@@ -12,7 +12,11 @@ all of them from the start with its own consumer group:
   ceiling for a Python consumer;
 - naive: a faust agent taking one event at a time, counting into windowed tables;
 - worker: ``ccmetrics worker``, done when every event is counted and its queue updates
-  are consumed (lag 0 on every topic).
+  are consumed (lag 0 on every topic);
+- quix-streams peer (``benchmarks/quix_peer.py``, in ``.cache/quix-venv``, which ``make bench``
+  makes): what a Python user would write instead, doing far less (its docstring says what);
+  it reads only the calls topic, so its rate is of that topic's events. The worker's and the
+  peer's peak resident memory are printed beside their rates.
 
 Also the engine alone: ``ccmetrics replay``'s engine (decode, calls, agents, queues,
 windows) over the same events held in memory, no Kafka. It does the worker's arithmetic
@@ -64,6 +68,7 @@ class Rate:
     name: str
     events: int
     seconds: float
+    peak_mb: float | None = None  # a process of its own: its peak resident memory
 
     @property
     def per_second(self) -> float:
@@ -219,6 +224,39 @@ def worker(
         stop(child)
 
 
+QUIX_PYTHON = REPO / ".cache" / "quix-venv" / "bin" / "python"
+PEER_TYPES = {"call.queued", "call.answered", "call.abandoned", "call.flowed_out"}
+
+
+def quix_peer(bootstrap: str, events: list[Event]) -> Rate | None:
+    """The quix-streams application over the calls topic, or ``None`` without its venv."""
+    if not QUIX_PYTHON.exists():
+        print(f"quix-streams peer skipped: no {QUIX_PYTHON} (make bench makes it)", flush=True)
+        return None
+    print("the quix-streams peer ...", flush=True)
+    calls = sum(1 for event in events if event.type != "agent.state")
+    taken = sum(1 for event in events if event.type in PEER_TYPES)
+    state = RUN / f"quix-state-{uuid.uuid4().hex[:8]}"
+    command = [str(QUIX_PYTHON), str(REPO / "benchmarks" / "quix_peer.py"), bootstrap]
+    command += [f"{PREFIX}callcenter.calls", str(taken), str(state)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=3600, check=True)
+    found = orjson.loads(done.stdout.strip().splitlines()[-1])
+    return Rate("quix-streams peer (calls topic)", calls, found["seconds"], found["peak_mb"])
+
+
+def report_peer(ours: Rate, peer: Rate) -> None:
+    print(f"quix-streams peer: {peer.events:,} calls-topic events, {peer.per_second:,.0f}/s", end="")
+    print(f", peak {peer.peak_mb:.0f} MB resident; the worker's peak: {ours.peak_mb:.0f} MB")
+    print(f"worker / quix-streams peer: {ours.per_second / peer.per_second:.1f}x   (target: at least 10x)")
+
+
+def peak_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def watch_worker(child: subprocess.Popen[bytes], port: int, expected: int, name: str) -> Rate:
     first: tuple[float, float] | None = None
     deadline = time.monotonic() + 1800
@@ -231,7 +269,7 @@ def watch_worker(child: subprocess.Popen[bytes], port: int, expected: int, name:
         if seen and first is None:
             first = (time.monotonic(), seen)
         if first is not None and seen >= expected and lag == 0:
-            return Rate(name, int(seen - first[1]), time.monotonic() - first[0])
+            return Rate(name, int(seen - first[1]), time.monotonic() - first[0], peak_mb(child.pid))
         time.sleep(0.1)
     raise SystemExit("the worker did not finish in 30 minutes")
 
@@ -294,10 +332,13 @@ def main(argv: list[str] | None = None) -> int:
         print("naive faust done; the worker ...", flush=True)
         rates.append(worker(broker.bootstrap, len(events)))
         rates.append(engine_alone(events))
+        peer = quix_peer(broker.bootstrap, events)
         print("the worker on the same events with malformed ones among them ...", flush=True)
         mixed = asyncio.run(publish(broker.bootstrap, events, BAD_PREFIX, BAD_EVERY))
         rates.append(worker(broker.bootstrap, mixed, BAD_PREFIX, f"worker, 1 in {BAD_EVERY + 1} malformed"))
         report(rates)
+        if peer is not None:
+            report_peer(rates[2], peer)
         return 0
 
 
