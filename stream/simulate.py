@@ -102,6 +102,7 @@ class _Call:
     surveyed: bool = False  # answers the post-call survey
     answered_us: int = 0
     caller: str = ""  # the caller's number (docs/metrics.md, "Repeat calls")
+    number: int = 0  # the arrival's: what this caller does is decided by it, not drawn
 
 
 CALLBACK_AFTER_US = 60 * US  # a caller out of patience after this long may take a callback
@@ -119,11 +120,6 @@ class _Agent:
 
 
 LONG_WAIT_US = SURVEY_WAIT_BANDS_S[1] * US  # waited longer than this: unhappy
-
-
-def _number(call: _Call) -> int:
-    """The arrival's number, from its call id."""
-    return int(call.call_id.rsplit("-", 1)[1])
 
 
 def daily_profile(local_hour: float) -> float:
@@ -197,6 +193,7 @@ class Simulation:
             self.now_us,
             takes_callback=number % 4 == 0,
             surveyed=number % 3 == 0,
+            number=number,
             caller=self.callers.caller_for(number, queue, self.now_us),
         )
         return self._enqueue(call)
@@ -220,7 +217,7 @@ class Simulation:
         call.done = True
         if why == "abandon" and call.takes_callback and self.now_us - call.queued_us >= CALLBACK_AFTER_US:
             why = "callback"
-        if why != "callback" and _number(call) % 2:  # not helped: half of them try again soon
+        if why != "callback" and call.number % 2:  # not helped: half of them try again soon
             self.callers.call_back_later(call.caller, call.queue, self.now_us + ABANDONED_RETURN_US)
         if why == "abandon":
             return [self._event("call.abandoned", call_id=call.call_id, queue=call.queue)]
@@ -246,7 +243,7 @@ class Simulation:
         call.done, call.answered_us = True, self.now_us
         agent.calls += 1
         # one in eight is not helped this time, and one in two who waited long: they call again
-        if _number(call) % 8 == 0 or (self.now_us - call.queued_us > LONG_WAIT_US and _number(call) % 2):
+        if call.number % 8 == 0 or (self.now_us - call.queued_us > LONG_WAIT_US and call.number % 2):
             self.callers.call_back_later(call.caller, call.queue, self.now_us + UNHAPPY_RETURN_US)
         events = [
             *self._missed_offer(call, agent),
@@ -288,7 +285,8 @@ class Simulation:
                     "call.transferred", call_id=call.call_id, agent_id=agent.agent_id, to_queue=target
                 )
             )
-            moved = _Call(call.call_id, target, self.now_us, surveyed=call.surveyed, caller=call.caller)
+            moved = _Call(call.call_id, target, self.now_us, surveyed=call.surveyed)
+            moved.caller, moved.number = call.caller, call.number  # the same caller, the same call
             self._at(self.now_us, lambda: self._enqueue(moved))
         elif call.surveyed:
             self._at(self.now_us + SURVEY_AFTER_US, lambda: [self._survey(call)])
