@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Generic
+from typing import Any, Generic, TypeVar
 
 from metrics.agents import AgentHistory
 from metrics.callers import CallerHistory, CallerMark
@@ -101,25 +101,35 @@ class Outputs:
 
     def to_board(self, states: list[BoardState]) -> list[Message]:
         """The agents' states, one message per board partition (usually)."""
-        by_partition: dict[int, list[BoardState]] = {}
-        for state in states:
-            by_partition.setdefault(self.board_partition(state.agent_id), []).append(state)
-        return [
-            Message(self.board_topic, partition, None, value)
-            for partition, group in sorted(by_partition.items())
-            for value in encode_board(group)
-        ]
+        by_partition = _grouped(states, lambda state: self.board_partition(state.agent_id))
+        return _messages(self.board_topic, by_partition, encode_board)
 
     def to_callers(self, marks: list[tuple[CallerMark, Record]]) -> list[Message]:
         """Calls queued by named callers, one message per callers partition (usually)."""
-        by_partition: dict[int, list[CallerMark]] = {}
-        for mark, _ in marks:
-            by_partition.setdefault(self.caller_partition(mark.caller), []).append(mark)
-        return [
-            Message(self.callers_topic, partition, None, value)
-            for partition, group in sorted(by_partition.items())
-            for value in encode_marks(group)
-        ]
+        by_partition = _grouped([mark for mark, _ in marks], lambda mark: self.caller_partition(mark.caller))
+        return _messages(self.callers_topic, by_partition, encode_marks)
+
+
+Item = TypeVar("Item")
+
+
+def _grouped(items: list[Item], partition_of: Callable[[Item], int]) -> dict[int, list[Item]]:
+    """Items by the partition of our own producer's partitioner they go to."""
+    by_partition: dict[int, list[Item]] = {}
+    for item in items:
+        by_partition.setdefault(partition_of(item), []).append(item)
+    return by_partition
+
+
+def _messages(
+    topic: str, by_partition: dict[int, list[Item]], encode: Callable[[list[Item]], list[bytes]]
+) -> list[Message]:
+    """Each partition's items as messages of a bounded size, sent to that partition."""
+    return [
+        Message(topic, partition, None, value)
+        for partition, group in sorted(by_partition.items())
+        for value in encode(group)
+    ]
 
 
 class EntityHandler(Generic[State]):
