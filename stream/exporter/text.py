@@ -111,11 +111,10 @@ def _windowed(out: Lines, queues: Queues, labels: list[str]) -> None:
         for q, label in zip(queues, labels, strict=True)
         for w, v in q.windows.items()
     ]
-    small = _SMALL.get
     for suffix, slot, text in COUNTS:
         name = f"callcenter_{suffix}"
         _header(out, name, "gauge", text)
-        out += [f"{name}{at}{small(v.sums[slot]) or number(v.sums[slot])}\n" for at, v in series]
+        out += [f"{name}{at}{number(v.sums[slot])}\n" for at, v in series]
     for suffix, derive, text in DERIVED:
         name = f"callcenter_{suffix}"
         _header(out, name, "gauge", text)
