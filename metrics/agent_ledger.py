@@ -1,12 +1,12 @@
 """Per-agent board state: the agent's time in state and its calls, in window sums.
 
 The agent's counterpart of :class:`~metrics.queue_state.QueueState`: it is told the agent's
-history and each of its calls (whole states, so telling twice is harmless), keeps their
+timeline and each of its calls (whole states, so telling twice is harmless), keeps their
 contributions in :class:`~metrics.windows.WindowSums` over the ``[agents]`` windows and time
 zone, and reads an :class:`~metrics.snapshot.AgentSnapshot` at any instant. Usage::
 
     ledger = AgentLedger("a1", settings)
-    ledger.apply_history(history)
+    ledger.apply_timeline(timeline)
     ledger.apply_call(AgentCall("c1", "a1", last_us=..., handled_us=..., handle_us=...))
     ledger.snapshot(now_us)
 """
@@ -24,8 +24,8 @@ from metrics.agent_calls import (
     AgentCall,
     call_contributions,
 )
-from metrics.agent_time import STATE_SLOTS, history_changes, seconds_in_window
-from metrics.agents import AgentHistory
+from metrics.agent_time import STATE_SLOTS, seconds_in_window, timeline_changes
+from metrics.agent_timeline import AgentTimeline
 from metrics.rules import SURVEY_SLOTS, Contribution
 from metrics.settings import Settings
 from metrics.settled import Settled
@@ -54,19 +54,19 @@ class AgentLedger:
         self.settings = settings.agents
         self.max_age_us = settings.limits.max_agent_age_us
         self.keep_call_us = settings.limits.expire_call_after_us
-        self.history: AgentHistory | None = None
+        self.timeline: AgentTimeline | None = None
         self.calls: dict[str, AgentCall] = {}
         self.sums = WindowSums(SLOTS, self.settings.window_us, self.settings.zone)
         self.settled = Settled.empty(SLOTS)
         self.settled_changed = False  # settled since the worker last stored it
 
-    def apply_history(self, history: AgentHistory) -> None:
+    def apply_timeline(self, timeline: AgentTimeline) -> None:
         """Replace what is known of the agent's states."""
-        changes = history_changes(self.history, history, self.max_age_us, 0)
+        changes = timeline_changes(self.timeline, timeline, self.max_age_us, 0)
         changes.count_in(self.sums)
         if changes.settled:
             self._settle(changes.settled, changes.settled_at(self.sums))
-        self.history = history  # never changed after it is told
+        self.timeline = timeline
 
     def apply_call(self, told: AgentCall) -> None:
         """Replace what is known of one of the agent's calls (hot, or released cold)."""
@@ -86,12 +86,12 @@ class AgentLedger:
         self.sums.advance(now_us)
         values = self.sums.values()
         windows = {name: self._window(values, name, now_us) for name in self.settings.windows}
-        current = None if self.history is None else self.history.current(now_us, self.max_age_us)
+        current = None if self.timeline is None else self.timeline.current(now_us, self.max_age_us)
         if current is None:
             return AgentSnapshot(self.agent_id, None, None, None, (), windows)
-        change, queues, since_us = current
-        reason = self.settings.reason_label(change[4]) if change[2] == "away" else None
-        return AgentSnapshot(self.agent_id, change[2], reason, since_us, queues, windows)
+        phase, since_us = current
+        reason = self.settings.reason_label(phase.reason) if phase.state == "away" else None
+        return AgentSnapshot(self.agent_id, phase.state, reason, since_us, phase.queues, windows)
 
     def _window(self, values: dict[str, list[int]], name: str, now_us: int) -> AgentWindow:
         sums = values[name]
@@ -134,12 +134,12 @@ class AgentLedger:
 
     def is_empty_at(self, now_us: int) -> bool:
         """Nothing left to show: every call expired, and the agent silent for twice its maximum age."""
-        newest = 0 if self.history is None else self.history.newest_us()
+        newest = 0 if self.timeline is None else self.timeline.newest_us()
         calls_kept = self.calls or self.last_call_us >= now_us - self.keep_call_us
         return not calls_kept and newest < now_us - 2 * self.max_age_us
 
     def _settle(self, contributions: list[Contribution], now_us: int) -> None:
-        """Count contributions no longer held in the history or calls, for a restart."""
+        """Count contributions no longer held in the timeline or calls, for a restart."""
         zone = self.settings.zone
         self.settled.add(contributions, day_start_us(local_date(now_us, zone), zone))
         self.settled_changed = True

@@ -7,25 +7,26 @@ ones ``x - start``. With ``C`` the lengths of segments ended, ``N`` the segments
 of contributions at the segments' ends, so :class:`~metrics.windows.WindowSums` keeps them
 exactly as it keeps the call counts, and seconds in ``(L, t] = G(t) − G(L)`` follow from the
 window's sums and the all-time open count (:func:`seconds_in_window`). A segment that began
-before the window counts from the window's start, and a changed history is handled as a
+before the window counts from the window's start, and a changed timeline is handled as a
 changed visit is: its old segments' contributions are taken back, the new ones added
-(:func:`history_changes`). Times are taken from ``EPOCH_US`` so that sums of starts stay small.
+(:func:`timeline_changes`). Times are taken from ``EPOCH_US`` so that sums of starts stay small.
 
 Slots, from a ``base``, per state in :data:`~metrics.contract.events.AGENT_STATES` order:
 ``CLOSED`` (microseconds), ``OPEN`` (count), ``STARTS`` (microseconds). Usage::
 
     sums = WindowSums(base + STATE_SLOTS, {"1h": 3_600_000_000}, zone)
-    taken_back, added, settled = history_changes(old, new, max_age_us, base)
+    taken_back, added, settled = timeline_changes(old, new, max_age_us, base)
     sums.add_all(taken_back, -1); sums.add_all(added, +1)
     seconds_in_window(sums.values()["1h"], sums.values()["total"], base, now - 3_600_000_000, now)
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from metrics.agents import AgentHistory, Segment
+from metrics.agent_timeline import AgentTimeline, Segment
 from metrics.contract.events import AGENT_STATES
 from metrics.rules import Contribution
 from metrics.windows import WindowSums
@@ -36,16 +37,16 @@ STATE_INDEX = {state: 3 * index for index, state in enumerate(AGENT_STATES)}
 EPOCH_US = 1_577_836_800_000_000  # 2020-01-01T00:00:00Z
 
 
-class HistoryChanges(NamedTuple):
-    """What a new history changes in sums: contributions to take back, to add, and of the
-    segments the new history no longer holds (they stay counted; a restart needs them settled)."""
+class TimelineChanges(NamedTuple):
+    """What a new timeline changes in sums: contributions to take back, to add, and of the
+    segments the new timeline no longer holds (they stay counted; a restart needs them settled)."""
 
     taken_back: list[Contribution]
     added: list[Contribution]
     settled: list[Contribution]
 
     def count_in(self, sums: WindowSums) -> None:
-        """Move ``sums`` from the old history's segments to the new one's."""
+        """Move ``sums`` from the old timeline's segments to the new one's."""
         sums.add_all(self.taken_back, -1)
         sums.add_all(self.added, +1)
 
@@ -67,9 +68,9 @@ def segment_contributions(segment: Segment, base: int) -> list[Contribution]:
     ]
 
 
-def history_changes(
-    old: AgentHistory | None, new: AgentHistory, max_age_us: int, base: int, queue: str | None = None
-) -> HistoryChanges:
+def timeline_changes(
+    old: AgentTimeline | None, new: AgentTimeline, max_age_us: int, base: int, queue: str | None = None
+) -> TimelineChanges:
     """The contributions to move from ``old`` to ``new`` (a queue counts only its segments).
 
     Segments of ``old`` that began before the first change ``new`` keeps were trimmed: they
@@ -77,33 +78,34 @@ def history_changes(
     Of the rest, only those from the first segment that differs are taken back and added
     again: a new change usually touches the last segment or two.
     """
-    was, now = _segments(old, max_age_us, queue), _segments(new, max_age_us, queue)
-    first = new.changes[0][0] if new.changes else None
-    trimmed = 0 if first is None else next((i for i, s in enumerate(was) if s.start_us >= first), len(was))
-    same = 0
-    for before, after in zip(was[trimmed:], now, strict=False):
-        if before != after:
-            break
-        same += 1
-    return HistoryChanges(
-        _contributions(was[trimmed + same :], base),
-        _contributions(now[same:], base),
-        _contributions(was[:trimmed], base),
+    if old is None:
+        return TimelineChanges([], timeline_contributions(new, max_age_us, base, queue), [])
+    trimmed = bisect_left(old.starts, new.starts[0]) if new.starts else 0
+    same = _same_segments(old, trimmed, new)
+    return TimelineChanges(
+        _contributions(old.segments(max_age_us, queue, trimmed + same), base),
+        _contributions(new.segments(max_age_us, queue, same), base),
+        _contributions(old.segments(max_age_us, queue, 0, trimmed), base),
     )
 
 
-def history_contributions(
-    history: AgentHistory, max_age_us: int, base: int, queue: str | None = None
+def _same_segments(old: AgentTimeline, offset: int, new: AgentTimeline) -> int:
+    """How many of ``new``'s first segments are ``old``'s from ``offset`` on: the same changes,
+    each ending where the next one begins (the last of equal changes may end differently)."""
+    kept, told = len(old.starts) - offset, len(new.starts)
+    same = 0
+    while same < min(kept, told) and old.starts[offset + same] == new.starts[same]:
+        if old.phases[offset + same] != new.phases[same]:
+            break
+        same += 1
+    return same if same == kept == told else max(same - 1, 0)
+
+
+def timeline_contributions(
+    timeline: AgentTimeline, max_age_us: int, base: int, queue: str | None = None
 ) -> list[Contribution]:
-    """Every contribution of a history's segments (a queue's: those serving it)."""
-    return _contributions(_segments(history, max_age_us, queue), base)
-
-
-def _segments(history: AgentHistory | None, max_age_us: int, queue: str | None) -> list[Segment]:
-    if history is None:
-        return []
-    segments = history.segments(max_age_us)
-    return segments if queue is None else [s for s in segments if queue in s.queues]
+    """Every contribution of a timeline's segments (a queue's: those serving it)."""
+    return _contributions(timeline.segments(max_age_us, queue), base)
 
 
 def _contributions(segments: list[Segment], base: int) -> list[Contribution]:

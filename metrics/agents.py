@@ -5,23 +5,23 @@ the queues served are those of the latest such event that lists them ("when abse
 known list stands"). An agent silent for longer than the maximum age is gone, and one that
 comes back after such a silence starts afresh: its queue list must be sent again.
 
-Between two changes the agent spent a :class:`Segment` in one state; time in state is made of
-segments (:mod:`metrics.agent_time`). A history keeps the changes of its newest ``keep_us``
-(:meth:`AgentHistory.trim`), without the heartbeats that change nothing once they are older
-than ``place_us``: an event older than that can no longer be placed and is refused
-(:meth:`AgentHistory.placeable`). Usage::
+A history keeps the changes of its newest ``keep_us`` (:meth:`AgentHistory.trim`), without
+the heartbeats that change nothing once they are older than ``place_us``: an event older than
+that can no longer be placed and is refused (:meth:`AgentHistory.placeable`). Queues and the
+board are told its :class:`~metrics.agent_timeline.AgentTimeline`, which answers "what state,
+since when, how long?". Usage::
 
     history = AgentHistory("a1")
     history.add(event)
-    history.current(now_us, max_age_us)  # (change in effect, ("sales",), since_us) or None
-    history.segments(max_age_us)         # [Segment(start_us, end_us, "available", None, ("sales",))]
+    history.timeline(max_age_us).current(now_us, max_age_us)  # (Phase(...), since_us) or None
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
-from typing import Any, NamedTuple
+from typing import Any
 
+from metrics.agent_timeline import AgentTimeline, Phase
 from metrics.contract.events import Event
 
 # (time, event id, state, queues or None, reason or None)
@@ -29,22 +29,11 @@ StateChange = tuple[int, str, str, tuple[str, ...] | None, str | None]
 _LAST_ID = "\U0010ffff"  # sorts after every event id: (t, _LAST_ID) is after every change at t
 
 
-class Segment(NamedTuple):
-    """Time the agent spent in one state: from a change to the next, or until it was gone."""
-
-    start_us: int
-    end_us: int
-    state: str
-    reason: str | None
-    queues: tuple[str, ...]
-
-
 class AgentHistory:
     """The state changes of one agent still needed to answer "what state, since when, how long?"."""
 
     __slots__ = (
         "_effective",
-        "_segments",
         "agent_id",
         "base_queues",
         "base_since_us",
@@ -63,7 +52,6 @@ class AgentHistory:
         self.base_since_us: int | None = None
         # per change: the queues served and since when its state held; made when first asked
         self._effective: list[tuple[tuple[str, ...], int]] | None = None
-        self._segments: list[Segment] | None = None  # made when first asked
         self.placed_from_us: int | None = None  # heartbeats before this are left out already
 
     def add(self, event: Event) -> bool:
@@ -77,7 +65,7 @@ class AgentHistory:
         return True
 
     def _changed(self) -> None:
-        self._effective = self._segments = None
+        self._effective = None
 
     def placeable(self, event: Event, place_us: int) -> bool:
         """Whether the event is no older than the newest change by more than ``place_us``.
@@ -105,29 +93,6 @@ class AgentHistory:
 
     def newest_us(self) -> int:
         return self.changes[-1][0] if self.changes else 0
-
-    def current(self, now_us: int, max_age_us: int) -> tuple[StateChange, tuple[str, ...], int] | None:
-        """The change in effect at ``now_us``, the queues served, and since when its state and
-        reason hold (heartbeats do not restart it); ``None`` if unknown or gone."""
-        index = self._index_at(now_us, max_age_us)
-        if index is None:
-            return None
-        return self.changes[index], self._listed(index, max_age_us), self._since(index, max_age_us)
-
-    def next_boundary_us(self, now_us: int, max_age_us: int) -> int:
-        """The first instant after ``now_us`` at which the state or queues may read differently:
-        the next change, or the instant the agent is gone."""
-        index = bisect_right(self.changes, (now_us, _LAST_ID))
-        boundary = self.changes[index][0] if index < len(self.changes) else 2**63
-        if index > 0:  # the change in effect: gone once it is older than the maximum age
-            boundary = min(boundary, self.changes[index - 1][0] + max_age_us + 1)
-        return int(boundary)
-
-    def _index_at(self, now_us: int, max_age_us: int) -> int | None:
-        index = bisect_right(self.changes, (now_us, _LAST_ID))
-        if index == 0 or now_us - self.changes[index - 1][0] > max_age_us:
-            return None
-        return index - 1
 
     def _listed(self, index: int, max_age_us: int) -> tuple[str, ...]:
         """The latest queue list at or before change ``index``, back to the last long silence."""
@@ -158,19 +123,6 @@ class AgentHistory:
             previous = change
         self._effective = effective
         return effective
-
-    def segments(self, max_age_us: int) -> list[Segment]:
-        """The time between the changes kept, each change's state lasting until the next one or
-        until the agent is gone (``max_age_us`` after it). Kept until the history changes."""
-        if self._segments is not None:
-            return self._segments
-        changes, found = self.changes, []
-        for index, (at, _, state, _, reason) in enumerate(changes):
-            gone = at + max_age_us
-            end = min(changes[index + 1][0], gone) if index + 1 < len(changes) else gone
-            found.append(Segment(at, end, state, reason, self._listed(index, max_age_us)))
-        self._segments = found
-        return found
 
     def trim(self, keep_us: int, place_us: int, max_age_us: int, reached_us: int | None = None) -> None:
         """Drop the changes before the newest one (or ``reached_us``, if earlier: instants from
@@ -227,13 +179,14 @@ class AgentHistory:
             self.changes = kept
             self._changed()
 
-    def told(self, max_age_us: int) -> AgentHistory:
-        """What queues and the board are told: a copy with every heartbeat that changes nothing
-        left out (they never place events, so nothing later needs them)."""
+    def timeline(self, max_age_us: int) -> AgentTimeline:
+        """What queues and the board are told: the changes without the heartbeats that change
+        nothing (nobody told places events, so nothing later needs them) and without ids."""
         twin = self.copy()
         twin.compact(2**63, max_age_us, self.placed_from_us)  # before it: compacted already
-        twin.changes = [(at, "", state, queues, reason) for at, _, state, queues, reason in twin.changes]
-        return twin  # without event ids: nobody told ever places an event
+        effective = twin._effective_at(max_age_us)
+        phases = [Phase(c[2], c[4], queues) for c, (queues, _) in zip(twin.changes, effective, strict=True)]
+        return AgentTimeline(self.agent_id, [c[0] for c in twin.changes], phases, twin.base_since_us)
 
     def copy(self) -> AgentHistory:
         """A copy that later changes to this one leave alone (what a queue was last told)."""
@@ -260,3 +213,17 @@ class AgentHistory:
         if len(row) > 5:
             history.placed_from_us = row[5]
         return history
+
+
+Told = AgentTimeline | AgentHistory  # a history: what versions before timelines told
+
+
+def told_from_json(data: dict[str, Any] | list[Any]) -> Told:
+    """What a queue or the board was told, as stored or sent: a timeline, or (a list) a history
+    told by a version before timelines (a restart across the upgrade reads those)."""
+    return AgentTimeline.from_json(data) if isinstance(data, dict) else AgentHistory.from_json(data)
+
+
+def as_timeline(told: Told, max_age_us: int) -> AgentTimeline:
+    """The timeline of what was told (a told history's changes are all it says)."""
+    return told if isinstance(told, AgentTimeline) else told.timeline(max_age_us)

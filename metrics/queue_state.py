@@ -4,7 +4,7 @@ Usage::
 
     state = QueueState("sales", settings)
     state.apply_visit(visit)                 # idempotent: the same visit twice is a no-op
-    state.apply_agent(history)
+    state.apply_agent(timeline)
     snapshot = state.snapshot(now_us)        # now must not go back between snapshots
 
 The queue knows nothing of bytes: the storage layer (:mod:`metrics.storage`) takes visits
@@ -19,8 +19,8 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from metrics import rules
-from metrics.agent_time import STATE_SLOTS, history_changes, history_contributions, seconds_in_window
-from metrics.agents import AgentHistory
+from metrics.agent_time import STATE_SLOTS, seconds_in_window, timeline_changes, timeline_contributions
+from metrics.agent_timeline import AgentTimeline
 from metrics.callers import Verdict
 from metrics.contract.events import AGENT_STATES
 from metrics.settings import Settings
@@ -77,7 +77,7 @@ class QueueState:
         self._max_call_age_us = settings.limits.max_call_age_us  # a property that computes: read once
         self.visits: dict[str, Visit] = {}  # the hot ones; see the module's docstring
         self._cold_visit = cold_visit
-        self.agents: dict[str, AgentHistory] = {}  # as last told (never changed after)
+        self.agents: dict[str, AgentTimeline] = {}  # as last told (never changed after)
         self._agents_now: AgentsNow | None = None  # the counts at an instant, while they hold
         self._agent_settings = settings.agents
         self._waiting = WaitingCalls()
@@ -145,17 +145,17 @@ class QueueState:
         else:
             self._waiting.hold(visit.call_id, interval)
 
-    def apply_agent(self, history: AgentHistory) -> None:
+    def apply_agent(self, timeline: AgentTimeline) -> None:
         """Replace what is known of one agent that serves, or served, this queue.
 
         Its time in each state while serving this queue counts in the queue's sums.
         """
-        old = self.agents.get(history.agent_id)
-        changes = history_changes(old, history, self._max_agent_age_us, self._agent_base, self.queue)
+        old = self.agents.get(timeline.agent_id)
+        changes = timeline_changes(old, timeline, self._max_agent_age_us, self._agent_base, self.queue)
         changes.count_in(self.sums)
         if changes.settled:
             self._settle(changes.settled, changes.settled_at(self.sums))
-        self.agents[history.agent_id] = history  # never changed after it is told
+        self.agents[timeline.agent_id] = timeline
         self._agents_now = None
 
     def snapshot(self, now_us: int) -> QueueSnapshot:
@@ -223,14 +223,14 @@ class QueueState:
         the instant one is gone (the counts change at no other instant)."""
         counts, away = dict.fromkeys(AGENT_STATES, 0), dict[str, int]()
         until, max_age = 2**63, self._max_agent_age_us
-        for history in self.agents.values():
-            until = min(until, history.next_boundary_us(now_us, max_age))
-            current = history.current(now_us, max_age)
-            if current is not None and self.queue in current[1]:
-                change = current[0]
-                counts[change[2]] += 1
-                if change[2] == "away":
-                    label = self._agent_settings.reason_label(change[4])
+        for timeline in self.agents.values():
+            until = min(until, timeline.next_boundary_us(now_us, max_age))
+            current = timeline.current(now_us, max_age)
+            if current is not None and self.queue in current[0].queues:
+                phase = current[0]
+                counts[phase.state] += 1
+                if phase.state == "away":
+                    label = self._agent_settings.reason_label(phase.reason)
                     away[label] = away.get(label, 0) + 1
         return AgentsNow(now_us, until, counts, away)
 
@@ -247,8 +247,8 @@ class QueueState:
         oldest_agent = now_us - self.limits.expire_agent_after_us
         agents = [a for a, h in self.agents.items() if h.newest_us() < oldest_agent]
         for agent_id in agents:  # their time stays counted: settled, for a restart
-            history = self.agents.pop(agent_id)
-            gone = history_contributions(history, self._max_agent_age_us, self._agent_base, self.queue)
+            timeline = self.agents.pop(agent_id)
+            gone = timeline_contributions(timeline, self._max_agent_age_us, self._agent_base, self.queue)
             if gone:
                 self._settle(gone, now_us)
         self._waiting.drop_ended(now_us)

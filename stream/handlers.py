@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Generic, TypeVar
 
-from metrics.agents import AgentHistory
+from metrics.agent_timeline import AgentTimeline
 from metrics.callers import CallerHistory, CallerMark
 from metrics.steps.agent_board import AgentBoard, BoardState
 from metrics.steps.callers import CallerStep
@@ -99,7 +99,7 @@ class Outputs:
             for value in encode_update(update)
         ]
 
-    def to_board(self, states: list[BoardState]) -> list[Message]:
+    def to_board(self, states: Sequence[BoardState]) -> list[Message]:
         """The agents' states, one message per board partition (usually)."""
         by_partition = _grouped(states, lambda state: self.board_partition(state.agent_id))
         return _messages(self.board_topic, by_partition, encode_board)
@@ -113,7 +113,7 @@ class Outputs:
 Item = TypeVar("Item")
 
 
-def _grouped(items: list[Item], partition_of: Callable[[Item], int]) -> dict[int, list[Item]]:
+def _grouped(items: Iterable[Item], partition_of: Callable[[Item], int]) -> dict[int, list[Item]]:
     """Items by the partition of our own producer's partitioner they go to."""
     by_partition: dict[int, list[Item]] = {}
     for item in items:
@@ -237,7 +237,7 @@ def _table_entries(table: Any, writes: dict[str, tuple[Any, int]]) -> list[Messa
 
 
 class BoardHandler:
-    """The internal board topic: agents' histories and calls into the owned agents' ledgers, stored."""
+    """The internal board topic: agents' timelines and calls into the owned agents' ledgers, stored."""
 
     def __init__(
         self, board: AgentBoard, topology: Topology, housekeeping: BoardHousekeeping, outputs: Outputs
@@ -246,18 +246,18 @@ class BoardHandler:
 
     async def __call__(self, records: list[Record]) -> Awaitable[None]:
         started = self.outputs.begin("board", records)
-        histories: dict[str, tuple[Any, int]] = {}
+        timelines: dict[str, tuple[Any, int]] = {}
         calls: dict[str, tuple[Any, int]] = {}
         for record in records:
             for state in decode_board(record.value or b"[]"):
-                self.board.apply(state, record.partition)
-                if isinstance(state, AgentHistory):
-                    histories[state.agent_id] = (state, record.partition)
+                kept = self.board.apply(state, record.partition)
+                if isinstance(kept, AgentTimeline):
+                    timelines[kept.agent_id] = (kept, record.partition)
                 else:
-                    calls[visit_key(state.agent_id, state.call_id)] = (state, record.partition)
+                    calls[visit_key(kept.agent_id, kept.call_id)] = (kept, record.partition)
         topology = self.topology
         settled = {agent: (sums, p) for agent, sums, p in self.board.settled_changes()}
-        messages = _table_entries(topology.board_agents_table, histories)
+        messages = _table_entries(topology.board_agents_table, timelines)
         messages += _table_entries(topology.board_calls_table, calls)
         messages += _table_entries(topology.board_settled_table, settled)
         messages += self.outputs.housekeep("board", records, self.housekeeping.run)

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from metrics.agents import AgentHistory
+from metrics.agents import Told, told_from_json
 from metrics.callers import Verdict
 from metrics.steps.messages import QueueUpdate
 from metrics.visits import Visit
@@ -32,7 +32,7 @@ def encode_update(update: QueueUpdate) -> list[bytes]:
     return _messages(update.kind, update.states)
 
 
-def _messages(kind: str, states: Sequence[Visit | AgentHistory | Verdict]) -> list[bytes]:
+def _messages(kind: str, states: Sequence[Visit | Told | Verdict]) -> list[bytes]:
     return split_encoded([state.to_json() for state in states], lambda rows: orjson.dumps([kind, rows]))
 
 
@@ -45,9 +45,9 @@ def split_encoded(rows: Sequence[Any], dump: Callable[[Sequence[Any]], bytes]) -
     return split_encoded(rows[:half], dump) + split_encoded(rows[half:], dump)
 
 
-_DECODERS: dict[str, Callable[[Any], Visit | AgentHistory | Verdict]] = {
+_DECODERS: dict[str, Callable[[Any], Visit | Told | Verdict]] = {
     "visits": Visit.from_json,
-    "agents": AgentHistory.from_json,
+    "agents": told_from_json,
     "verdicts": Verdict.from_json,
 }
 

@@ -9,7 +9,7 @@ import orjson
 from faust.serializers import codecs
 
 from metrics.agent_calls import AgentCall
-from metrics.agents import AgentHistory
+from metrics.agents import AgentHistory, told_from_json
 from metrics.callers import CallerHistory
 from metrics.calls import CallRecord
 from metrics.settled import Settled
@@ -74,6 +74,7 @@ def register_codecs() -> None:
     codecs.register("ccm-call", _JsonState(_packed_call))
     codecs.register("ccm-visit", _JsonState(_packed_visit))
     codecs.register("ccm-agent", _JsonState(AgentHistory.from_json))
+    codecs.register("ccm-told", _JsonState(told_from_json))
     codecs.register("ccm-settled", _JsonState(Settled.from_json))
     codecs.register("ccm-agent-call", _JsonState(_packed_agent_call))
     codecs.register("ccm-caller", _JsonState(_packed_caller))

@@ -43,10 +43,10 @@ class Topology:
     calls_table: Any  # call id -> CallRecord
     agents_table: Any  # agent id -> AgentHistory
     visits_table: Any  # queue, separator, call id -> Visit
-    queue_agents_table: Any  # queue, separator, agent id -> AgentHistory
+    queue_agents_table: Any  # queue, separator, agent id -> AgentTimeline
     settled_table: Any  # queue -> Settled
     board: Any  # the internal agent-board topic
-    board_agents_table: Any  # agent id -> AgentHistory
+    board_agents_table: Any  # agent id -> AgentTimeline
     board_calls_table: Any  # agent id, separator, call id -> AgentCall
     board_settled_table: Any  # agent id -> Settled
     callers: Any  # the internal callers topic
@@ -64,10 +64,10 @@ class Topology:
             _table(app, "calls", "ccm-call", deployment),
             _table(app, "agents", "ccm-agent", deployment),
             _table(app, "queue-visits", "ccm-visit", deployment),
-            _table(app, "queue-agents", "ccm-agent", deployment),
+            _table(app, "queue-agents", "ccm-told", deployment),
             _table(app, "queue-settled", "ccm-settled", deployment),
             board,
-            _table(app, "board-agents", "ccm-agent", deployment),
+            _table(app, "board-agents", "ccm-told", deployment),
             _table(app, "board-calls", "ccm-agent-call", deployment),
             _table(app, "board-settled", "ccm-settled", deployment),
             callers,

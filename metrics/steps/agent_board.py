@@ -1,11 +1,11 @@
 """The per-agent board step: the agents one worker (or a replay) owns, by partition of the agents.
 
-It is told each agent's history by the agent step and each of its calls by the call step
+It is told each agent's timeline by the agent step and each of its calls by the call step
 (:class:`~metrics.agent_calls.AgentCall`, sent on keyed by agent), keeps an
 :class:`~metrics.agent_ledger.AgentLedger` per agent, and reads the agent list. Usage::
 
     board = AgentBoard(settings)
-    board.apply(history, partition=0)      # an AgentHistory, or an AgentCall
+    board.apply(timeline, partition=0)     # an AgentTimeline, or an AgentCall
     board.snapshot(now_us)                 # (AgentSnapshot, ...) sorted by agent
 """
 
@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterable
 
 from metrics.agent_calls import AgentCall
 from metrics.agent_ledger import AgentLedger
-from metrics.agents import AgentHistory
+from metrics.agent_timeline import AgentTimeline
+from metrics.agents import Told, as_timeline
 from metrics.settings import Settings
 from metrics.settled import Settled
 from metrics.snapshot import AgentSnapshot
@@ -23,7 +24,7 @@ from metrics.storage.cold_agent_calls import ColdAgentCalls
 from metrics.storage.cold_pairs import ColdReader
 from metrics.storage.packing import COLD_AFTER_US
 
-BoardState = AgentHistory | AgentCall
+BoardState = Told | AgentCall
 
 
 class AgentBoard:
@@ -35,12 +36,16 @@ class AgentBoard:
         self.ledgers: dict[str, AgentLedger] = {}
         self.partition: dict[str, int] = {}
 
-    def apply(self, state: BoardState, partition: int) -> None:
-        """Apply an agent's history or one of its calls."""
-        if isinstance(state, AgentHistory):
-            self.ledger(state.agent_id, partition).apply_history(state)
-        else:
-            self.ledger(state.agent_id, partition).apply_call(state)
+    def apply(self, state: BoardState, partition: int) -> AgentTimeline | AgentCall:
+        """Apply an agent's timeline (or a history, as told before timelines) or one of its
+        calls; what is kept of it, to store."""
+        ledger = self.ledger(state.agent_id, partition)
+        if isinstance(state, AgentCall):
+            ledger.apply_call(state)
+            return state
+        timeline = as_timeline(state, ledger.max_age_us)
+        ledger.apply_timeline(timeline)
+        return timeline
 
     def snapshot(self, now_us: int) -> tuple[AgentSnapshot, ...]:
         """Every agent (``/api/v1/agents`` lists them all; ``[agents] export`` bounds /metrics)."""
@@ -97,7 +102,7 @@ class AgentBoard:
         partition_of: Callable[[str], int | None],
     ) -> None:
         """After a recovery: the owned agents (``partition_of`` gives ``None`` for the others)
-        from their settled sums, their cold calls, then their histories and hot calls."""
+        from their settled sums, their cold calls, then their timelines and hot calls."""
         self.keep_partitions(set())
         for agent, sums in settled:
             if (partition := partition_of(agent)) is not None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Generic, TypeVar
 
+from metrics.agent_timeline import AgentTimeline
 from metrics.agents import AgentHistory
 from metrics.callers import CallerHasher
 from metrics.calls import CallRecord
@@ -124,7 +125,7 @@ class EntityStep(Generic[State]):
         """Every queue the entity has told."""
         raise NotImplementedError
 
-    def _for_queue(self, state: State, queue: str) -> Visit | AgentHistory:
+    def _for_queue(self, state: State, queue: str) -> Visit | AgentTimeline:
         """What a queue is told of the entity."""
         raise NotImplementedError
 
@@ -142,7 +143,7 @@ class EntityStep(Generic[State]):
         ]
 
     def _updates(self, output: StepOutput[State, Token]) -> list[QueueUpdate]:
-        by_queue: dict[str, list[Visit | AgentHistory]] = {}
+        by_queue: dict[str, list[Visit | AgentTimeline]] = {}
         for seen in output.seen.values():
             state = seen.state
             for queue in self._to_tell(seen):
@@ -216,7 +217,7 @@ class AgentStep(EntityStep[AgentHistory]):
         super().__init__(settings, stats)
         self.keep_us, self.place_us = settings.agent_keep_us, settings.agent_place_us
         self.max_age_us = settings.limits.max_agent_age_us
-        self._told: dict[str, AgentHistory] = {}  # this batch's, for the queues and the board
+        self._told: dict[str, AgentTimeline] = {}  # this batch's, for the queues and the board
 
     def _apply(self, history: AgentHistory, event: Event) -> Iterable[str] | None:
         return () if history.add(event) else None  # the queues to tell are all it served
@@ -238,19 +239,19 @@ class AgentStep(EntityStep[AgentHistory]):
     def finish(
         self, output: StepOutput[AgentHistory, Token], store: Mapping[str, AgentHistory], reading: Reading
     ) -> None:
-        """Also tell the board each history the batch saw (again for a duplicate, as queues are).
+        """Also tell the board each agent the batch saw (again for a duplicate, as queues are).
 
-        Queues and the board are told one copy made now, without the heartbeats that change
-        nothing: later batches change the stored history, never what was told.
+        Queues and the board are told one timeline made now: later batches change the stored
+        history, never what was told.
         """
-        self._told = {key: seen.state.told(self.max_age_us) for key, seen in output.seen.items()}
+        self._told = {key: seen.state.timeline(self.max_age_us) for key, seen in output.seen.items()}
         super().finish(output, store, reading)
         output.board = list(self._told.values())
 
     def _queues(self, history: AgentHistory) -> Iterable[str]:
         return ()
 
-    def _for_queue(self, history: AgentHistory, queue: str) -> AgentHistory:
+    def _for_queue(self, history: AgentHistory, queue: str) -> AgentTimeline:
         return self._told[history.agent_id]
 
     def last_us(self, history: AgentHistory) -> int:

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Generic, NamedTuple, TypeVar
 
 from metrics.agent_calls import AgentCall
-from metrics.agents import AgentHistory
+from metrics.agent_timeline import AgentTimeline
+from metrics.agents import Told
 from metrics.callers import CallerMark, Verdict
 from metrics.contract.events import Event, Rejection
 from metrics.visits import Visit
@@ -33,13 +34,13 @@ class QueueUpdate(NamedTuple):
     """Everything one batch has to tell one queue: its visits, its agents, or the callers step's
     verdicts on its calls (``kind``).
 
-    >>> QueueUpdate("sales", "agents", [AgentHistory("a1")]).kind
+    >>> QueueUpdate("sales", "agents", [AgentTimeline("a1", [], [])]).kind
     'agents'
     """
 
     queue: str
     kind: str  # "visits", "agents" or "verdicts"
-    states: list[Visit] | list[AgentHistory] | list[Verdict]
+    states: list[Visit] | list[Told] | list[Verdict]
 
 
 class Seen(Generic[State, Token]):
@@ -62,7 +63,7 @@ class StepOutput(Generic[State, Token]):
     updates: list[QueueUpdate] = field(default_factory=list)
     rejected: list[tuple[Token, Rejection]] = field(default_factory=list)
     seen: dict[str, Seen[State, Token]] = field(default_factory=dict)  # every entity of the batch
-    # For the agent board: each agent's history (agent step), or calls as their agents saw them
-    board: list[AgentHistory | AgentCall] = field(default_factory=list)
+    # For the agent board: each agent's timeline (agent step), or calls as their agents saw them
+    board: list[AgentTimeline | AgentCall] = field(default_factory=list)
     # For the callers step (calls step, repeat calls on): a mark per call.queued naming a caller
     callers: list[tuple[CallerMark, Token]] = field(default_factory=list)

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from metrics.agents import AgentHistory
+from metrics.agent_timeline import AgentTimeline
+from metrics.agents import AgentHistory, as_timeline
 from metrics.callers import Verdict
 from metrics.queue_state import QueueState
 from metrics.settings import Settings
@@ -26,7 +27,7 @@ from metrics.storage.cold_visits import ColdVisits, split_key, visit_key
 from metrics.storage.packing import COLD_AFTER_US
 from metrics.visits import Visit
 
-Stored = tuple[str, Visit | AgentHistory]  # a queue-side table key and its value
+Stored = tuple[str, Visit | AgentTimeline]  # a queue-side table key and its value
 
 
 @dataclass
@@ -61,10 +62,11 @@ class QueueStep:
                 assert isinstance(verdict, Verdict)
                 stored.append((visit_key(update.queue, verdict.call_id), state.apply_verdict(verdict)))
         else:
-            for history in update.states:
-                assert isinstance(history, AgentHistory)
-                state.apply_agent(history)
-                stored.append((visit_key(update.queue, history.agent_id), history))
+            for told in update.states:
+                assert isinstance(told, AgentTimeline | AgentHistory)
+                timeline = as_timeline(told, self.settings.limits.max_agent_age_us)
+                state.apply_agent(timeline)
+                stored.append((visit_key(update.queue, timeline.agent_id), timeline))
         return stored
 
     def snapshot(self, now_us: int) -> tuple[QueueSnapshot, ...]:
@@ -110,7 +112,7 @@ class QueueStep:
 
     def rebuild(
         self,
-        items: Iterable[Stored],
+        items: Iterable[tuple[str, Visit | AgentTimeline | AgentHistory]],
         cold: Iterable[Visit],
         settled: Iterable[tuple[str, Settled]],
         partition_of: dict[str, int],
@@ -137,10 +139,10 @@ class QueueStep:
             if queue not in partition_of:
                 continue
             state = self.state(queue, partition_of[queue])
-            if isinstance(value, AgentHistory):
-                state.apply_agent(value)
-            else:
+            if isinstance(value, Visit):
                 state.apply_visit(value)
+            else:
+                state.apply_agent(as_timeline(value, self.settings.limits.max_agent_age_us))
         for state in self.states.values():
             state.settled_changed = False  # as stored
 

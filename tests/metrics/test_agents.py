@@ -1,10 +1,11 @@
-"""Agent histories know their events' ids, also when rebuilt from their changelog."""
+"""Agent histories know their events' ids, also when rebuilt from their changelog, and tell timelines."""
 
 from __future__ import annotations
 
 import orjson
 
-from metrics.agents import AgentHistory, Segment
+from metrics.agent_timeline import Phase, Segment
+from metrics.agents import AgentHistory
 from metrics.contract.events import Event
 from metrics.timeutil import US, parse_rfc3339_us
 from tests.helpers import ev
@@ -43,8 +44,8 @@ def test_trimming_keeps_the_change_in_effect_and_what_earlier_ones_said() -> Non
     history.trim(HOUR, HOUR, 12 * HOUR)
     assert [change[1] for change in history.changes] == [beat.id, call.id]
     assert history.base_queues == ("sales",) and history.base_since_us == login.time_us
-    current = history.current(beat.time_us + 1, 12 * HOUR)
-    assert current is not None and current[1:] == (("sales",), login.time_us)
+    current = history.timeline(12 * HOUR).current(beat.time_us + 1, 12 * HOUR)
+    assert current == (Phase("available", None, ("sales",)), login.time_us)
 
 
 def test_an_event_older_than_the_newest_by_more_than_the_placing_bound_cannot_be_placed() -> None:
@@ -68,20 +69,14 @@ def test_heartbeats_that_change_nothing_are_left_out_and_every_segment_sum_stays
         for m in range(0, 50, 5)
     ]
     history = _history(*beats, ev("agent.state", "2026-01-05T08:52:00Z", agent_id="a1", state="on_call"))
-    told = history.told(HOUR)
-    assert [c[0] for c in told.changes] == [beats[0].time_us, history.changes[-1][0]]
+    told = history.timeline(HOUR)
+    assert list(told.starts) == [beats[0].time_us, history.changes[-1][0]]
     assert len(history.changes) == 11  # the stored history keeps them: late events may fall between
-
-    def sums(h: AgentHistory) -> dict[str, int]:
-        found: dict[str, int] = {}
-        for s in h.segments(HOUR):
-            found[s.state] = found.get(s.state, 0) + s.end_us - s.start_us
-        return found
-
-    assert sums(told) == sums(history)
-    now, was = told.current(beats[-1].time_us, HOUR), history.current(beats[-1].time_us, HOUR)
-    assert now is not None and was is not None
-    assert (now[0][2], now[1:]) == (was[0][2], was[1:])  # state, queues, since
+    found: dict[str, int] = {}
+    for s in told.segments(HOUR):
+        found[s.state] = found.get(s.state, 0) + s.end_us - s.start_us
+    assert found == {"available": 52 * 60 * US, "on_call": HOUR}
+    assert told.current(beats[-1].time_us, HOUR) == (Phase("available", None, ("sales",)), beats[0].time_us)
 
 
 def test_a_heartbeat_that_keeps_an_agent_from_being_gone_stays() -> None:
@@ -90,7 +85,7 @@ def test_a_heartbeat_that_keeps_an_agent_from_being_gone_stays() -> None:
         ev("agent.state", "2026-01-05T08:50:00Z", agent_id="a1", state="available"),
         ev("agent.state", "2026-01-05T09:30:00Z", agent_id="a1", state="away"),
     )
-    assert len(history.told(HOUR).changes) == 3  # without 08:50 the agent would be gone at 09:00
+    assert len(history.timeline(HOUR).starts) == 3  # without 08:50 the agent would be gone at 09:00
 
 
 def test_segments_end_at_the_next_change_or_when_the_agent_is_gone() -> None:
@@ -99,7 +94,7 @@ def test_segments_end_at_the_next_change_or_when_the_agent_is_gone() -> None:
         ev("agent.state", "2026-01-05T08:10:00Z", agent_id="a1", state="away", reason="Break"),
     )
     start = parse_rfc3339_us("2026-01-05T08:00:00Z")
-    assert history.segments(HOUR) == [
+    assert history.timeline(HOUR).segments(HOUR) == [
         Segment(start, start + 600 * US, "available", None, ("sales",)),
         Segment(start + 600 * US, start + 600 * US + HOUR, "away", "Break", ("sales",)),
     ]
