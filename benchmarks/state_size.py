@@ -5,13 +5,14 @@ Usage::
     python -m benchmarks.state_size [--events 1000000]
 
 Feeds the recovery benchmark's traffic (500 queues, 5,000 agents, a million calls a day)
-through the worker's steps (``metrics/steps/``) in one process, in batches as the
+through the worker's steps (``metrics/steps/``, the agent board's included) in one process, in batches as the
 worker takes them, with plain dicts as tables. Snapshots are taken as often as the worker
 takes them, which moves the windows to now and lets their old buckets go, and tables are
 looked after as often: quiet call records and visits are packed (``metrics/storage/``) and
 moved to cold stores (``stream/cold_store.py``; in memory here, on disk in the worker), after
 expiring what is too old: no call or visit is old enough yet, as in the first hours of a
-worker (calls are kept ``2 × max_call_age``). Queue updates go through JSON, as over Kafka.
+worker (calls are kept ``2 × max_call_age``). Queue updates and the board's states go
+through JSON, as over Kafka: each queue and the board hold their own copies.
 Then prints the deep size of each table and of the queues' in-memory state, the size of the
 cold stores' databases, and what an unpacked call record is made of.
 The baseline is the whole: each part is printed as its share of the state measured.
@@ -33,19 +34,23 @@ from metrics.calls import FIELDS, CallRecord
 from metrics.pipeline import PipelineStats
 from metrics.queue_state import QueueState
 from metrics.settings import Settings
+from metrics.steps.agent_board import AgentBoard
 from metrics.steps.callers import CallerStep
 from metrics.steps.clock import FixedClock
 from metrics.steps.entities import AgentStep, CallStep
 from metrics.steps.messages import Arrival, QueueUpdate
 from metrics.steps.queues import QueueStep
+from metrics.storage.cold_agent_calls import ColdAgentCalls
 from metrics.storage.cold_entities import ColdCallers, ColdCalls
 from metrics.storage.cold_visits import ColdVisits
 from metrics.visits import Visit
+from stream.board_messages import decode_board, encode_board
 from stream.cold_store import SqliteCold
 from stream.queue_messages import decode_update, encode_update
 
 BATCH = 2000
 QUEUES = "queues (windows, visits, agents)"
+BOARD = "board (ledgers, timelines, calls)"
 CALLERS = "callers"
 SNAPSHOT_EVERY = 25_000  # the worker snapshots once a second and takes about that many events a second
 HOUSEKEEPING_EVERY = 250_000  # and looks after each partition every 10 seconds
@@ -103,29 +108,37 @@ def run(events: int) -> tuple[dict[str, dict[str, Any]], dict[str, SqliteCold]]:
         "queue agents": {},
         CALLERS: {},
     }
-    colds = {"calls": cold_store("calls"), "visits": cold_store("visits"), CALLERS: cold_store("callers")}
+    colds = {name: cold_store(name) for name in ("calls", "visits", CALLERS, "agent calls")}
     cold_calls = ColdCalls(colds["calls"], settings.limits.expire_call_after_us)
     cold_callers = ColdCallers(colds[CALLERS], steps[CALLERS].keep_us)
     queues = QueueStep(settings, ColdVisits(colds["visits"], settings))
+    board = AgentBoard(settings, ColdAgentCalls(colds["agent calls"], settings))
     batch: dict[str, list[Arrival[int]]] = {"call": [], "agent": []}
     for number, event in enumerate(history(events), start=1):
         batch["agent" if event.type == "agent.state" else "call"].append(Arrival(event, 0, 0))
         if number % BATCH == 0:
-            _handle(steps, batch, tables, (cold_calls, cold_callers), queues, now)
-        if number % SNAPSHOT_EVERY == 0:
-            queues.snapshot(now)  # as the worker's timer does: windows move to now, old buckets go
+            _handle(steps, batch, tables, (cold_calls, cold_callers), (queues, board), now)
+        if number % SNAPSHOT_EVERY == 0:  # as the worker's timers do: windows move to now, old buckets go
+            queues.snapshot(now)
+            board.snapshot(now)
         if number % HOUSEKEEPING_EVERY == 0:
-            _housekeeping(tables, (cold_calls, cold_callers), queues, now)
-    _handle(steps, batch, tables, (cold_calls, cold_callers), queues, now)
+            _housekeeping(tables, (cold_calls, cold_callers), (queues, board), now)
+    _handle(steps, batch, tables, (cold_calls, cold_callers), (queues, board), now)
     queues.snapshot(now)
-    _housekeeping(tables, (cold_calls, cold_callers), queues, now)
-    return {**tables, QUEUES: queues.states}, colds
+    board.snapshot(now)
+    _housekeeping(tables, (cold_calls, cold_callers), (queues, board), now)
+    return {**tables, QUEUES: queues.states, BOARD: board.ledgers}, colds
 
 
 def _housekeeping(
-    tables: dict[str, dict[str, Any]], colds: tuple[ColdCalls, ColdCallers], queues: QueueStep, now: int
+    tables: dict[str, dict[str, Any]],
+    colds: tuple[ColdCalls, ColdCallers],
+    steps: tuple[QueueStep, AgentBoard],
+    now: int,
 ) -> None:
-    """As the worker's housekeeping does: expire, then quiet records, callers and visits go cold."""
+    """As the worker's housekeeping does: expire, then quiet records, callers, visits and
+    agents' calls go cold."""
+    queues, board = steps
     colds[0].pack_quiet(tables["calls"], list(tables["calls"]), 0, now)
     colds[1].pack_quiet(tables[CALLERS], list(tables[CALLERS]), 0, now)
     for partition in set(queues.partition.values()):
@@ -136,6 +149,8 @@ def _housekeeping(
             tables["queue agents"].pop(key, None)
         for key in queues.pack(partition, now):
             del tables["visits"][key]
+    board.expire(0, now)
+    board.pack(0, now)
 
 
 def _handle(
@@ -143,10 +158,11 @@ def _handle(
     batch: dict[str, list[Arrival[int]]],
     tables: dict[str, dict[str, Any]],
     colds: tuple[ColdCalls, ColdCallers],
-    queues: QueueStep,
+    receivers: tuple[QueueStep, AgentBoard],
     now: int,
 ) -> None:
     reading = FixedClock(now).reading()
+    queues, board = receivers
     for kind, arrivals in batch.items():
         table = tables["calls" if kind == "call" else "agents"]
         stored = colds[0].behind(table) if kind == "call" else table
@@ -160,6 +176,9 @@ def _handle(
         for update in updates:  # through JSON as over Kafka: each queue holds its own copies
             for key, value in _over_kafka(update, queues):
                 tables["visits" if isinstance(value, Visit) else "queue agents"][key] = value
+        for message in encode_board(output.board):  # and the board its own
+            for state in decode_board(message):
+                board.apply(state, 0)
         arrivals.clear()
 
 
