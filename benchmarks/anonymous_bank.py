@@ -87,8 +87,13 @@ def to_events(call: Call) -> list[Event]:
 
     def event(kind: str, at: datetime, **fields: object) -> Event:
         return Event(
-            next(ids), kind, int(at.timestamp()) * US, "anonymous-bank", call_id=call.call_id, **fields
-        )  # type: ignore[arg-type]
+            next(ids),
+            kind,
+            int(at.timestamp()) * US,
+            "anonymous-bank",
+            call_id=call.call_id,
+            **fields,  # type: ignore[arg-type]
+        )
 
     queued = call.queued or (call.served if call.outcome == "AGENT" else None)
     answered_at = call.left_queue if call.queued else call.served

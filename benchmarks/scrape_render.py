@@ -70,9 +70,10 @@ def build_board(queues: QueueStep, agents: int, seed: int = 1) -> AgentBoard:
     names = sorted(queues.states)
     for n in range(agents):
         history = agent_history(f"agent-{n:04d}", tuple(sorted(rng.sample(names, 3))), rng)
-        board.apply(history, n % 4)
+        timeline = history.timeline(SETTINGS.limits.max_agent_age_us)  # what the agent step tells
+        board.apply(timeline, n % 4)
         for name in history.all_queues():
-            queues.states[name].apply_agent(history)
+            queues.states[name].apply_agent(timeline)
         for call in agent_calls(history.agent_id, rng):
             board.apply(call, n % 4)
     return board

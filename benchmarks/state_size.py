@@ -96,11 +96,8 @@ def run(events: int) -> tuple[dict[str, dict[str, Any]], dict[str, SqliteCold]]:
     """The worker's tables, queues and cold stores after ``events`` events, built as the worker does."""
     settings, stats, now = Settings.load(None), PipelineStats(), time.time_ns() // 1000
     hasher = CallerHasher(b"state size")  # repeat calls on
-    steps = {
-        "call": CallStep(settings, stats, hasher),
-        "agent": AgentStep(settings, stats),
-        CALLERS: CallerStep(settings),
-    }
+    callers = CallerStep(settings)
+    steps = {"call": CallStep(settings, stats, hasher), "agent": AgentStep(settings, stats), CALLERS: callers}
     tables: dict[str, dict[str, Any]] = {
         "calls": {},
         "agents": {},
@@ -110,7 +107,7 @@ def run(events: int) -> tuple[dict[str, dict[str, Any]], dict[str, SqliteCold]]:
     }
     colds = {name: cold_store(name) for name in ("calls", "visits", CALLERS, "agent calls")}
     cold_calls = ColdCalls(colds["calls"], settings.limits.expire_call_after_us)
-    cold_callers = ColdCallers(colds[CALLERS], steps[CALLERS].keep_us)
+    cold_callers = ColdCallers(colds[CALLERS], callers.keep_us)
     queues = QueueStep(settings, ColdVisits(colds["visits"], settings))
     board = AgentBoard(settings, ColdAgentCalls(colds["agent calls"], settings))
     batch: dict[str, list[Arrival[int]]] = {"call": [], "agent": []}
