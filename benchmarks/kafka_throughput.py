@@ -159,8 +159,8 @@ def naive_faust(bootstrap: str, expected: int) -> Rate:
         str(expected),
     ]
     log = (RUN / "naive.log").open("wb")
-    child = subprocess.Popen(
-        command, cwd=REPO, stdout=subprocess.PIPE, stderr=log, env=_env(RUN / "naive-data")
+    child = subprocess.Popen(  # in RUN: faust writes its data folder in the working directory
+        command, cwd=RUN, stdout=subprocess.PIPE, stderr=log, env=_env(RUN / "naive-data")
     )
     try:
         assert child.stdout is not None
