@@ -12,7 +12,7 @@ event or a different arrival order gives the same record. Usage::
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from metrics.agent_calls import AgentCall
@@ -223,7 +223,7 @@ class CallRecord:
         return record
 
 
-def _fact_from_json(value: list[Any], key: str, ids: dict[str, str]) -> Fact:
+def _fact_from_json(value: Sequence[Any], key: str, ids: dict[str, str]) -> Fact:
     """A stored fact with its key put back last; its texts are event ids or queue ids."""
     shared = (ids.get(item) or sys.intern(item) if type(item) is str else item for item in value)
     return (*shared, sys.intern(key))

@@ -340,9 +340,10 @@ def _build(kind: type[Built], table: dict[str, Any], where: str) -> Built:
     _reject_unknown(table, {f.name for f in fields(kind)}, where)
     _check_types(kind, table, where)
     try:
-        return kind(**table)
+        built: Built = kind(**table)
     except (TypeError, ValueError) as error:
         raise SettingsError(f"{where}: {error}") from error
+    return built
 
 
 def _reject_unknown(table: dict[str, Any], known: set[str], where: str) -> None:

@@ -14,7 +14,6 @@ kind ``"verdicts"``. Usage::
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from metrics.callers import CallerHistory, CallerMark, Verdict
@@ -25,12 +24,14 @@ from metrics.steps.messages import QueueUpdate
 Token = TypeVar("Token")
 
 
-@dataclass
 class CallerOutput(Generic[Token]):
-    """Histories to store (each with the token of one of its marks), and the queues' verdicts."""
+    """Histories to store (each with the token of one of its marks), and the queues' verdicts.
 
-    writes: dict[str, tuple[CallerHistory, Token]] = field(default_factory=dict)
-    updates: list[QueueUpdate] = field(default_factory=list)
+    (A plain class: mypyc cannot compile a generic dataclass, mypyc/mypyc#827.)"""
+
+    def __init__(self) -> None:
+        self.writes: dict[str, tuple[CallerHistory, Token]] = {}
+        self.updates: list[QueueUpdate] = []
 
 
 class CallerStep:

@@ -165,7 +165,8 @@ class CallStep(EntityStep[CallRecord]):
     key_field = Event._fields.index("call_id")
     state_type = CallRecord
 
-    _apply = staticmethod(CallRecord.apply)  # type: ignore[assignment]  # no method in between: once per call event
+    def _apply(self, record: CallRecord, event: Event) -> Iterable[str] | None:
+        return record.apply(event)
 
     def __init__(self, settings: Settings, stats: PipelineStats, hasher: CallerHasher | None = None) -> None:
         super().__init__(settings, stats)

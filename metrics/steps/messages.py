@@ -8,7 +8,6 @@ rejections. Updates carry full states, not deltas, so applying one twice is harm
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Generic, NamedTuple, TypeVar
 
 from metrics.agent_calls import AgentCall
@@ -55,15 +54,17 @@ class Seen(Generic[State, Token]):
         self.changed = False
 
 
-@dataclass
 class StepOutput(Generic[State, Token]):
-    """States to store (each with the token of an arrival of its key), updates, rejections."""
+    """States to store (each with the token of an arrival of its key), updates, rejections.
 
-    writes: dict[str, tuple[State, Token]] = field(default_factory=dict)
-    updates: list[QueueUpdate] = field(default_factory=list)
-    rejected: list[tuple[Token, Rejection]] = field(default_factory=list)
-    seen: dict[str, Seen[State, Token]] = field(default_factory=dict)  # every entity of the batch
-    # For the agent board: each agent's timeline (agent step), or calls as their agents saw them
-    board: list[AgentTimeline | AgentCall] = field(default_factory=list)
-    # For the callers step (calls step, repeat calls on): a mark per call.queued naming a caller
-    callers: list[tuple[CallerMark, Token]] = field(default_factory=list)
+    (A plain class: mypyc cannot compile a generic dataclass, mypyc/mypyc#827.)"""
+
+    def __init__(self) -> None:
+        self.writes: dict[str, tuple[State, Token]] = {}
+        self.updates: list[QueueUpdate] = []
+        self.rejected: list[tuple[Token, Rejection]] = []
+        self.seen: dict[str, Seen[State, Token]] = {}  # every entity of the batch
+        # For the agent board: each agent's timeline (agent step), or calls as their agents saw them
+        self.board: list[AgentTimeline | AgentCall] = []
+        # For the callers step (calls step, repeat calls on): a mark per call.queued naming a caller
+        self.callers: list[tuple[CallerMark, Token]] = []
