@@ -233,12 +233,12 @@ class Settings:
             return cls()
         try:
             return cls.from_toml(path.read_text(encoding="utf-8"))
-        except SettingsError as error:
-            raise SettingsError(f"{path}: {error}") from error
+        except SettingsError as invalid:  # one name per exception type: mypyc types each name once
+            raise SettingsError(f"{path}: {invalid}") from invalid
         except UnicodeDecodeError:
             raise SettingsError(f"{path}: not UTF-8 text") from None
-        except OSError as error:
-            raise SettingsError(f"cannot read the settings file {path}: {error.strerror}") from None
+        except OSError as unreadable:
+            raise SettingsError(f"cannot read the settings file {path}: {unreadable.strerror}") from None
 
     @classmethod
     def from_mapping(cls, document: dict[str, Any]) -> Settings:
@@ -277,7 +277,7 @@ def _check_types(
     where: str,
 ) -> None:
     """Raise for the first value whose TOML type does not fit its setting."""
-    expected = {f.name: str(f.type) for f in fields(kind)}
+    expected = {f.name: _type_name(f.type) for f in fields(kind)}
     for name, value in table.items():
         wanted = expected[name]
         if wanted == "float" and not (_is_number(value) and math.isfinite(value)):
@@ -290,6 +290,12 @@ def _check_types(
             isinstance(value, list) and all(isinstance(v, str) for v in value)
         ):
             raise SettingsError(f"{where} {name} must be a list of strings, not {_describe(value)}")
+
+
+def _type_name(annotation: object) -> str:
+    """A field's type as written ("float", "tuple[str, ...]"): a string where annotations are
+    postponed, the type itself where mypyc compiled the dataclass."""
+    return annotation if isinstance(annotation, str) else str(getattr(annotation, "__name__", annotation))
 
 
 def _is_number(value: Any) -> bool:

@@ -28,6 +28,7 @@ from metrics.steps.clock import LiveClock
 from metrics.steps.entities import EntityStep, State
 from metrics.steps.messages import QueueUpdate, StepOutput
 from metrics.steps.queues import QueueStep
+from metrics.storage.cold import Lookup
 from metrics.storage.cold_visits import visit_key
 from metrics.visits import Visit
 from stream.board_messages import decode_board, encode_board
@@ -140,13 +141,13 @@ class EntityHandler(Generic[State]):
         name: str,
         step: EntityStep[State],
         table: Any,
-        store: Mapping[str, State],
+        store: Lookup[State],
         housekeeping: EntityHousekeeping[State],
         outputs: Outputs,
     ) -> None:
         self.name, self.table = name, table
         self.step: EntityStep[State] = step
-        self.store: Mapping[str, State] = store
+        self.store: Lookup[State] = store
         self.intake = Intake(step.kinds, step.what, step.stats)
         self.index: KeyIndex = housekeeping.index
         self.housekeeping: EntityHousekeeping[State] = housekeeping
@@ -187,7 +188,7 @@ class CallerHandler:
         self,
         step: CallerStep,
         table: Any,
-        store: Mapping[str, CallerHistory],
+        store: Lookup[CallerHistory],
         housekeeping: EntityHousekeeping[CallerHistory],
         outputs: Outputs,
     ) -> None:

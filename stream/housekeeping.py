@@ -12,7 +12,7 @@ store without a message (the same content). Usage::
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any, Generic, Protocol, TypeVar
 
 from metrics.agents import AgentHistory
@@ -20,6 +20,7 @@ from metrics.callers import CallerHistory
 from metrics.calls import CallRecord
 from metrics.steps.agent_board import AgentBoard
 from metrics.steps.queues import QueueStep
+from metrics.storage.cold import Lookup
 from metrics.storage.cold_entities import ColdEntities
 from metrics.storage.cold_visits import visit_key
 from stream.direct_producer import Message, table_deletion, table_entry
@@ -64,7 +65,7 @@ class Schedule:
 class Expiring(Protocol[Told]):
     """A step that says which of its entities have expired (calls, agents, callers)."""
 
-    def expired(self, store: Mapping[str, Told], candidates: Iterable[str], now_us: int) -> list[str]: ...
+    def expired(self, store: Lookup[Told], candidates: Iterable[str], now_us: int) -> list[str]: ...
 
 
 class EntityHousekeeping(Generic[Kept]):

@@ -13,13 +13,14 @@ kind ``"verdicts"``. Usage::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Generic, TypeVar
 
 from metrics.callers import CallerHistory, CallerMark, Verdict
 from metrics.settings import Settings
 from metrics.steps.clock import Reading
 from metrics.steps.messages import QueueUpdate
+from metrics.storage.cold import Lookup
 
 Token = TypeVar("Token")
 
@@ -46,7 +47,7 @@ class CallerStep:
     def fold(
         self,
         marks: Iterable[tuple[CallerMark, Token]],
-        store: Mapping[str, CallerHistory],
+        store: Lookup[CallerHistory],
         reading: Reading,
     ) -> CallerOutput[Token]:
         """Take a batch of marks; each history touched is stored once, each queue told once."""
@@ -65,7 +66,7 @@ class CallerStep:
         output.updates = [QueueUpdate(q, "verdicts", by_queue[q]) for q in sorted(by_queue)]
         return output
 
-    def _history(self, store: Mapping[str, CallerHistory], caller: str, reading: Reading) -> CallerHistory:
+    def _history(self, store: Lookup[CallerHistory], caller: str, reading: Reading) -> CallerHistory:
         history = store.get(caller)
         if history is None:
             return CallerHistory(caller)
@@ -73,9 +74,7 @@ class CallerStep:
             history.trim(reading.reached_us - self.keep_us)
         return history
 
-    def expired(
-        self, store: Mapping[str, CallerHistory], candidates: Iterable[str], now_us: int
-    ) -> list[str]:
+    def expired(self, store: Lookup[CallerHistory], candidates: Iterable[str], now_us: int) -> list[str]:
         """Callers among ``candidates`` with no call queued for longer than a history is kept."""
         oldest = now_us - self.keep_us
         return [

@@ -14,7 +14,7 @@ feeds one event at a time into a batch's output instead (:meth:`~EntityStep.take
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Generic, TypeVar
 
 from metrics.agent_timeline import AgentTimeline
@@ -27,6 +27,7 @@ from metrics.settings import Settings
 from metrics.steps.admission import Admission
 from metrics.steps.clock import NOTHING_TO_JUDGE, Reading
 from metrics.steps.messages import Arrival, QueueUpdate, Seen, StepOutput, Token
+from metrics.storage.cold import Lookup
 from metrics.visits import Visit
 
 State = TypeVar("State", CallRecord, AgentHistory)
@@ -50,7 +51,7 @@ class EntityStep(Generic[State]):
         )
 
     def fold(
-        self, arrivals: Iterable[Arrival[Token]], store: Mapping[str, State], reading: Reading
+        self, arrivals: Iterable[Arrival[Token]], store: Lookup[State], reading: Reading
     ) -> StepOutput[State, Token]:
         """Admit and fold each arrival in order; the caller stores ``writes`` and sends ``updates``."""
         output: StepOutput[State, Token] = StepOutput()
@@ -65,7 +66,7 @@ class EntityStep(Generic[State]):
         event: Event,
         unknown_fields: int,
         token: Token,
-        store: Mapping[str, State],
+        store: Lookup[State],
         output: StepOutput[State, Token],
         reading: Reading,
     ) -> None:
@@ -100,7 +101,7 @@ class EntityStep(Generic[State]):
         self.stats.rejected(rejection.reason)
         output.rejected.append((token, rejection))
 
-    def finish(self, output: StepOutput[State, Token], store: Mapping[str, State], reading: Reading) -> None:
+    def finish(self, output: StepOutput[State, Token], store: Lookup[State], reading: Reading) -> None:
         """End the batch: the states to store, and one update per queue with all the batch tells it."""
         output.writes = {key: (seen.state, seen.token) for key, seen in output.seen.items() if seen.changed}  # type: ignore[misc]
         output.updates = self._updates(output)
@@ -133,7 +134,7 @@ class EntityStep(Generic[State]):
         """Event time of the entity's newest event."""
         raise NotImplementedError
 
-    def expired(self, store: Mapping[str, State], candidates: Iterable[str], now_us: int) -> list[str]:
+    def expired(self, store: Lookup[State], candidates: Iterable[str], now_us: int) -> list[str]:
         """Entities among ``candidates`` silent for longer than their kind is kept."""
         oldest = now_us - self.expire_after_us
         return [
@@ -185,7 +186,7 @@ class CallStep(EntityStep[CallRecord]):
         return record.queues()
 
     def finish(
-        self, output: StepOutput[CallRecord, Token], store: Mapping[str, CallRecord], reading: Reading
+        self, output: StepOutput[CallRecord, Token], store: Lookup[CallRecord], reading: Reading
     ) -> None:
         """Also tell each agent a call names how it saw the call (again for a duplicate, as queues are)."""
         super().finish(output, store, reading)
@@ -238,7 +239,7 @@ class AgentStep(EntityStep[AgentHistory]):
         return seen.state.all_queues()
 
     def finish(
-        self, output: StepOutput[AgentHistory, Token], store: Mapping[str, AgentHistory], reading: Reading
+        self, output: StepOutput[AgentHistory, Token], store: Lookup[AgentHistory], reading: Reading
     ) -> None:
         """Also tell the board each agent the batch saw (again for a duplicate, as queues are).
 

@@ -21,10 +21,17 @@ expires cold rows skips keys that are hot.
 from __future__ import annotations
 
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping
-from typing import Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 Row = tuple[str, int, bytes]  # key, expiry time (µs), packed value
 Value = TypeVar("Value")
+Found = TypeVar("Found", covariant=True)
+
+
+class Lookup(Protocol[Found]):
+    """Where a step reads states by key: a dict, a faust table's data, or :class:`HotThenCold`."""
+
+    def get(self, key: str, /) -> Found | None: ...
 
 
 class ColdStore(Protocol):
@@ -86,9 +93,12 @@ class InMemoryCold:
         return len(self._rows)
 
 
-class HotThenCold(Mapping[str, Value]):
+class HotThenCold(Generic[Value]):
     """A table's hot entries in front of its cold store, unpacked on the way out: what a step
     reads a state from, never knowing whether it was packed.
+
+    Not a ``Mapping`` subclass: compiled by mypyc, a subclass of an ABC shares the ABC's
+    isinstance caches, and ``isinstance({}, HotThenCold)`` could then be true.
 
     >>> cold = InMemoryCold(); cold.put(0, [("c1", 9, b"old"), ("c2", 9, b"packed")])
     >>> table = HotThenCold({"c1": "unpacked"}, cold, lambda key, data: data.decode())
@@ -101,7 +111,7 @@ class HotThenCold(Mapping[str, Value]):
     ) -> None:
         self.hot, self.cold, self._unpack = hot, cold, unpack
 
-    def get(self, key: str, default: None = None) -> Value | None:  # type: ignore[override]
+    def get(self, key: str, /) -> Value | None:
         value = self.hot.get(key)
         if value is None:
             data = self.cold.get(key)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import orjson
@@ -17,7 +16,7 @@ from metrics.settled import Settled
 from metrics.steps.clock import FixedClock
 from metrics.steps.entities import AgentStep, CallStep, EntityStep
 from metrics.steps.queues import QueueStep
-from metrics.storage.cold import HotThenCold, InMemoryCold
+from metrics.storage.cold import HotThenCold, InMemoryCold, Lookup
 from metrics.storage.cold_entities import ColdCalls
 from metrics.storage.packing import COLD_AFTER_US, pack_visit, unpack_call
 from metrics.timeutil import US, parse_rfc3339_us
@@ -40,7 +39,7 @@ def record(key: bytes | None, raw: bytes, partition: int = 0, offset: int = 7) -
     return ConsumerRecord("callcenter.calls", partition, offset, 0, 0, key, raw, None, 0, 0, ())
 
 
-def handle_batch(step: EntityStep[Any], records: list[Record], table: Mapping[str, Any], now_us: int) -> Any:
+def handle_batch(step: EntityStep[Any], records: list[Record], table: Lookup[Any], now_us: int) -> Any:
     """As a handler does: intake, the step at a clock stopped at ``now_us``; the output and messages."""
     arrivals, rejected = Intake(step.kinds, step.what, step.stats).take(records)
     output = step.fold(arrivals, table, FixedClock(now_us).reading())
