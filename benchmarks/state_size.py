@@ -105,11 +105,11 @@ def run(events: int) -> tuple[dict[str, dict[str, Any]], dict[str, SqliteCold]]:
         "queue agents": {},
         CALLERS: {},
     }
-    colds = {name: cold_store(name) for name in ("calls", "visits", CALLERS, "agent calls")}
+    colds = {name: cold_store(name) for name in ("calls", "visits", CALLERS, "agent_calls")}
     cold_calls = ColdCalls(colds["calls"], settings.limits.expire_call_after_us)
     cold_callers = ColdCallers(colds[CALLERS], callers.keep_us)
     queues = QueueStep(settings, ColdVisits(colds["visits"], settings))
-    board = AgentBoard(settings, ColdAgentCalls(colds["agent calls"], settings))
+    board = AgentBoard(settings, ColdAgentCalls(colds["agent_calls"], settings))
     batch: dict[str, list[Arrival[int]]] = {"call": [], "agent": []}
     for number, event in enumerate(history(events), start=1):
         batch["agent" if event.type == "agent.state" else "call"].append(Arrival(event, 0, 0))
