@@ -51,6 +51,7 @@ unit: venv
 
 test: venv kafka-jars prometheus-tools browser lint types rules
 	$(BIN)/pytest -q
+	$(BIN)/python -m tools.compiled test
 
 soak: venv kafka-jars
 	$(BIN)/pytest -q -m soak
@@ -74,11 +75,14 @@ $(QUIX_VENV)/.installed:
 	touch $@
 
 bench: venv kafka-jars $(QUIX_VENV)/.installed
+	$(BIN)/python -m tools.compiled build
 	@if [ -f $(BANK_TSV) ]; then \
 	  mkdir -p .cache/bank; [ -f $(BANK) ] || $(BIN)/python -m benchmarks.anonymous_bank convert $(BANK_TSV) $(BANK); \
 	  $(BIN)/python -m benchmarks.replay_throughput $(BANK); \
+	  $(BIN)/python -m benchmarks.compiled_engine $(BANK); \
 	fi
 	$(BIN)/python -m benchmarks.replay_throughput
+	$(BIN)/python -m benchmarks.compiled_engine
 	$(BIN)/python -m benchmarks.scrape_render
 	$(BIN)/python -m benchmarks.kafka_throughput
 	$(BIN)/python -m benchmarks.latency
