@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: venv kafka-jars prometheus-tools browser rules lint types unit test soak soak-memory demo bench clean
+.PHONY: venv kafka-jars prometheus-tools browser compiler rules lint types unit test soak soak-memory demo bench clean
 
 venv: $(STAMP)
 $(STAMP):
@@ -31,6 +31,12 @@ browser:
 	  echo "installing Debian's chromium and chromium-driver ..."; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 
+# A C compiler for the compiled build (mypyc; tools/compiled.py), from Debian's packages (as root).
+compiler:
+	@command -v gcc >/dev/null || { \
+	  echo "installing Debian's gcc ..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev; }
+
 rules: prometheus-tools
 	promtool check config prometheus/prometheus.yml
 	cd prometheus && promtool test rules tests/*.yml
@@ -49,7 +55,7 @@ types: venv
 unit: venv
 	$(BIN)/pytest -m "not kafka and not soak" -q
 
-test: venv kafka-jars prometheus-tools browser lint types rules
+test: venv kafka-jars prometheus-tools browser compiler lint types rules
 	$(BIN)/pytest -q
 	$(BIN)/python -m tools.compiled test
 
@@ -74,7 +80,7 @@ $(QUIX_VENV)/.installed:
 	$(QUIX_VENV)/bin/pip install -q quixstreams==3.28.1
 	touch $@
 
-bench: venv kafka-jars $(QUIX_VENV)/.installed
+bench: venv kafka-jars compiler $(QUIX_VENV)/.installed
 	$(BIN)/python -m tools.compiled build
 	@if [ -f $(BANK_TSV) ]; then \
 	  mkdir -p .cache/bank; [ -f $(BANK) ] || $(BIN)/python -m benchmarks.anonymous_bank convert $(BANK_TSV) $(BANK); \
