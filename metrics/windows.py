@@ -12,13 +12,14 @@ are integers (counts and microseconds), so adding and taking back are exact. Usa
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections.abc import Iterable
 from heapq import heapify, heappop, heappush
 from zoneinfo import ZoneInfo
 
 from metrics.settled import Settled
 from metrics.timeutil import day_start_us, local_date, next_day_start_us
+from metrics.window_log import ContributionLog
 
 TODAY = "today"
 # Stale heap entries allowed beyond half the heap before it is compacted: small, as a worker
@@ -34,13 +35,11 @@ class WindowSums:
         self._rolling = dict(rolling_us)
         self._retain_us = max(self._rolling.values(), default=0)
         self._zone = zone
-        # Bucket times at or before now, in order; an emptied bucket's time may stay until dropped.
-        # Times placed there since it was last read wait in a set and are sorted in at the next
-        # read (a backlog puts many, and placing each in a long list costs more than one sort).
-        self._past: list[int] = []
-        self._past_pending: set[int] = set()
-        # Bucket times after now, a heap that now pops into the past as it passes them. Sorting
-        # every time instead cost each snapshot a sort of all times, as many as waiting calls.
+        # Contributions at or before now, while a rolling window may still hold them.
+        self._past = ContributionLog()
+        # Contributions after now (and all of them before now is first set), in buckets by time;
+        # their times in a heap that now pops into the past as it passes them. Sorting every
+        # time instead cost each snapshot a sort of all times, as many as waiting calls.
         self._future: list[int] = []
         self._stale_future = 0  # entries of the heap whose bucket was emptied
         self._buckets: dict[int, dict[int, int]] = {}
@@ -65,45 +64,37 @@ class WindowSums:
     def add_all(self, contributions: Iterable[tuple[int, int, int]], sign: int) -> None:
         """Add ``sign * value`` to ``slot`` at ``at_us`` for each ``(at_us, slot, value)``."""
         now = self._now
-        kept_after = -(2**63) if now is None else now - self._retain_us  # before now is set: keep all
-        buckets = self._buckets
+        if now is None:  # before now is set: every contribution waits in a bucket
+            for at_us, slot, value in contributions:
+                if value:
+                    self._add_future(at_us, slot, value * sign)
+            return
+        kept_after, past = now - self._retain_us, self._past
         for at_us, slot, value in contributions:
             if not value:
                 continue
             value *= sign
+            if at_us > now:
+                self._add_future(at_us, slot, value)
+                continue
             if at_us > kept_after:
-                bucket = buckets.get(at_us)
-                if bucket is None:
-                    buckets[at_us] = {slot: value}
-                    self._place_time(at_us)
-                else:
-                    total = bucket.get(slot, 0) + value
-                    if total:
-                        bucket[slot] = total
-                    else:
-                        self._take_back(at_us, bucket, slot)
-            if now is not None and at_us <= now:
-                self._count_now(at_us, slot, value, now)
+                past.add(at_us, slot, value)
+            self._count_now(at_us, slot, value, now)
 
-    def _place_time(self, at_us: int) -> None:
-        """Keep the time of a new bucket: in the future heap, or in order in the past."""
-        if self._now is None:
-            self._future.append(at_us)  # sorted once, when now is first set (a replay's whole file)
+    def _add_future(self, at_us: int, slot: int, value: int) -> None:
+        bucket = self._buckets.get(at_us)
+        if bucket is None:
+            self._buckets[at_us] = {slot: value}
+            if self._now is None:
+                self._future.append(at_us)  # sorted once, when now is first set (a replay's whole file)
+            else:
+                heappush(self._future, at_us)
             return
-        if at_us > self._now:
-            heappush(self._future, at_us)
-            return
-        past = self._past
-        index = bisect_left(past, at_us)
-        if index == len(past) or past[index] != at_us:  # an emptied bucket's time may be there still
-            self._past_pending.add(at_us)
-
-    def _sorted_past(self) -> list[int]:
-        if self._past_pending:
-            self._past.extend(self._past_pending)
-            self._past.sort()
-            self._past_pending.clear()
-        return self._past
+        total = bucket.get(slot, 0) + value
+        if total:
+            bucket[slot] = total
+        else:
+            self._take_back(at_us, bucket, slot)
 
     def _take_back(self, at_us: int, bucket: dict[int, int], slot: int) -> None:
         """A slot summed back to zero: keep no empty slot or bucket (a waiting call's future
@@ -111,11 +102,10 @@ class WindowSums:
         del bucket[slot]
         if bucket:
             return
-        del self._buckets[at_us]  # its time may stay in the past list or the heap until passed
-        if self._now is None or at_us > self._now:
-            self._stale_future += 1
-            if self._stale_future > len(self._future) // 2 + _STALE_SLACK:
-                self._compact_future()
+        del self._buckets[at_us]  # its time stays in the heap until passed
+        self._stale_future += 1
+        if self._stale_future > len(self._future) // 2 + _STALE_SLACK:
+            self._compact_future()
 
     def _compact_future(self) -> None:
         """Keep only the heap's times that still have a bucket, once each: a walk of the heap
@@ -140,17 +130,19 @@ class WindowSums:
         return entering
 
     def _enter(self, now: int, first: bool) -> list[int]:
-        """Move the times up to ``now`` from the heap to the past; the sum of their buckets."""
+        """Move the buckets up to ``now`` from the heap to the past; the sum of their contributions.
+
+        They come in time order, after every time in the past (which ends at the old now)."""
         sums = [0] * len(self._sums[TOTAL])
-        past, buckets = self._sorted_past(), self._buckets
+        past, buckets = self._past, self._buckets
         for at in self._entering(now, first):
-            bucket = buckets.get(at)
-            if bucket is None or (past and past[-1] == at):  # emptied, or pushed again
+            bucket = buckets.pop(at, None)
+            if bucket is None:  # emptied, or pushed again
                 self._stale_future = max(0, self._stale_future - 1)
                 continue
-            past.append(at)
             for slot, value in bucket.items():
                 sums[slot] += value
+                past.add(at, slot, value)
         return sums
 
     def _count_now(self, at_us: int, slot: int, value: int, now: int) -> None:
@@ -214,26 +206,16 @@ class WindowSums:
         _add_into(self._sums[name], self._sum_range(after, upto), sign)
 
     def _sum_range(self, after: int | None, upto: int) -> list[int]:
-        """Per slot, the sum of the buckets with ``after < time <= upto`` (``None``: no lower bound)."""
-        sums = [0] * len(self._sums[TOTAL])
-        times, buckets = self._sorted_past(), self._buckets
-        lo = 0 if after is None else bisect_right(times, after)
-        for at in times[lo : bisect_right(times, upto)]:
-            bucket = buckets.get(at)
-            if bucket is not None:
-                for slot, value in bucket.items():
-                    sums[slot] += value
-        return sums
+        """Per slot, the sum of the past contributions with ``after < time <= upto`` (``None``:
+        no lower bound)."""
+        return self._past.sum_range(after, upto, len(self._sums[TOTAL]))
 
     def _day_around(self, now: int) -> tuple[int, int]:
         day = local_date(now, self._zone)
         return (day_start_us(day, self._zone), next_day_start_us(day, self._zone))
 
     def _drop_buckets_before(self, cutoff: int) -> None:
-        count = bisect_right(self._sorted_past(), cutoff)
-        for at in self._past[:count]:
-            self._buckets.pop(at, None)
-        del self._past[:count]
+        self._past.drop_through(cutoff)
 
 
 def _add_into(sums: list[int], values: list[int], sign: int) -> None:

@@ -60,7 +60,8 @@ def build() -> Path:
         shutil.copy2(REPO / name, TREE / name)
     print(f"compiled build: compiling metrics/ with mypyc in {TREE} (about a minute) ...", flush=True)
     env = {**os.environ, "CCMETRICS_COMPILE": "1"}
-    command = [sys.executable, "-W", "ignore", "setup.py", "-q", "build_ext", "--inplace"]  # quiet: beta notices
+    quiet = ["-W", "ignore"]  # setuptools' notices that its pyproject support is beta
+    command = [sys.executable, *quiet, "setup.py", "-q", "build_ext", "--inplace"]
     subprocess.run(command, cwd=TREE, env=env, check=True, stdout=subprocess.DEVNULL)
     STAMP.write_text(wanted)
     return TREE

@@ -1,0 +1,47 @@
+"""The log of recent contributions: sums over any range, whatever order they came in."""
+
+from __future__ import annotations
+
+import random
+
+from metrics.window_log import ContributionLog
+
+
+def test_contributions_out_of_order_sum_by_time_range() -> None:
+    log = ContributionLog()
+    for at, slot, value in [(10, 0, 1), (30, 1, 5), (20, 0, 2), (10, 1, 7), (30, 0, -1)]:
+        log.add(at, slot, value)
+    assert log.sum_range(None, 30, 2) == [2, 12]
+    assert log.sum_range(10, 30, 2) == [1, 5]  # 10 itself is not after 10
+    assert log.sum_range(10, 20, 2) == [2, 0]
+    assert log.sum_range(30, 40, 2) == [0, 0]
+
+
+def test_a_contribution_taken_back_cancels_it_in_every_range() -> None:
+    log = ContributionLog()
+    log.add(10, 0, 4)
+    log.add(50, 0, 1)
+    log.add(10, 0, -4)  # taken back: logged again, the other way
+    assert log.sum_range(None, 50, 1) == [1] and log.sum_range(None, 10, 1) == [0]
+
+
+def test_dropping_through_a_time_forgets_it_and_everything_before() -> None:
+    log = ContributionLog()
+    for at in (5, 10, 10, 15):
+        log.add(at, 0, 1)
+    log.drop_through(10)
+    assert len(log) == 1 and log.times() == {15} and log.sum_range(None, 99, 1) == [1]
+
+
+def test_any_order_gives_the_sums_of_a_recount() -> None:
+    rng = random.Random(3)
+    contributions = [(rng.randrange(50), rng.randrange(3), rng.randrange(-5, 6)) for _ in range(300)]
+    log = ContributionLog()
+    for contribution in contributions:
+        log.add(*contribution)
+    for after, upto in [(None, 49), (10, 20), (0, 0), (25, 49), (None, 3)]:
+        want = [
+            sum(v for t, s, v in contributions if (after is None or t > after) and t <= upto and s == slot)
+            for slot in range(3)
+        ]
+        assert log.sum_range(after, upto, 3) == want
