@@ -77,6 +77,7 @@ def test_compose_and_the_image_set_only_variables_the_worker_knows() -> None:
 
     known = {f"{PREFIX}{f.name.upper()}" for f in fields(Deployment)}
     used = {name for service in services().values() for name in service.get("environment", {})}
-    image = (REPO / "Dockerfile").read_text().rsplit("\nFROM ", 1)[-1]  # the build stage's are not the image's
+    # the image's own stage: the build stage's variables never reach the worker
+    image = (REPO / "Dockerfile").read_text().rsplit("\nFROM ", 1)[-1]
     used |= set(re.findall(rf"\b({PREFIX}[A-Z_]+)=", image))
     assert {name for name in used if name.startswith(PREFIX)} <= known  # the worker refuses unknown ones
