@@ -6,7 +6,11 @@ holds such a past for every queue, and agents' time in state puts one at each ch
 each agent serving the queue: hundreds of thousands an hour. Kept as a dict of slots per
 time they took about 90 bytes each (169 MB at 500 queues and 5,000 agents); here they are
 three machine numbers, about 20 bytes. A contribution taken back is logged again with the
-opposite sign rather than looked up: sums over a range come out the same. Usage::
+opposite sign rather than looked up: sums over a range come out the same. A visit changes
+several times and each time takes back all it contributed, so once the log has doubled since
+it was last compacted, the contributions of each (time, slot) are added up into one and those
+that cancel out are dropped (:meth:`ContributionLog.compact`): at most twice the net size, and
+each contribution added costs a bounded share of the compactions. Usage::
 
     log = ContributionLog()
     log.add(at_us=5, slot=0, value=1)
@@ -19,16 +23,19 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_right
 
+_SLACK = 64  # entries a log may grow by beyond twice its compacted size before it is compacted
+
 
 class ContributionLog:
     """Contributions ``(time, slot, value)`` in time order; equal times in any order."""
 
-    __slots__ = ("_at", "_slot", "_value")
+    __slots__ = ("_at", "_compact_at", "_slot", "_value")
 
     def __init__(self) -> None:
         self._at = array("q")
         self._slot = array("i")
         self._value = array("q")
+        self._compact_at = _SLACK  # the length at which to compact next
 
     def __len__(self) -> int:
         return len(self._at)
@@ -40,11 +47,24 @@ class ContributionLog:
             times.append(at_us)
             self._slot.append(slot)
             self._value.append(value)
-            return
-        index = bisect_right(times, at_us)
-        times.insert(index, at_us)
-        self._slot.insert(index, slot)
-        self._value.insert(index, value)
+        else:
+            index = bisect_right(times, at_us)
+            times.insert(index, at_us)
+            self._slot.insert(index, slot)
+            self._value.insert(index, value)
+        if len(times) >= self._compact_at:
+            self.compact()
+
+    def compact(self) -> None:
+        """One contribution per (time, slot), their sum; none where they cancel out."""
+        net: dict[tuple[int, int], int] = {}
+        for at, slot, value in zip(self._at, self._slot, self._value, strict=True):
+            net[at, slot] = net.get((at, slot), 0) + value
+        kept = [(at, slot, value) for (at, slot), value in net.items() if value]  # still in time order
+        self._at = array("q", [at for at, _, _ in kept])
+        self._slot = array("i", [slot for _, slot, _ in kept])
+        self._value = array("q", [value for _, _, value in kept])
+        self._compact_at = 2 * len(kept) + _SLACK
 
     def sum_range(self, after: int | None, upto: int, slots: int) -> list[int]:
         """Per slot, the sum of the contributions with ``after < time <= upto`` (``None``: no

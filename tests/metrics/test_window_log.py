@@ -45,3 +45,23 @@ def test_any_order_gives_the_sums_of_a_recount() -> None:
             for slot in range(3)
         ]
         assert log.sum_range(after, upto, 3) == want
+
+
+def test_compacting_keeps_every_sum_and_bounds_the_log_by_twice_its_net_size() -> None:
+    rng = random.Random(5)
+    log, added = ContributionLog(), []
+    for _ in range(5_000):  # contributions made and taken back, as changing visits do
+        at, slot, value = rng.randrange(100), rng.randrange(4), rng.randrange(1, 9)
+        for sign in (1, -1, 1):
+            log.add(at, slot, sign * value)
+        added.append((at, slot, value))
+    net = {(at, slot) for at, slot, _ in added}
+    assert len(log) <= 2 * len(net) + 64
+    for after, upto in [(None, 99), (20, 60), (98, 99)]:
+        want = [
+            sum(v for t, s, v in added if (after is None or t > after) and t <= upto and s == slot)
+            for slot in range(4)
+        ]
+        assert log.sum_range(after, upto, 4) == want
+    log.compact()
+    assert len(log) == len(net)
