@@ -12,7 +12,7 @@ are integers (counts and microseconds), so adding and taking back are exact. Usa
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from heapq import heapify, heappop, heappush
 from zoneinfo import ZoneInfo
@@ -26,6 +26,9 @@ TODAY = "today"
 # holds a window sum per queue and per agent (5,000 of them at 1,024 each held 15 MB).
 _STALE_SLACK = 16
 TOTAL = "total"
+# Contributions of the last 15 minutes stay in buckets by time, where a changing visit or
+# agent takes back and adds at the same instants; older ones go to the compact log.
+_RECENT_US = 900_000_000
 
 
 class WindowSums:
@@ -35,14 +38,17 @@ class WindowSums:
         self._rolling = dict(rolling_us)
         self._retain_us = max(self._rolling.values(), default=0)
         self._zone = zone
-        # Contributions at or before now, while a rolling window may still hold them.
+        # Contributions up to ``_flushed``, while a rolling window may still hold them.
         self._past = ContributionLog()
-        # Contributions after now (and all of them before now is first set), in buckets by time;
-        # their times in a heap that now pops into the past as it passes them. Sorting every
-        # time instead cost each snapshot a sort of all times, as many as waiting calls.
+        self._flushed = -(2**63)
+        # Contributions after ``_flushed`` (all of them before now is first set), in buckets by
+        # time: the recent ones, their times in order (an emptied bucket's may stay until
+        # flushed), and those after now, their times in a heap that now pops as it passes them
+        # (sorting every time instead cost each snapshot a sort of all times).
+        self._buckets: dict[int, dict[int, int]] = {}
+        self._recent: list[int] = []
         self._future: list[int] = []
         self._stale_future = 0  # entries of the heap whose bucket was emptied
-        self._buckets: dict[int, dict[int, int]] = {}
         self._now: int | None = None
         self._day = (0, 0)  # [start, end) of now's local day
         self._sums = {name: [0] * slots for name in [*self._rolling, TODAY, TOTAL]}
@@ -67,28 +73,26 @@ class WindowSums:
         if now is None:  # before now is set: every contribution waits in a bucket
             for at_us, slot, value in contributions:
                 if value:
-                    self._add_future(at_us, slot, value * sign)
+                    self._add_to_bucket(at_us, slot, value * sign)
             return
-        kept_after, past = now - self._retain_us, self._past
+        kept_after, flushed = now - self._retain_us, self._flushed
         for at_us, slot, value in contributions:
             if not value:
                 continue
             value *= sign
-            if at_us > now:
-                self._add_future(at_us, slot, value)
-                continue
-            if at_us > kept_after:
-                past.add(at_us, slot, value)
+            if at_us > flushed:
+                self._add_to_bucket(at_us, slot, value)
+                if at_us > now:
+                    continue
+            elif at_us > kept_after:
+                self._past.add(at_us, slot, value)
             self._count_now(at_us, slot, value, now)
 
-    def _add_future(self, at_us: int, slot: int, value: int) -> None:
+    def _add_to_bucket(self, at_us: int, slot: int, value: int) -> None:
         bucket = self._buckets.get(at_us)
         if bucket is None:
             self._buckets[at_us] = {slot: value}
-            if self._now is None:
-                self._future.append(at_us)  # sorted once, when now is first set (a replay's whole file)
-            else:
-                heappush(self._future, at_us)
+            self._place_time(at_us)
             return
         total = bucket.get(slot, 0) + value
         if total:
@@ -96,16 +100,29 @@ class WindowSums:
         else:
             self._take_back(at_us, bucket, slot)
 
+    def _place_time(self, at_us: int) -> None:
+        """Keep the time of a new bucket: in the future heap, or in order among the recent."""
+        if self._now is None:
+            self._future.append(at_us)  # sorted once, when now is first set (a replay's whole file)
+        elif at_us > self._now:
+            heappush(self._future, at_us)
+        else:
+            recent = self._recent
+            index = bisect_left(recent, at_us)
+            if index == len(recent) or recent[index] != at_us:  # an emptied bucket's time may be there
+                recent.insert(index, at_us)
+
     def _take_back(self, at_us: int, bucket: dict[int, int], slot: int) -> None:
         """A slot summed back to zero: keep no empty slot or bucket (a waiting call's future
         contributions are taken back when it is answered, hours before their time)."""
         del bucket[slot]
         if bucket:
             return
-        del self._buckets[at_us]  # its time stays in the heap until passed
-        self._stale_future += 1
-        if self._stale_future > len(self._future) // 2 + _STALE_SLACK:
-            self._compact_future()
+        del self._buckets[at_us]  # its time stays in the heap until passed, or until flushed
+        if self._now is None or at_us > self._now:
+            self._stale_future += 1
+            if self._stale_future > len(self._future) // 2 + _STALE_SLACK:
+                self._compact_future()
 
     def _compact_future(self) -> None:
         """Keep only the heap's times that still have a bucket, once each: a walk of the heap
@@ -130,19 +147,18 @@ class WindowSums:
         return entering
 
     def _enter(self, now: int, first: bool) -> list[int]:
-        """Move the buckets up to ``now`` from the heap to the past; the sum of their contributions.
-
-        They come in time order, after every time in the past (which ends at the old now)."""
+        """Move the bucket times up to ``now`` from the heap to the recent ones (they come in
+        order, after the old now); the sum of their contributions."""
         sums = [0] * len(self._sums[TOTAL])
-        past, buckets = self._past, self._buckets
+        recent, buckets = self._recent, self._buckets
         for at in self._entering(now, first):
-            bucket = buckets.pop(at, None)
-            if bucket is None:  # emptied, or pushed again
+            bucket = buckets.get(at)
+            if bucket is None or (recent and recent[-1] == at):  # emptied, or pushed again
                 self._stale_future = max(0, self._stale_future - 1)
                 continue
+            recent.append(at)
             for slot, value in bucket.items():
                 sums[slot] += value
-                past.add(at, slot, value)
         return sums
 
     def _count_now(self, at_us: int, slot: int, value: int, now: int) -> None:
@@ -170,7 +186,7 @@ class WindowSums:
             self._recount(now_us)
         else:
             self._move(old, now_us, entered)
-        self._drop_buckets_before(now_us - self._retain_us)
+        self._flush(now_us)
 
     def values(self) -> dict[str, list[int]]:
         """A copy of the sums per window name (rolling names, ``today``, ``total``)."""
@@ -206,16 +222,34 @@ class WindowSums:
         _add_into(self._sums[name], self._sum_range(after, upto), sign)
 
     def _sum_range(self, after: int | None, upto: int) -> list[int]:
-        """Per slot, the sum of the past contributions with ``after < time <= upto`` (``None``:
-        no lower bound)."""
-        return self._past.sum_range(after, upto, len(self._sums[TOTAL]))
+        """Per slot, the sum of the contributions with ``after < time <= upto`` (``None``: no
+        lower bound) up to now: in the log, then in the recent buckets."""
+        sums = self._past.sum_range(after, upto, len(self._sums[TOTAL]))
+        recent, buckets = self._recent, self._buckets
+        low = 0 if after is None else bisect_right(recent, after)
+        for at in recent[low : bisect_right(recent, upto)]:
+            for slot, value in buckets.get(at, {}).items():
+                sums[slot] += value
+        return sums
 
     def _day_around(self, now: int) -> tuple[int, int]:
         day = local_date(now, self._zone)
         return (day_start_us(day, self._zone), next_day_start_us(day, self._zone))
 
-    def _drop_buckets_before(self, cutoff: int) -> None:
-        self._past.drop_through(cutoff)
+    def _flush(self, now: int) -> None:
+        """Move the recent buckets older than :data:`_RECENT_US` to the log, and forget what no
+        rolling window holds any more."""
+        kept_after = now - self._retain_us
+        cutoff = max(self._flushed, now - min(_RECENT_US, self._retain_us))
+        recent, count = self._recent, bisect_right(self._recent, cutoff)
+        for at in recent[:count]:
+            bucket = self._buckets.pop(at, None)
+            if bucket is not None and at > kept_after:
+                for slot, value in bucket.items():
+                    self._past.add(at, slot, value)
+        del recent[:count]
+        self._flushed = cutoff
+        self._past.drop_through(kept_after)
 
 
 def _add_into(sums: list[int], values: list[int], sign: int) -> None:
