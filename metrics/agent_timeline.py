@@ -135,6 +135,14 @@ class AgentTimeline:
                 found.append(Segment(at, end, phase.state, phase.reason, phase.queues))
         return found
 
+    def split(self, index: int, at_us: int) -> AgentTimeline:
+        """A copy with a change at ``at_us`` (before change ``index``) that says again what the
+        change before it said: the same time in each state, cut in two segments there."""
+        starts, phases = list(self.starts), list(self.phases)
+        starts.insert(index, at_us)
+        phases.insert(index, phases[index - 1])
+        return AgentTimeline(self.agent_id, starts, phases, self.base_since_us)
+
     def to_json(self) -> dict[str, Any]:
         """Each distinct phase once, and each change as an index into them."""
         index: dict[Phase, int] = {}
