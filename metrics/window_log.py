@@ -71,6 +71,8 @@ class ContributionLog:
         lower bound)."""
         sums = [0] * slots
         times = self._at
+        if not times or (after is not None and after >= times[-1]):
+            return sums  # the usual range of a window's edge: within the recent buckets, after the log
         low = 0 if after is None else bisect_right(times, after)
         high = bisect_right(times, upto)
         for slot, value in zip(self._slot[low:high], self._value[low:high], strict=True):
