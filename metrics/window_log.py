@@ -24,6 +24,10 @@ from array import array
 from bisect import bisect_right
 
 _SLACK = 64  # entries a log may grow by beyond twice its compacted size before it is compacted
+# The most one entry holds: a sum of many contributions at one instant (thousands of agents'
+# segment starts, say, at a hostile time in year 9999) can pass a machine number's range; it
+# is then logged in parts, and sums over a range, made in Python's integers, stay exact.
+_LARGEST = 2**62
 
 
 class ContributionLog:
@@ -42,6 +46,10 @@ class ContributionLog:
 
     def add(self, at_us: int, slot: int, value: int) -> None:
         """Log one contribution (usually the newest: appended; otherwise put in its place)."""
+        if not -_LARGEST <= value <= _LARGEST:
+            for part in _parts(value):
+                self.add(at_us, slot, part)
+            return
         times = self._at
         if not times or at_us >= times[-1]:
             times.append(at_us)
@@ -60,7 +68,9 @@ class ContributionLog:
         net: dict[tuple[int, int], int] = {}
         for at, slot, value in zip(self._at, self._slot, self._value, strict=True):
             net[at, slot] = net.get((at, slot), 0) + value
-        kept = [(at, slot, value) for (at, slot), value in net.items() if value]  # still in time order
+        kept = [
+            (at, slot, part) for (at, slot), value in net.items() for part in _parts(value)
+        ]  # in time order
         self._at = array("q", [at for at, _, _ in kept])
         self._slot = array("i", [slot for _, slot, _ in kept])
         self._value = array("q", [value for _, _, value in kept])
@@ -88,3 +98,12 @@ class ContributionLog:
     def times(self) -> set[int]:
         """The times logged (for tests and tools)."""
         return set(self._at)
+
+
+def _parts(value: int) -> list[int]:
+    """``value`` as entries within the range one holds (none for 0)."""
+    sign, left, parts = (1 if value > 0 else -1), abs(value), []
+    while left > _LARGEST:
+        parts.append(sign * _LARGEST)
+        left -= _LARGEST
+    return [*parts, sign * left] if left else parts

@@ -65,3 +65,12 @@ def test_compacting_keeps_every_sum_and_bounds_the_log_by_twice_its_net_size() -
         assert log.sum_range(after, upto, 4) == want
     log.compact()
     assert len(log) == len(net)
+
+
+def test_sums_beyond_a_machine_number_stay_exact_and_never_raise() -> None:
+    log, huge = ContributionLog(), 2**62 + 12345
+    for _ in range(40):  # forty agents' segment starts at one hostile instant, in year 9999
+        log.add(253_402_300_799_000_000, 0, huge)
+    log.add(253_402_300_799_000_000, 1, -(2**70))
+    log.compact()
+    assert log.sum_range(None, 253_402_300_799_000_000, 2) == [40 * huge, -(2**70)]
