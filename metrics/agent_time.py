@@ -32,7 +32,6 @@ from metrics.rules import Contribution
 from metrics.windows import WindowSums
 
 CLOSED, OPEN, STARTS = 0, 1, 2
-START_SIDE = 2  # of a segment's contributions, how many are at its start
 STATE_SLOTS = 3 * len(AGENT_STATES)
 STATE_INDEX = {state: 3 * index for index, state in enumerate(AGENT_STATES)}
 EPOCH_US = 1_577_836_800_000_000  # 2020-01-01T00:00:00Z
@@ -57,7 +56,7 @@ class TimelineChanges(NamedTuple):
 
 
 def segment_contributions(segment: Segment, base: int) -> list[Contribution]:
-    """The five contributions of one segment: :data:`START_SIDE` at its start, then three at its end."""
+    """The five contributions of one segment: two at its start, then three at its end."""
     slot, start, end = base + STATE_INDEX[segment.state], segment.start_us, segment.end_us
     relative = start - EPOCH_US
     return [
@@ -78,35 +77,29 @@ def timeline_changes(
     cannot change any more (an event before that change is refused), so they stay counted; one
     that goes on past that change is cut there first (time in state is the same either way).
     Of the rest, only those from the first segment that differs are taken back and added
-    again: a new change usually touches the last segment or two; and of a segment whose end
-    alone moved, only its end is taken back and added (its start's would cancel out).
+    again: a new change usually touches the last segment or two.
     """
     if old is None:
         return TimelineChanges([], timeline_contributions(new, max_age_us, base, queue), [])
-    trimmed = bisect_left(old.starts, new.starts[0]) if new.starts else 0
-    if _inside_segment(old, trimmed, new.starts[0] if new.starts else None, max_age_us):
-        old = old.split(trimmed, new.starts[0])
+    first = new.starts[0] if new.starts else None
+    trimmed = 0 if first is None else bisect_left(old.starts, first)
+    if first is not None and _inside_segment(old, trimmed, first, max_age_us):
+        old = old.split(trimmed, first)
     same = _same_segments(old, trimmed, new)
-    was, now = old.segments(max_age_us, queue, trimmed + same), new.segments(max_age_us, queue, same)
-    settled = _contributions(old.segments(max_age_us, queue, 0, trimmed), base)
-    if was and now and _only_end_moved(was[0], now[0]):  # its start's contributions would cancel out
-        taken_back = segment_contributions(was[0], base)[START_SIDE:] + _contributions(was[1:], base)
-        added = segment_contributions(now[0], base)[START_SIDE:] + _contributions(now[1:], base)
-        return TimelineChanges(taken_back, added, settled)
-    return TimelineChanges(_contributions(was, base), _contributions(now, base), settled)
+    return TimelineChanges(
+        _contributions(old.segments(max_age_us, queue, trimmed + same), base),
+        _contributions(new.segments(max_age_us, queue, same), base),
+        _contributions(old.segments(max_age_us, queue, 0, trimmed), base),
+    )
 
 
-def _inside_segment(old: AgentTimeline, index: int, first: int | None, max_age_us: int) -> bool:
+def _inside_segment(old: AgentTimeline, index: int, first: int, max_age_us: int) -> bool:
     """Whether ``first`` falls inside old's segment before ``index`` (not at a change): the
     first change a new timeline keeps can be a heartbeat that the old one left out. Settled
     whole, that segment and the new one's first would count the time after ``first`` twice."""
-    if first is None or index == 0 or (index < len(old.starts) and old.starts[index] == first):
+    if index == 0 or (index < len(old.starts) and old.starts[index] == first):
         return False
     return first < old.starts[index - 1] + max_age_us  # else it had ended: the agent was gone
-
-
-def _only_end_moved(was: Segment, now: Segment) -> bool:
-    return was.start_us == now.start_us and was[2:] == now[2:]
 
 
 def _same_segments(old: AgentTimeline, offset: int, new: AgentTimeline) -> int:

@@ -86,7 +86,10 @@ class AgentTimeline:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, AgentTimeline):
             return NotImplemented
-        return self.to_json() == other.to_json()
+        return self._fields() == other._fields()
+
+    def _fields(self) -> tuple[str, int | None, array[int], list[Phase]]:
+        return self.agent_id, self.base_since_us, self.starts, self.phases
 
     def __repr__(self) -> str:
         return f"AgentTimeline({self.agent_id!r}, {len(self.starts)} changes)"
