@@ -15,22 +15,28 @@ prints the file's ``/metrics`` page with ``ccmetrics replay``: they must be the 
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 from benchmarks.replay_throughput import best_seconds, engine, simulated_day
 from stream.cli import REPLAY_GC_THRESHOLDS, tune_gc
-from tools.compiled import REPO, TREE
+from tools.compiled import REPO, TREE, in_tree, replay_page
 
 SECRET = "compiled engine benchmark"  # repeat calls on, in the timing and in the pages
 
 
 def timed(tree: Path, path: Path, repeat: int) -> float:
     """Best seconds of the engine over the file, in a process importing from ``tree``."""
-    done = _run(tree, ["-m", "benchmarks.compiled_engine", "--time-here", str(path), "--repeat", str(repeat)])
+    done = in_tree(
+        tree,
+        "-m",
+        "benchmarks.compiled_engine",
+        "--time-here",
+        str(path),
+        "--repeat",
+        str(repeat),
+        capture=True,
+    )
     return float(done.decode())
 
 
@@ -39,17 +45,6 @@ def time_here(path: Path, repeat: int) -> float:
     tune_gc(REPLAY_GC_THRESHOLDS)  # as ccmetrics replay runs
     lines = [line for line in path.read_bytes().splitlines() if line.strip()]
     return best_seconds(lambda chunk: engine(chunk, SECRET.encode()), lines, repeat)
-
-
-def page(tree: Path, path: Path) -> bytes:
-    return _run(tree, ["-m", "stream.cli", "replay", str(path)])
-
-
-def _run(tree: Path, arguments: list[str]) -> bytes:
-    env = {**os.environ, "PYTHONPATH": str(tree), "CCMETRICS_CALLER_HASH_SECRET": SECRET}
-    return subprocess.run(
-        [sys.executable, *arguments], cwd=tree, env=env, check=True, stdout=subprocess.PIPE
-    ).stdout
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, seconds in (("interpreted engine", interpreted), ("compiled engine", compiled)):
         print(f"{name:24}{seconds:>10.3f}{events / seconds:>12,.0f}")
     print(f"compiled / interpreted: {interpreted / compiled:.2f}x   (target: at least 3x)")
-    same = page(REPO, path) == page(TREE, path)
+    same = replay_page(REPO, path, SECRET) == replay_page(TREE, path, SECRET)
     print(f"/metrics of the replay, byte for byte: {'the same' if same else 'DIFFERENT'}")
     return 0 if same else 1
 

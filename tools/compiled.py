@@ -67,10 +67,21 @@ def build() -> Path:
     return TREE
 
 
-def in_tree(tree: Path, *command: str, **kwargs: object) -> subprocess.CompletedProcess[bytes]:
-    """A Python command run with ``tree`` first on the path, in it."""
+def in_tree(tree: Path, *command: str, capture: bool = False, secret: str | None = None) -> bytes:
+    """A Python command run in ``tree`` with it first on the path (with a caller secret:
+    repeat calls on); what it printed if ``capture``."""
     env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1"}
-    return subprocess.run([sys.executable, *command], cwd=tree, env=env, check=True, **kwargs)  # type: ignore[call-overload, no-any-return]
+    if secret is not None:
+        env["CCMETRICS_CALLER_HASH_SECRET"] = secret
+    stdout = subprocess.PIPE if capture else None
+    return (
+        subprocess.run([sys.executable, *command], cwd=tree, env=env, check=True, stdout=stdout).stdout or b""
+    )
+
+
+def replay_page(tree: Path, events: Path, secret: str) -> bytes:
+    """The ``/metrics`` page that ``ccmetrics replay`` prints for ``events`` with ``tree``'s build."""
+    return in_tree(tree, "-m", "stream.cli", "replay", str(events), capture=True, secret=secret)
 
 
 def check_compiled(tree: Path) -> None:
@@ -89,14 +100,10 @@ def check_compiled(tree: Path) -> None:
 def same_replay(tree: Path) -> None:
     """Replay one simulated day with both builds (repeat calls on); fail unless the pages are
     the same bytes."""
-    os.environ["CCMETRICS_CALLER_HASH_SECRET"] = "the compiled build's check"
     with tempfile.TemporaryDirectory() as folder:
         day = Path(folder) / "day.jsonl"
         in_tree(REPO, "-m", "stream.cli", "simulate", "--seed", "7", "--output", str(day), *DAY)
-        pages = [
-            in_tree(where, "-m", "stream.cli", "replay", str(day), capture_output=True).stdout
-            for where in (REPO, tree)
-        ]
+        pages = [replay_page(where, day, "the compiled build's check") for where in (REPO, tree)]
     if pages[0] != pages[1]:
         raise SystemExit("compiled build: replay of a simulated day differs from the interpreted one")
     print(f"compiled build: replay of a simulated day is the same {len(pages[0]):,} bytes", flush=True)
