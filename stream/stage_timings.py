@@ -29,7 +29,8 @@ from bisect import bisect_left
 from collections.abc import Iterable
 from typing import Any
 
-from stream.exporter.text import histogram_lines, number
+from stream.exporter.numbers import number
+from stream.exporter.text import histogram_lines
 
 NAME = "callcenter_pipeline_stage_seconds"
 HELP = "Seconds a batch spent waiting in or working at each stage of the worker's pipeline"

@@ -21,23 +21,26 @@ from metrics.timeutil import US
 from stream.exporter.catalogue import (
     AGENT_SNAPSHOT_TIME,
     AGENTS,
+    AGENTS_AWAY,
     COUNTS,
     DERIVED,
     FLOWED_OUT_BY_REASON,
     PER_QUEUE,
+    QUEUE_AGENT_SECONDS,
     QUEUE_INFO,
+    QUEUE_OCCUPANCY,
     REPEAT_COUNTS,
     SNAPSHOT_TIME,
     STAFFING,
     SURVEY_RESPONSES,
     TOTALS,
     WAIT_HISTOGRAM,
+    Family,
     agent_families,
     flow_out_reasons_seen,
     has_callers,
     has_surveys,
     pipeline_families,
-    queue_agent_families,
 )
 
 QW = ["queue", "window"]
@@ -165,3 +168,18 @@ def _wait_histogram(queues: tuple[QueueSnapshot, ...]) -> HistogramMetricFamily:
             buckets.append((bound, cumulative))
         family.add_metric([q.queue], buckets, q.total[rules.WAIT_US] / US)
     return family
+
+
+def queue_agent_families(queues: tuple[QueueSnapshot, ...]) -> list[Family]:
+    """The queues' agent time: occupancy, agent seconds by state, agents away by reason."""
+    occupancy = Family(*QUEUE_OCCUPANCY, ("queue", "window"), [])
+    seconds = Family(*QUEUE_AGENT_SECONDS, ("queue", "state", "window"), [])
+    away = Family(*AGENTS_AWAY, ("queue", "reason"), [])
+    for q in queues:
+        for window, by_state in q.agent_seconds.items():
+            ratio = q.occupancy_ratio(window)
+            if ratio is not None:
+                occupancy.rows.append(((q.queue, window), ratio))
+            seconds.rows.extend(((q.queue, state, window), value) for state, value in by_state.items())
+        away.rows.extend(((q.queue, reason), n) for reason, n in sorted(q.away_by_reason.items()))
+    return [occupancy, seconds, away]

@@ -17,7 +17,7 @@ import asyncio
 from metrics.snapshot import AgentSnapshot
 from metrics.steps.agent_board import AgentBoard
 from stream.exporter.catalogue import Family, agent_families
-from stream.exporter.text import LabelText, Lines, agents_time, family_header, family_rows
+from stream.exporter.text import LabelText, Lines, agents_time, encoded, family_header, family_rows
 
 AGENTS_PER_SLICE = 250
 ROWS_PER_SLICE = 10_000
@@ -43,7 +43,7 @@ class AgentPage:
                 family_rows(out, family, family.rows[start : start + ROWS_PER_SLICE], esc)
                 await asyncio.sleep(0)
         agents_time(out, self.board.settings.agents.export, now_us)
-        self.agents, self.text, self.at_us = agents, "".join(out).encode(), now_us
+        self.agents, self.text, self.at_us = agents, b"".join(encoded(out)), now_us
 
     async def _read(self, now_us: int) -> tuple[tuple[AgentSnapshot, ...], list[Family]]:
         board = self.board

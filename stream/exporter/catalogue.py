@@ -8,6 +8,7 @@ Names follow docs/metrics.md.
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import attrgetter  # a C getter: no Python call per sample, as a lambda was
 from typing import NamedTuple
 
 from metrics import rules
@@ -44,37 +45,37 @@ COUNTS = (
 DERIVED: tuple[tuple[str, Callable[[WindowValues], float | None], str], ...] = (
     (
         "service_level_ratio",
-        lambda w: w.service_level_ratio,
+        attrgetter("service_level_ratio"),
         "Service level, met / counted (0..1)",
     ),
-    ("answer_speed_seconds", lambda w: w.answer_speed_seconds, "Average speed of answer"),
+    ("answer_speed_seconds", attrgetter("answer_speed_seconds"), "Average speed of answer"),
     (
         "abandon_ratio",
-        lambda w: w.abandon_ratio,
+        attrgetter("abandon_ratio"),
         "Abandoned / (answered + abandoned + flowed out)",
     ),
-    ("handle_time_seconds", lambda w: w.handle_time_seconds, "Average handle time"),
-    ("transfer_ratio", lambda w: w.transfer_ratio, "Transferred / answered"),
-    ("blocked_ratio", lambda w: w.blocked_ratio, "Blocked / (offered + blocked)"),
-    ("csat_ratio", lambda w: w.csat_ratio, "Survey CSAT answers of 4 or 5 / CSAT answers"),
+    ("handle_time_seconds", attrgetter("handle_time_seconds"), "Average handle time"),
+    ("transfer_ratio", attrgetter("transfer_ratio"), "Transferred / answered"),
+    ("blocked_ratio", attrgetter("blocked_ratio"), "Blocked / (offered + blocked)"),
+    ("csat_ratio", attrgetter("csat_ratio"), "Survey CSAT answers of 4 or 5 / CSAT answers"),
     (
         "nps_ratio",
-        lambda w: w.nps_ratio,
+        attrgetter("nps_ratio"),
         "Net promoter score, (promoters 9-10 - detractors 0-6) / NPS answers (-1..1)",
     ),
-    ("customer_effort_score", lambda w: w.customer_effort_score, "Mean survey CES answer (1-7)"),
-    ("repeat_call_ratio", lambda w: w.repeat_call_ratio, "Repeat calls / identified calls"),
+    ("customer_effort_score", attrgetter("customer_effort_score"), "Mean survey CES answer (1-7)"),
+    ("repeat_call_ratio", attrgetter("repeat_call_ratio"), "Repeat calls / identified calls"),
 )
 # (name suffix, count, help): per queue and window, for queues that have had an identified call
 REPEAT_COUNTS: tuple[tuple[str, Callable[[WindowValues], int], str], ...] = (
     (
         "identified_calls",
-        lambda w: w.identified_calls,
+        attrgetter("identified_calls"),
         "Offered calls that named their caller, counted at their queued time",
     ),
     (
         "repeat_calls",
-        lambda w: w.repeat_calls,
+        attrgetter("repeat_calls"),
         "Identified calls whose caller queued another call within the repeat window before",
     ),
 )
@@ -89,73 +90,87 @@ FLOWED_OUT_BY_REASON = (
 # (name suffix, value, help): per queue and rolling window, by Erlang C (metrics/erlang.py);
 # absent for ``today`` and without handled calls in the window
 STAFFING: tuple[tuple[str, Callable[[Staffing], float | None], str], ...] = (
-    ("offered_load_erlangs", lambda s: s.load_erlangs, "Offered load: offered / window x AHT"),
-    ("required_agents", lambda s: s.required_agents, "Fewest agents meeting the service-level target"),
+    ("offered_load_erlangs", attrgetter("load_erlangs"), "Offered load: offered / window x AHT"),
+    ("required_agents", attrgetter("required_agents"), "Fewest agents meeting the service-level target"),
     (
         "staffing_gap_agents",
-        lambda s: s.gap_agents,
+        attrgetter("gap_agents"),
         "Required agents minus agents available, on a call or in wrap-up now (positive: short)",
     ),
     (
         "predicted_service_level_ratio",
-        lambda s: s.predicted_service_level,
+        attrgetter("predicted_service_level"),
         "Service level the agents staffed now would give (Erlang C)",
     ),
     (
         "predicted_answer_speed_seconds",
-        lambda s: s.predicted_answer_speed_s,
+        attrgetter("predicted_answer_speed_s"),
         "Average speed of answer the agents staffed now would give (absent: unbounded)",
     ),
 )
 # (name, help, value): one gauge per queue
 PER_QUEUE: tuple[tuple[str, str, Callable[[QueueSnapshot], float]], ...] = (
-    ("callcenter_waiting_calls", "Calls waiting in the queue now", lambda q: q.waiting),
+    ("callcenter_waiting_calls", "Calls waiting in the queue now", attrgetter("waiting")),
     (
         "callcenter_longest_wait_seconds",
         "Wait of the oldest waiting call (0 if none)",
-        lambda q: q.longest_wait_seconds,
+        attrgetter("longest_wait_seconds"),
     ),
     (
         "callcenter_service_level_threshold_seconds",
         "Service-level threshold T",
-        lambda q: q.threshold_seconds,
+        attrgetter("threshold_seconds"),
     ),
-    ("callcenter_service_level_target_ratio", "Service-level target", lambda q: q.target_ratio),
+    ("callcenter_service_level_target_ratio", "Service-level target", attrgetter("target_ratio")),
     (
         "callcenter_alert_min_counted_calls",
         "Service-level alerts need this many calls in 15m",
-        lambda q: q.alert_min_counted_calls,
+        attrgetter("alert_min_counted_calls"),
     ),
     (
         "callcenter_alert_longest_wait_seconds",
         "Longest-wait alert threshold",
-        lambda q: q.alert_longest_wait_seconds,
+        attrgetter("alert_longest_wait_seconds"),
     ),
-    ("callcenter_alert_abandon_ratio", "Abandon-ratio alert threshold", lambda q: q.alert_abandon_ratio),
+    ("callcenter_alert_abandon_ratio", "Abandon-ratio alert threshold", attrgetter("alert_abandon_ratio")),
     (
         "callcenter_alert_agent_wrap_up_seconds",
         "Long wrap-up alert threshold for agents serving the queue",
-        lambda q: q.alert_agent_wrap_up_seconds,
+        attrgetter("alert_agent_wrap_up_seconds"),
     ),
-    ("callcenter_alert_occupancy_ratio", "Occupancy alert threshold", lambda q: q.alert_occupancy_ratio),
-    ("callcenter_alert_csat_ratio", "Satisfaction (CSAT, 1h) alert threshold", lambda q: q.alert_csat_ratio),
+    ("callcenter_alert_occupancy_ratio", "Occupancy alert threshold", attrgetter("alert_occupancy_ratio")),
+    (
+        "callcenter_alert_csat_ratio",
+        "Satisfaction (CSAT, 1h) alert threshold",
+        attrgetter("alert_csat_ratio"),
+    ),
     (
         "callcenter_alert_min_survey_responses",
         "The satisfaction alert needs this many CSAT answers in 1h",
-        lambda q: q.alert_min_survey_responses,
+        attrgetter("alert_min_survey_responses"),
     ),
     (
         "callcenter_alert_repeat_call_ratio",
         "Repeat-call (1h) alert threshold",
-        lambda q: q.alert_repeat_call_ratio,
+        attrgetter("alert_repeat_call_ratio"),
     ),
     (
         "callcenter_alert_min_identified_calls",
         "The repeat-call alert needs this many identified calls in 1h",
-        lambda q: q.alert_min_identified_calls,
+        attrgetter("alert_min_identified_calls"),
     ),
 )
 AGENTS = ("callcenter_agents", "Agents serving the queue, by state")
+# the queues' agent time: per queue and window (occupancy only where defined), and away now
+QUEUE_OCCUPANCY = (
+    "callcenter_occupancy_ratio",
+    "(on_call + wrap_up) / (on_call + wrap_up + available) seconds of the agents serving the queue",
+)
+QUEUE_AGENT_SECONDS = (
+    "callcenter_queue_agent_seconds",
+    "Seconds the agents serving the queue spent in each state in the window",
+)
+AGENTS_AWAY = ("callcenter_agents_away", "Agents serving the queue away now, by reason")
 QUEUE_INFO = ("callcenter_queue_info", "Each queue's time zone (of its 'today')")
 # (name without _total, slot): all-time counters per queue
 TOTALS = (
@@ -254,33 +269,6 @@ class Family(NamedTuple):
     rows: list[tuple[tuple[str, ...], float]]
 
 
-def queue_agent_families(queues: tuple[QueueSnapshot, ...]) -> list[Family]:
-    """The queues' agent time: occupancy, agent seconds by state, agents away by reason."""
-    occupancy = Family(
-        "callcenter_occupancy_ratio",
-        "(on_call + wrap_up) / (on_call + wrap_up + available) seconds of the agents serving the queue",
-        ("queue", "window"),
-        [],
-    )
-    seconds = Family(
-        "callcenter_queue_agent_seconds",
-        "Seconds the agents serving the queue spent in each state in the window",
-        ("queue", "state", "window"),
-        [],
-    )
-    away = Family(
-        "callcenter_agents_away", "Agents serving the queue away now, by reason", ("queue", "reason"), []
-    )
-    for q in queues:
-        for window, by_state in q.agent_seconds.items():
-            ratio = q.occupancy_ratio(window)
-            if ratio is not None:
-                occupancy.rows.append(((q.queue, window), ratio))
-            seconds.rows.extend(((q.queue, state, window), value) for state, value in by_state.items())
-        away.rows.extend(((q.queue, reason), n) for reason, n in sorted(q.away_by_reason.items()))
-    return [occupancy, seconds, away]
-
-
 def agent_families(agents: tuple[AgentSnapshot, ...], export: str) -> list[Family]:
     """The agent list: agent-keyed families, as many as ``[agents] export`` asks for."""
     if export == "off":
@@ -306,36 +294,36 @@ def _agent_state_families(agents: tuple[AgentSnapshot, ...]) -> list[Family]:
     )
     served = Family("callcenter_agent_queue_info", "The queues each agent serves now", ("agent", "queue"), [])
     for a in agents:
-        state.rows.extend(((a.agent, name), 1 if name == a.state else 0) for name in AGENT_STATES)
+        state.rows.extend([((a.agent, name), 1 if name == a.state else 0) for name in AGENT_STATES])
         if a.state is not None:  # every known agent: the reason is empty unless away
             reason.rows.append(((a.agent, a.reason or ""), 1))
         if a.since_us is not None:
             since.rows.append(((a.agent,), a.since_us / US))
-        served.rows.extend(((a.agent, queue), 1) for queue in a.queues)
+        served.rows.extend([((a.agent, queue), 1) for queue in a.queues])
     return [state, reason, since, served]
 
 
 # (name, help, value): one gauge per agent and window; absent when the value is None
 AGENT_WINDOWED: tuple[tuple[str, str, Callable[[AgentWindow], float | None]], ...] = (
-    ("callcenter_agent_handled_calls", "Calls whose handling by the agent completed", lambda w: w.handled),
+    ("callcenter_agent_handled_calls", "Calls whose handling by the agent completed", attrgetter("handled")),
     (
         "callcenter_agent_handle_time_seconds",
         "The agent's average handle time",
-        lambda w: w.handle_time_seconds,
+        attrgetter("handle_time_seconds"),
     ),
-    ("callcenter_agent_transferred_calls", "Calls the agent transferred out", lambda w: w.transferred),
-    ("callcenter_agent_missed_calls", "Offers the agent did not answer", lambda w: w.missed),
+    ("callcenter_agent_transferred_calls", "Calls the agent transferred out", attrgetter("transferred")),
+    ("callcenter_agent_missed_calls", "Offers the agent did not answer", attrgetter("missed")),
     (
         "callcenter_agent_occupancy_ratio",
         "(on_call + wrap_up) / (on_call + wrap_up + available) seconds",
-        lambda w: w.occupancy_ratio,
+        attrgetter("occupancy_ratio"),
     ),
-    ("callcenter_agent_csat_ratio", "Survey CSAT answers of 4 or 5 / CSAT answers", lambda w: w.csat_ratio),
-    ("callcenter_agent_nps_ratio", "(Promoters - detractors) / NPS answers (-1..1)", lambda w: w.nps_ratio),
+    ("callcenter_agent_csat_ratio", "Survey CSAT answers of 4 or 5 / CSAT answers", attrgetter("csat_ratio")),
+    ("callcenter_agent_nps_ratio", "(Promoters - detractors) / NPS answers (-1..1)", attrgetter("nps_ratio")),
     (
         "callcenter_agent_customer_effort_score",
         "Mean survey CES answer (1-7)",
-        lambda w: w.customer_effort_score,
+        attrgetter("customer_effort_score"),
     ),
 )
 
@@ -354,7 +342,7 @@ def _agent_window_families(agents: tuple[AgentSnapshot, ...]) -> list[Family]:
                 value = value_of(values)
                 if value is not None:
                     family.rows.append(((a.agent, window), value))
-            seconds.rows.extend(((a.agent, state, window), v) for state, v in values.state_seconds.items())
+            seconds.rows.extend([((a.agent, state, window), v) for state, v in values.state_seconds.items()])
     return [*families, seconds]
 
 
