@@ -20,6 +20,8 @@ from bisect import bisect_right
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
+from metrics.sharing import Shared
+
 FOREVER_US = 2**63
 
 
@@ -41,29 +43,14 @@ class Segment(NamedTuple):
     queues: tuple[str, ...]
 
 
-class _Phases:
-    """One shared copy of each phase: thousands of agents say the same few things.
-
-    Sharing saves memory only, so when a feed's variety outgrows ``limit`` the table starts
-    afresh rather than growing without bound (phases already shared stay shared)."""
-
-    def __init__(self, limit: int = 65_536) -> None:
-        self._shared: dict[Phase, Phase] = {}
-        self._limit = limit
-
-    def share(self, phase: Phase) -> Phase:
-        shared = self._shared.get(phase)
-        if shared is None:
-            if len(self._shared) >= self._limit:
-                self._shared.clear()
-            state, reason, queues = phase
-            said = None if reason is None else sys.intern(reason)
-            shared = Phase(sys.intern(state), said, tuple(sys.intern(q) for q in queues))
-            self._shared[shared] = shared
-        return shared
+def _interned(phase: Phase) -> Phase:
+    """The phase with its strings interned: one copy each, whatever decoded them."""
+    state, reason, queues = phase
+    said = None if reason is None else sys.intern(reason)
+    return Phase(sys.intern(state), said, tuple(sys.intern(q) for q in queues))
 
 
-PHASES = _Phases()
+PHASES = Shared(_interned)  # thousands of agents say the same few things
 
 
 class AgentTimeline:

@@ -33,6 +33,7 @@ from metrics.contract.events import (
     Event,
     Rejection,
 )
+from metrics.sharing import Shared
 from metrics.timeutil import parse_rfc3339_us
 
 
@@ -134,10 +135,17 @@ class _Layout:
         return Rejection("missing_field", f"{self.event_type} needs one or more of {names}")
 
 
-# Queue and agent ids repeat in every call's and agent's state: one string each, not one per
-# event (interned strings are freed once nothing uses them).
-_SHARED = frozenset({"queue", "agent_id", "to_queue"})
+# Queue and agent ids, agents' states and reasons repeat in every call's and agent's state:
+# one string each, not one per event (interned strings are freed once nothing uses them).
+_SHARED = frozenset({"queue", "agent_id", "to_queue", "state", "reason"})
 _intern = sys.intern
+
+
+def _interned_queues(queues: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(map(sys.intern, queues))
+
+
+_QUEUE_LISTS = Shared(_interned_queues)  # an agent lists its queues in every heartbeat
 
 
 def _position(name: str) -> int:
@@ -223,7 +231,7 @@ def _queues(event_type: str, data: dict[str, Any], name: str) -> tuple[str, ...]
         raise Rejection("bad_field", "data.queues must be a list of queue ids")
     if len(value) > MAX_AGENT_QUEUES:
         raise Rejection("bad_field", f"data.queues lists {len(value)} queues; at most {MAX_AGENT_QUEUES}")
-    return tuple(sorted({sys.intern(_text({"queue": q}, "queue", MAX_QUEUE_CHARS)) for q in value}))
+    return _QUEUE_LISTS.share(tuple(sorted({_text({"queue": q}, "queue", MAX_QUEUE_CHARS) for q in value})))
 
 
 def _priority(event_type: str, data: dict[str, Any], name: str) -> int:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
 import orjson
 
 from metrics.agent_time import timeline_changes, timeline_contributions
-from metrics.agent_timeline import AgentTimeline, Phase, _Phases
+from metrics.agent_timeline import PHASES, AgentTimeline, Phase
 from metrics.agents import AgentHistory, as_timeline, told_from_json
 from metrics.contract.events import Event
 from metrics.timeutil import US, parse_rfc3339_us
@@ -111,13 +113,12 @@ def test_a_history_told_before_timelines_reads_as_the_same_timeline() -> None:
     assert as_timeline(told, HOUR) == history.timeline(HOUR)
 
 
-def test_sharing_starts_afresh_when_a_feed_says_too_many_different_things() -> None:
-    phases = _Phases(limit=2)
-    first = phases.share(Phase("away", "r1", ("q",)))
-    phases.share(Phase("away", "r2", ("q",)))
-    phases.share(Phase("away", "r3", ("q",)))  # over the limit: the table starts afresh
-    assert phases.share(Phase("away", "r1", ("q",))) == first
-    assert len(phases._shared) == 2
+def test_timelines_share_their_phases_and_the_phases_strings() -> None:
+    said = "".join(["lun", "ch"])  # a string of its own, as a decoder makes one
+    first = AgentTimeline("a1", [1], [Phase("away", said, ("q",))])
+    second = AgentTimeline("a2", [2], [Phase("away", "lunch", ("q",))])
+    assert first.phases[0] is second.phases[0] is PHASES.share(Phase("away", "lunch", ("q",)))
+    assert first.phases[0].reason is sys.intern("lunch")
 
 
 def _net(contributions: list[tuple[int, int, int]]) -> dict[tuple[int, int], int]:
