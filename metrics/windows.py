@@ -26,9 +26,11 @@ TODAY = "today"
 # holds a window sum per queue and per agent (5,000 of them at 1,024 each held 15 MB).
 _STALE_SLACK = 16
 TOTAL = "total"
-# Contributions of the last 15 minutes stay in buckets by time, where a changing visit or
-# agent takes back and adds at the same instants; older ones go to the compact log.
-_RECENT_US = 900_000_000
+# Contributions of the last 2 minutes stay in buckets by time, where a changing visit or
+# agent takes back and adds at the same instants; older ones go to the compact log (a bucket
+# costs about 400 bytes, a logged contribution 20: at 500 queues and 5,000 agents, 15 minutes
+# of buckets held 23 MB more than 2 minutes, and 30 seconds saved only 3 MB more).
+_RECENT_US = 120_000_000
 
 
 class WindowSums:
