@@ -42,7 +42,9 @@ def test_trimming_keeps_the_change_in_effect_and_what_earlier_ones_said() -> Non
     call = ev("agent.state", "2026-01-05T11:00:00Z", agent_id="a1", state="on_call")
     history = _history(login, beat, call)
     history.trim(HOUR, HOUR, 12 * HOUR)
-    assert [change[1] for change in history.changes] == [beat.id, call.id]
+    # the beat can no longer be placed (older than the newest by over an hour): its id is forgotten
+    assert [change[:2] for change in history.changes] == [(beat.time_us, ""), (call.time_us, call.id)]
+    assert not history.placeable(beat, HOUR) and not history.add(call)
     assert history.base_queues == ("sales",) and history.base_since_us == login.time_us
     current = history.timeline(12 * HOUR).current(beat.time_us + 1, 12 * HOUR)
     assert current == (Phase("available", None, ("sales",)), login.time_us)
