@@ -18,11 +18,13 @@ since when, how long?". Usage::
 
 from __future__ import annotations
 
+import sys
 from bisect import bisect_left, bisect_right, insort
 from typing import Any
 
 from metrics.agent_timeline import AgentTimeline, Phase
 from metrics.contract.events import Event
+from metrics.sharing import QUEUE_LISTS
 
 # (time, event id, state, queues or None, reason or None)
 StateChange = tuple[int, str, str, tuple[str, ...] | None, str | None]
@@ -216,11 +218,12 @@ class AgentHistory:
     def from_json(cls, row: list[Any]) -> AgentHistory:
         history = cls(row[0])
         for at, event_id, state, queues, *reason in row[1]:  # no reason: stored before reasons were kept
-            listed = tuple(queues) if queues is not None else None
-            history.changes.append((at, event_id, state, listed, reason[0] if reason else None))
+            listed = QUEUE_LISTS.share(tuple(queues)) if queues is not None else None
+            said = sys.intern(reason[0]) if reason and reason[0] is not None else None
+            history.changes.append((at, event_id, sys.intern(state), listed, said))
         history.served = set(row[2])
         if len(row) > 3:
-            history.base_queues, history.base_since_us = tuple(row[3]), row[4]
+            history.base_queues, history.base_since_us = QUEUE_LISTS.share(tuple(row[3])), row[4]
         if len(row) > 5:
             history.placed_from_us = row[5]
         return history

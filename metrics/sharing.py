@@ -11,10 +11,12 @@ feed's variety outgrows ``limit`` the table starts afresh rather than growing wi
     a = lists.share(("billing", "sales"))
     b = lists.share(tuple(["billing", "sales"]))
     a is b   # True
+    QUEUE_LISTS.share(queues)   # the process's table of agents' queue lists
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -46,3 +48,10 @@ class Shared(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._shared)
+
+
+def _interned_queues(queues: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(map(sys.intern, queues))
+
+
+QUEUE_LISTS = Shared(_interned_queues)  # an agent lists its queues in every heartbeat

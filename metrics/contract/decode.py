@@ -33,7 +33,7 @@ from metrics.contract.events import (
     Event,
     Rejection,
 )
-from metrics.sharing import Shared
+from metrics.sharing import QUEUE_LISTS
 from metrics.timeutil import parse_rfc3339_us
 
 
@@ -141,13 +141,6 @@ _SHARED = frozenset({"queue", "agent_id", "to_queue", "state", "reason"})
 _intern = sys.intern
 
 
-def _interned_queues(queues: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(map(sys.intern, queues))
-
-
-_QUEUE_LISTS = Shared(_interned_queues)  # an agent lists its queues in every heartbeat
-
-
 def _position(name: str) -> int:
     if name == "priority":
         return _NOT_KEPT  # a routing hint: checked, never kept
@@ -231,7 +224,7 @@ def _queues(event_type: str, data: dict[str, Any], name: str) -> tuple[str, ...]
         raise Rejection("bad_field", "data.queues must be a list of queue ids")
     if len(value) > MAX_AGENT_QUEUES:
         raise Rejection("bad_field", f"data.queues lists {len(value)} queues; at most {MAX_AGENT_QUEUES}")
-    return _QUEUE_LISTS.share(tuple(sorted({_text({"queue": q}, "queue", MAX_QUEUE_CHARS) for q in value})))
+    return QUEUE_LISTS.share(tuple(sorted({_text({"queue": q}, "queue", MAX_QUEUE_CHARS) for q in value})))
 
 
 def _priority(event_type: str, data: dict[str, Any], name: str) -> int:

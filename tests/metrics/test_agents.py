@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+
 import orjson
 
 from metrics.agent_timeline import Phase, Segment
 from metrics.agents import AgentHistory
 from metrics.contract.events import Event
+from metrics.sharing import QUEUE_LISTS
 from metrics.timeutil import US, parse_rfc3339_us
 from tests.helpers import ev
 
@@ -27,6 +30,15 @@ def test_a_resent_event_is_a_duplicate_before_and_after_a_restart() -> None:
 
 
 HOUR = 3600 * US
+
+
+def test_a_history_read_from_its_changelog_shares_its_states_and_queue_lists() -> None:
+    listing = {"agent_id": "a1", "state": "available", "queues": ("sales", "vip")}
+    beats = [ev("agent.state", f"2026-01-05T10:0{n}:00Z", **listing) for n in range(3)]
+    rebuilt = _through_changelog(_history(*beats))
+    listed = {id(change[3]) for change in rebuilt.changes} | {id(QUEUE_LISTS.share(("sales", "vip")))}
+    states = {id(change[2]) for change in rebuilt.changes} | {id(sys.intern("available"))}
+    assert len(listed) == 1 and len(states) == 1
 
 
 def _history(*events: Event) -> AgentHistory:
