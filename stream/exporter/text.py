@@ -12,6 +12,7 @@ Here each queue's label text is escaped once and each line is one f-string. Usag
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import accumulate
 from operator import itemgetter
 from typing import cast
 
@@ -254,24 +255,33 @@ def _totals(out: Lines, queues: Queues, labels: list[str]) -> None:
 def _histogram(out: Lines, queues: Queues, labels: list[str]) -> None:
     name = WAIT_HISTOGRAM[0]
     _header(out, name, "histogram", WAIT_HISTOGRAM[1])
+    samples: list[tuple[str, float]] = []
     for q, label in zip(queues, labels, strict=True):
         bounds = [*(repr(float(b)) for b in q.wait_bounds_seconds), "+Inf"]
-        histogram_lines(
-            out, name, label, bounds, q.total.sums[rules.HISTOGRAM :], q.total.sums[rules.WAIT_US] / US
-        )
+        total = q.total.sums
+        samples += histogram_samples(name, label, bounds, total[rules.HISTOGRAM :], total[rules.WAIT_US] / US)
+    _labelled(out, "", samples)
 
 
 def histogram_lines(
     out: Lines, name: str, label: str, bounds: list[str], counts: Iterable[int], total: float
 ) -> None:
+    """The lines of one histogram series (:func:`histogram_samples`)."""
+    _labelled(out, "", histogram_samples(name, label, bounds, counts, total))
+
+
+def histogram_samples(
+    name: str, label: str, bounds: list[str], counts: Iterable[int], total: float
+) -> list[tuple[str, float]]:
     """One histogram series: its buckets made cumulative (``bounds`` as written, the last
-    ``+Inf``), its count and its sum."""
-    cumulative = 0
-    for bound, count in zip(bounds, counts, strict=True):
-        cumulative += count
-        out.append(f'{name}_bucket{{le="{bound}",{label}}} {number(cumulative)}\n')
-    out.append(f"{name}_count{{{label}}} {number(cumulative)}\n")
-    out.append(f"{name}_sum{{{label}}} {number(total)}\n")
+    ``+Inf``), its count and its sum; each sample's name and labels, and its value."""
+    cumulative = list(accumulate(counts))
+    bucket = f"{name}_bucket"
+    samples: list[tuple[str, float]] = [
+        (f'{bucket}{{le="{le}",{label}}} ', upto) for le, upto in zip(bounds, cumulative, strict=True)
+    ]
+    count = cumulative[-1] if cumulative else 0
+    return [*samples, (f"{name}_count{{{label}}} ", count), (f"{name}_sum{{{label}}} ", total)]
 
 
 class LabelText(dict[str, str]):
