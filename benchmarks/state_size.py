@@ -2,11 +2,13 @@
 
 Usage::
 
-    python -m benchmarks.state_size [--events 1000000]
+    python -m benchmarks.state_size [--events 1000000] [--hours 3.5]
 
-Feeds the recovery benchmark's traffic (500 queues, 5,000 agents, a million calls a day)
-through the worker's steps (``metrics/steps/``, the agent board's included) in one process, in batches as the
-worker takes them, with plain dicts as tables. Snapshots are taken as often as the worker
+Feeds the recovery benchmark's traffic (500 queues, 5,000 agents, a million calls a day, of
+the ``hours`` before now), each event written as JSON and decoded as the worker decodes it
+(the simulator's events share their strings and tuples; decoded ones do not), through the
+worker's steps (``metrics/steps/``, the agent board's included) in one process, in batches
+as the worker takes them, with plain dicts as tables. Snapshots are taken as often as the worker
 takes them, which moves the windows to now and lets their old buckets go, and tables are
 looked after as often: quiet call records and visits are packed (``metrics/storage/``) and
 moved to cold stores (``stream/cold_store.py``; in memory here, on disk in the worker), after
@@ -31,6 +33,8 @@ from typing import Any
 from benchmarks.recovery import history
 from metrics.callers import CallerHasher
 from metrics.calls import FIELDS, CallRecord
+from metrics.contract.decode import decode
+from metrics.contract.events import Event
 from metrics.pipeline import PipelineStats
 from metrics.queue_state import QueueState
 from metrics.settings import Settings
@@ -46,6 +50,7 @@ from metrics.storage.cold_visits import ColdVisits
 from metrics.visits import Visit
 from stream.board_messages import decode_board, encode_board
 from stream.cold_store import SqliteCold
+from stream.encode import to_json_line
 from stream.queue_messages import decode_update, encode_update
 
 BATCH = 2000
@@ -92,7 +97,15 @@ def cold_bytes(cold: SqliteCold) -> int:
     return pages * int(database.execute("PRAGMA page_size").fetchone()[0])
 
 
-def run(events: int) -> tuple[dict[str, dict[str, Any]], dict[str, SqliteCold]]:
+def decoded(events: int, hours: float) -> Iterable[Event]:
+    """The history's events as the worker has them: decoded from their JSON."""
+    for event in history(events, hours):
+        found = decode(to_json_line(event)).event
+        assert found is not None, event
+        yield found
+
+
+def run(events: int, hours: float = 3.5) -> tuple[dict[str, dict[str, Any]], dict[str, SqliteCold]]:
     """The worker's tables, queues and cold stores after ``events`` events, built as the worker does."""
     settings, stats, now = Settings.load(None), PipelineStats(), time.time_ns() // 1000
     hasher = CallerHasher(b"state size")  # repeat calls on
@@ -111,7 +124,7 @@ def run(events: int) -> tuple[dict[str, dict[str, Any]], dict[str, SqliteCold]]:
     queues = QueueStep(settings, ColdVisits(colds["visits"], settings))
     board = AgentBoard(settings, ColdAgentCalls(colds["agent_calls"], settings))
     batch: dict[str, list[Arrival[int]]] = {"call": [], "agent": []}
-    for number, event in enumerate(history(events), start=1):
+    for number, event in enumerate(decoded(events, hours), start=1):
         batch["agent" if event.type == "agent.state" else "call"].append(Arrival(event, 0, 0))
         if number % BATCH == 0:
             _handle(steps, batch, tables, (cold_calls, cold_callers), (queues, board), now)
@@ -213,9 +226,10 @@ def queue_state_parts(states: dict[str, QueueState]) -> dict[str, list[object]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--hours", type=float, default=3.5, help="of traffic, up to now")
     args = parser.parse_args(argv)
     print(f"building the state of {args.events:,} events ...", flush=True)
-    state, colds = run(args.events)
+    state, colds = run(args.events, args.hours)
     seen: set[int] = set()
     sizes = {name: deep_size(part, seen) for name, part in state.items() if name != QUEUES}
     queue_parts = {name: deep_size(parts, seen) for name, parts in queue_state_parts(state[QUEUES]).items()}
