@@ -1,18 +1,22 @@
-"""Time in state as window sums: each segment is three contributions at each of its two ends.
+"""Time in state as window sums: each segment is two contributions at each of its two ends.
 
 Seconds in a state inside a window ``(L, t]`` are the overlap of the state's segments with it.
-Let ``G(x)`` be the time spent in the state up to ``x``: closed segments count whole, open
-ones ``x - start``. With ``C`` the lengths of segments ended, ``N`` the segments open, and
-``S`` the sum of their starts, all counted up to ``x``, ``G(x) = C + N·x − S``. These are sums
-of contributions at the segments' ends, so :class:`~metrics.windows.WindowSums` keeps them
-exactly as it keeps the call counts, and seconds in ``(L, t] = G(t) − G(L)`` follow from the
-window's sums and the all-time open count (:func:`seconds_in_window`). A segment that began
-before the window counts from the window's start, and a changed timeline is handled as a
-changed visit is: its old segments' contributions are taken back, the new ones added
-(:func:`timeline_changes`). Times are taken from ``EPOCH_US`` so that sums of starts stay small.
+Let ``G(x)`` be the time spent in the state up to ``x``. Each end of a segment is a boundary:
+a start adds 1 to ``N`` and its time to ``S``, an end takes 1 from ``N`` and its time from
+``S``. Counted up to ``x``, ``G(x) = N·x − S``: an open segment gives ``x − start``, a closed
+one ``(x − start) − (x − end)``, its length. These are sums of contributions at the
+segments' ends, so :class:`~metrics.windows.WindowSums` keeps them exactly as it keeps the
+call counts, and seconds in ``(L, t] = G(t) − G(L)`` follow from the window's sums and the
+all-time open count (:func:`seconds_in_window`). A segment that began before the window
+counts from the window's start, and a changed timeline is handled as a changed visit is: its
+old segments' contributions are taken back, the new ones added (:func:`timeline_changes`).
+Times are taken from ``EPOCH_US`` so that sums of times stay small.
 
 Slots, from a ``base``, per state in :data:`~metrics.contract.events.AGENT_STATES` order:
-``CLOSED`` (microseconds), ``OPEN`` (count), ``STARTS`` (microseconds). Usage::
+``CLOSED`` (microseconds), ``OPEN`` (count), ``TIMES`` (microseconds: ``S``). ``CLOSED`` holds the
+lengths of closed segments as versions before 2026-12 counted them (a third contribution at
+each end, a fifth more entries in every queue's window log); only sums they settled before a
+restart still hold any, and ``G`` reads the same either way. Usage::
 
     sums = WindowSums(base + STATE_SLOTS, {"1h": 3_600_000_000}, zone)
     taken_back, added, settled = timeline_changes(old, new, max_age_us, base)
@@ -31,7 +35,7 @@ from metrics.contract.events import AGENT_STATES
 from metrics.rules import Contribution
 from metrics.windows import WindowSums
 
-CLOSED, OPEN, STARTS = 0, 1, 2
+CLOSED, OPEN, TIMES = 0, 1, 2
 STATE_SLOTS = 3 * len(AGENT_STATES)
 STATE_INDEX = {state: 3 * index for index, state in enumerate(AGENT_STATES)}
 EPOCH_US = 1_577_836_800_000_000  # 2020-01-01T00:00:00Z
@@ -56,15 +60,13 @@ class TimelineChanges(NamedTuple):
 
 
 def segment_contributions(segment: Segment, base: int) -> list[Contribution]:
-    """The five contributions of one segment: two at its start, then three at its end."""
+    """The four contributions of one segment: two at its start, two at its end."""
     slot, start, end = base + STATE_INDEX[segment.state], segment.start_us, segment.end_us
-    relative = start - EPOCH_US
     return [
         (start, slot + OPEN, 1),
-        (start, slot + STARTS, relative),
+        (start, slot + TIMES, start - EPOCH_US),
         (end, slot + OPEN, -1),
-        (end, slot + STARTS, -relative),
-        (end, slot + CLOSED, end - start),
+        (end, slot + TIMES, EPOCH_US - end),
     ]
 
 
@@ -135,6 +137,6 @@ def seconds_in_window(
         slot = base + index
         open_now = total[slot + OPEN]
         open_before = open_now - window[slot + OPEN]
-        closed, starts = window[slot + CLOSED], window[slot + STARTS]
-        seconds[state] = (closed + open_now * upper - open_before * lower - starts) / 1_000_000
+        closed, times = window[slot + CLOSED], window[slot + TIMES]
+        seconds[state] = (closed + open_now * upper - open_before * lower - times) / 1_000_000
     return seconds
