@@ -76,9 +76,8 @@ class AgentLedger:
         self.last_call_us = max(self.last_call_us, told.last_us)
         if old == told:
             return
-        if old is not None:
-            self.sums.add_all(call_contributions(old, CALLS), -1)
-        self.sums.add_all(call_contributions(told, CALLS), +1)
+        taken_back = [] if old is None else call_contributions(old, CALLS)
+        self.sums.replace(taken_back, call_contributions(told, CALLS))
         self.calls[told.call_id] = told
 
     def snapshot(self, now_us: int) -> AgentSnapshot:

@@ -20,7 +20,7 @@ restart still hold any, and ``G`` reads the same either way. Usage::
 
     sums = WindowSums(base + STATE_SLOTS, {"1h": 3_600_000_000}, zone)
     taken_back, added, settled = timeline_changes(old, new, max_age_us, base)
-    sums.add_all(taken_back, -1); sums.add_all(added, +1)
+    sums.replace(taken_back, added)
     seconds_in_window(sums.values()["1h"], sums.values()["total"], base, now - 3_600_000_000, now)
 """
 
@@ -51,8 +51,7 @@ class TimelineChanges(NamedTuple):
 
     def count_in(self, sums: WindowSums) -> None:
         """Move ``sums`` from the old timeline's segments to the new one's."""
-        sums.add_all(self.taken_back, -1)
-        sums.add_all(self.added, +1)
+        sums.replace(self.taken_back, self.added)
 
     def settled_at(self, sums: WindowSums) -> int:
         """The instant the trimmed segments settle at: now, or before any snapshot their latest end."""

@@ -118,9 +118,8 @@ class QueueState:
     def _replace(self, old: Visit | None, visit: Visit) -> None:
         if old == visit:
             return
-        if old is not None:
-            self._contribute(old, -1)
-        self._count(visit)
+        self.sums.replace([] if old is None else self._contributions(old), self._contributions(visit))
+        self._follow(visit)
         self.visits[visit.call_id] = visit
 
     def restore_cold(self, visit: Visit) -> None:
@@ -137,7 +136,11 @@ class QueueState:
 
     def _count(self, visit: Visit) -> None:
         """Add a visit's contributions, and follow it while it waits."""
-        self._contribute(visit, +1)
+        self.sums.add_all(self._contributions(visit), +1)
+        self._follow(visit)
+
+    def _follow(self, visit: Visit) -> None:
+        """Follow the visit while it waits."""
         interval = rules.waiting_interval(visit, self._max_call_age_us)
         now = self.sums.now_us
         if interval is None or (now is not None and interval[1] <= now):  # not waiting at now or later
@@ -206,10 +209,9 @@ class QueueState:
         total, base = sums[TOTAL], self._agent_base
         return {name: seconds_in_window(sums[name], total, base, lower[name], now_us) for name in lower}
 
-    def _contribute(self, visit: Visit, sign: int) -> None:
+    def _contributions(self, visit: Visit) -> list[rules.Contribution]:
         max_age = self._max_call_age_us
-        found = rules.contributions(visit, self.settings, self._bounds_us, max_age, self._reasons_base)
-        self.sums.add_all(found, sign)
+        return rules.contributions(visit, self.settings, self._bounds_us, max_age, self._reasons_base)
 
     def _agents_at(self, now_us: int) -> tuple[dict[str, int], dict[str, int]]:
         """Agents serving the queue now, by state; and those away, by reason label."""

@@ -56,35 +56,50 @@ def test_a_contribution_taken_back_leaves_no_bucket() -> None:
 
 
 _DAY_END = START + 86_400 * US
-# each step adds contributions, may take back the previous step's (as a changed visit does),
-# then may move now forward; few distinct times, so that buckets are emptied and made again
+# each step adds contributions, may take back the previous step's (as a changed visit does,
+# contribution by contribution or in one replace), then may move now forward; few distinct
+# times, so that buckets are emptied and made again
 _coarse = st.lists(
     st.tuples(st.integers(0, 30).map(lambda s: START + 30 * s * US), st.integers(0, 1), st.integers(-2, 2)),
     max_size=20,
 )
-_step = st.tuples(_coarse, st.booleans(), st.none() | st.integers(0, 900))
+_step = st.tuples(_coarse, st.sampled_from(["keep", "take back", "replace"]), st.none() | st.integers(0, 900))
 
 
 @given(st.sampled_from([START, _DAY_END - 450 * US]), st.lists(_step, max_size=30))
 def test_sums_equal_a_recount_at_every_instant(
-    origin: int, steps: list[tuple[list[tuple[int, int, int]], bool, int | None]]
+    origin: int, steps: list[tuple[list[tuple[int, int, int]], str, int | None]]
 ) -> None:
     """Adds and take-backs in the past, now and the future, between moves of now (across a
     midnight for one origin, and past the longest window so that old buckets are dropped)."""
     sums, held, previous, now = _sums(), Counter[tuple[int, int]](), [], 0
-    for contributions, take_back_previous, instant in steps:
-        if take_back_previous:
-            sums.add_all(previous, -1)
-            for t, s, v in previous:
-                held[(t, s)] -= v
-        previous = [(t - START + origin, s, v) for t, s, v in contributions]
-        sums.add_all(previous, +1)
-        for t, s, v in previous:
+    for contributions, previous_goes, instant in steps:
+        new = [(t - START + origin, s, v) for t, s, v in contributions]
+        if previous_goes == "replace":
+            sums.replace(previous, new)
+        else:
+            sums.add_all(previous if previous_goes == "take back" else [], -1)
+            sums.add_all(new, +1)
+        for t, s, v in previous if previous_goes != "keep" else []:
+            held[(t, s)] -= v
+        for t, s, v in new:
             held[(t, s)] += v
+        previous = new
         if instant is not None:
             now = max(now, origin + instant * US)
             sums.advance(now)
             assert sums.values() == _recount(held, now)
+
+
+def test_contributions_said_again_in_a_replace_are_not_logged_again() -> None:
+    sums = _sums()
+    sums.advance(START + 600 * US)
+    old = [(START + 400 * US, 0, 1), (START + 400 * US, 1, 7)]  # past the recent buckets: logged
+    sums.add_all(old, +1)
+    logged = len(sums._past)
+    sums.replace(old, [*old, (START + 410 * US, 0, 1)])
+    assert (logged, len(sums._past)) == (2, 3)
+    assert sums.values()["5m"] == [2, 7]
 
 
 def _recount(held: Counter[tuple[int, int]], now: int) -> dict[str, list[int]]:
