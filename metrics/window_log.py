@@ -1,15 +1,17 @@
-"""The contributions of the last window's width, as a log sorted by time, in flat arrays.
+"""The contributions of the last window's width, as a log sorted by time, in arrays.
 
 :class:`~metrics.windows.WindowSums` must know each contribution's time until it has left
 every rolling window: when now moves, what leaves a window is taken from its sum. A worker
 holds such a past for every queue, and agents' time in state puts one at each change of
 each agent serving the queue: hundreds of thousands an hour. Kept as a dict of slots per
-time they took about 90 bytes each (169 MB at 500 queues and 5,000 agents); here they are
-three machine numbers, about 20 bytes. A contribution taken back is logged again with the
-opposite sign rather than looked up: sums over a range come out the same. A visit changes
-several times and each time takes back all it contributed, so once the log has doubled since
-it was last compacted, the contributions of each (time, slot) are added up into one and those
-that cancel out are dropped (:meth:`ContributionLog.compact`): at most twice the net size, and
+time they took about 90 bytes each (169 MB at 500 queues and 5,000 agents); as three machine
+numbers each, 20 bytes. Here the contributions of one instant (an agent's change is four, a
+call's several) share a row of 16 bytes, and each is 9 (its slot in a byte where a queue has
+no more than 256). A contribution taken back is logged again with the opposite sign rather
+than looked up: sums over a range come out the same. One older than the newest row (a
+changed visit's, say) waits in a short sorted list. Once the log has doubled since it was
+last compacted, the contributions of each (time, slot) are added up into one and those that
+cancel out are dropped (:meth:`ContributionLog.compact`): at most twice the net size, and
 each contribution added costs a bounded share of the compactions. Usage::
 
     log = ContributionLog()
@@ -21,83 +23,131 @@ each contribution added costs a bounded share of the compactions. Usage::
 from __future__ import annotations
 
 from array import array
-from bisect import bisect_right
+from bisect import bisect_right, insort
+from collections.abc import Iterator
+from operator import itemgetter
 
 _SLACK = 64  # entries a log may grow by beyond twice its compacted size before it is compacted
 # The most one entry holds: a sum of many contributions at one instant (thousands of agents'
 # segment starts, say, at a hostile time in year 9999) can pass a machine number's range; it
 # is then logged in parts, and sums over a range, made in Python's integers, stay exact.
 _LARGEST = 2**62
+_TIME = itemgetter(0)
+Contribution = tuple[int, int, int]
 
 
 class ContributionLog:
-    """Contributions ``(time, slot, value)`` in time order; equal times in any order."""
+    """Contributions ``(time, slot, value)`` in time order; equal times in any order.
 
-    __slots__ = ("_at", "_compact_at", "_slot", "_value")
+    Rows: each time once in ``_times``; its contributions are the entries (``_slot``,
+    ``_value``) up to ``_ends`` of its row, counted from the first entry ever logged, of
+    which ``_dropped`` are gone. Contributions older than the newest row wait in ``_late``.
+    """
 
-    def __init__(self) -> None:
-        self._at = array("q")
-        self._slot = array("i")
+    __slots__ = ("_compact_at", "_dropped", "_ends", "_late", "_slot", "_slot_type", "_times", "_value")
+
+    def __init__(self, slots: int = 256) -> None:
+        self._slot_type = _smallest_type(slots)
+        self._times = array("q")
+        self._ends = array("q")
+        self._slot = array(self._slot_type)
         self._value = array("q")
+        self._dropped = 0
+        self._late: list[Contribution] = []
         self._compact_at = _SLACK  # the length at which to compact next
 
     def __len__(self) -> int:
-        return len(self._at)
+        return len(self._slot) + len(self._late)
 
     def add(self, at_us: int, slot: int, value: int) -> None:
-        """Log one contribution (usually the newest: appended; otherwise put in its place)."""
+        """Log one contribution (usually at the newest time or after: in a row)."""
         if not -_LARGEST <= value <= _LARGEST:
             for part in _parts(value):
                 self.add(at_us, slot, part)
             return
-        times = self._at
-        if not times or at_us >= times[-1]:
-            times.append(at_us)
+        times = self._times
+        if times and at_us < times[-1]:
+            insort(self._late, (at_us, slot, value), key=_TIME)
+        else:
+            if times and at_us == times[-1]:
+                self._ends[-1] += 1
+            else:
+                times.append(at_us)
+                self._ends.append(self._dropped + len(self._slot) + 1)
             self._slot.append(slot)
             self._value.append(value)
-        else:
-            index = bisect_right(times, at_us)
-            times.insert(index, at_us)
-            self._slot.insert(index, slot)
-            self._value.insert(index, value)
-        if len(times) >= self._compact_at:
+        if len(self) >= self._compact_at:
             self.compact()
+
+    def _rows(self) -> Iterator[Contribution]:
+        """The contributions in rows, in time order."""
+        slots, values, first = self._slot, self._value, 0
+        for at, end in zip(self._times, self._ends, strict=True):
+            last = end - self._dropped
+            for index in range(first, last):
+                yield at, slots[index], values[index]
+            first = last
 
     def compact(self) -> None:
         """One contribution per (time, slot), their sum; none where they cancel out."""
         net: dict[tuple[int, int], int] = {}
-        for at, slot, value in zip(self._at, self._slot, self._value, strict=True):
+        for at, slot, value in [*self._rows(), *self._late]:
             net[at, slot] = net.get((at, slot), 0) + value
-        kept = [
-            (at, slot, part) for (at, slot), value in net.items() for part in _parts(value)
-        ]  # in time order
-        self._at = array("q", [at for at, _, _ in kept])
-        self._slot = array("i", [slot for _, slot, _ in kept])
-        self._value = array("q", [value for _, _, value in kept])
+        kept = [(at, slot, part) for (at, slot), value in net.items() for part in _parts(value)]
+        if self._late:
+            kept.sort(key=_TIME)
+        self._rebuild(kept)
         self._compact_at = 2 * len(kept) + _SLACK
+
+    def _rebuild(self, contributions: list[Contribution]) -> None:
+        self._times, self._ends, self._dropped, self._late = array("q"), array("q"), 0, []
+        self._slot = array(self._slot_type, [slot for _, slot, _ in contributions])
+        self._value = array("q", [value for _, _, value in contributions])
+        times, ends = self._times, self._ends
+        for count, (at, _, _) in enumerate(contributions, start=1):
+            if times and times[-1] == at:
+                ends[-1] = count
+            else:
+                times.append(at)
+                ends.append(count)
 
     def sum_range(self, after: int | None, upto: int, slots: int) -> list[int]:
         """Per slot, the sum of the contributions with ``after < time <= upto`` (``None``: no
         lower bound)."""
         sums = [0] * slots
-        times = self._at
-        if not times or (after is not None and after >= times[-1]):
-            return sums  # the usual range of a window's edge: within the recent buckets, after the log
-        low = 0 if after is None else bisect_right(times, after)
-        high = bisect_right(times, upto)
-        for slot, value in zip(self._slot[low:high], self._value[low:high], strict=True):
+        times = self._times
+        if times and (after is None or after < times[-1]):  # else: a window's edge past the log
+            low = 0 if after is None else bisect_right(times, after)
+            high = bisect_right(times, upto)
+            if high > low:
+                first = (self._ends[low - 1] if low else self._dropped) - self._dropped
+                last = self._ends[high - 1] - self._dropped
+                for slot, value in zip(self._slot[first:last], self._value[first:last], strict=True):
+                    sums[slot] += value
+        late = self._late
+        low = 0 if after is None else bisect_right(late, after, key=_TIME)
+        for _, slot, value in late[low : bisect_right(late, upto, key=_TIME)]:
             sums[slot] += value
         return sums
 
     def drop_through(self, cutoff: int) -> None:
         """Forget every contribution at or before ``cutoff``."""
-        count = bisect_right(self._at, cutoff)
+        count = bisect_right(self._times, cutoff)
         if count:
-            del self._at[:count], self._slot[:count], self._value[:count]
+            gone = self._ends[count - 1]
+            del self._slot[: gone - self._dropped], self._value[: gone - self._dropped]
+            del self._times[:count], self._ends[:count]
+            self._dropped = gone
+        del self._late[: bisect_right(self._late, cutoff, key=_TIME)]
 
     def times(self) -> set[int]:
         """The times logged (for tests and tools)."""
-        return set(self._at)
+        return set(self._times) | {at for at, _, _ in self._late}
+
+
+def _smallest_type(slots: int) -> str:
+    """The array type code of the smallest unsigned number that holds every slot below ``slots``."""
+    return next(code for code in "BHIQ" if slots <= 1 << 8 * array(code).itemsize)
 
 
 def _parts(value: int) -> list[int]:

@@ -42,7 +42,7 @@ class WindowSums:
         self._retain_us = max(self._rolling.values(), default=0)
         self._zone = zone
         # Contributions up to ``_flushed``, while a rolling window may still hold them.
-        self._past = ContributionLog()
+        self._past = ContributionLog(slots)
         self._flushed = -(2**63)
         # Contributions after ``_flushed`` (all of them before now is first set), in buckets by
         # time: the recent ones, their times in order (an emptied bucket's may stay until
