@@ -37,6 +37,22 @@ _RECENT_US = 120_000_000
 class WindowSums:
     """Sums per window of contributions placed at event times."""
 
+    __slots__ = (  # a worker holds one per queue and one per agent
+        "_buckets",
+        "_day",
+        "_flushed",
+        "_future",
+        "_now",
+        "_past",
+        "_recent",
+        "_retain_us",
+        "_rolling",
+        "_settled",
+        "_stale_future",
+        "_sums",
+        "_zone",
+    )
+
     def __init__(self, slots: int, rolling_us: dict[str, int], zone: ZoneInfo) -> None:
         self._rolling = dict(rolling_us)
         self._retain_us = max(self._rolling.values(), default=0)
