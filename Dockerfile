@@ -13,6 +13,9 @@ COPY stream ./stream
 RUN CCMETRICS_COMPILE=1 pip wheel --no-cache-dir --no-build-isolation --wheel-dir /wheels .
 
 FROM python:3.11-slim
+# jemalloc: the worker starts itself with it where installed (stream/allocator.py)
+RUN apt-get update && apt-get install -y --no-install-recommends libjemalloc2 \
+    && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin ccmetrics
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels

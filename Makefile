@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: venv kafka-jars prometheus-tools browser compiler rules lint types unit test soak soak-memory demo bench clean
+.PHONY: venv kafka-jars prometheus-tools browser compiler allocator rules lint types unit test soak soak-memory demo bench clean
 
 venv: $(STAMP)
 $(STAMP):
@@ -37,6 +37,12 @@ compiler:
 	  echo "installing Debian's gcc ..."; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev; }
 
+# jemalloc, the worker's allocator where installed (stream/allocator.py), from Debian's packages (as root).
+allocator:
+	@ls /usr/lib/*-linux-gnu/libjemalloc.so.2 >/dev/null 2>&1 || { \
+	  echo "installing Debian's libjemalloc2 ..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libjemalloc2; }
+
 rules: prometheus-tools
 	promtool check config prometheus/prometheus.yml
 	cd prometheus && promtool test rules tests/*.yml
@@ -55,18 +61,18 @@ types: venv
 unit: venv
 	$(BIN)/pytest -m "not kafka and not soak" -q
 
-test: venv kafka-jars prometheus-tools browser compiler lint types rules
+test: venv kafka-jars prometheus-tools browser compiler allocator lint types rules
 	$(BIN)/pytest -q
 	$(BIN)/python -m tools.compiled test
 
-soak: venv kafka-jars
+soak: venv kafka-jars allocator
 	$(BIN)/pytest -q -m soak
 
 # Two hours: a worker under simulated traffic; reports whether its memory stays flat.
-soak-memory: venv kafka-jars
+soak-memory: venv kafka-jars allocator
 	$(BIN)/python -m benchmarks.memory_soak
 
-demo: venv kafka-jars
+demo: venv kafka-jars allocator
 	exec $(BIN)/python -m tools.demo
 
 # Every benchmark, each printing its ratio to a baseline measured in the same run (about half
@@ -80,7 +86,7 @@ $(QUIX_VENV)/.installed:
 	$(QUIX_VENV)/bin/pip install -q quixstreams==3.28.1
 	touch $@
 
-bench: venv kafka-jars compiler $(QUIX_VENV)/.installed
+bench: venv kafka-jars compiler allocator $(QUIX_VENV)/.installed
 	$(BIN)/python -m tools.compiled build
 	@if [ -f $(BANK_TSV) ]; then \
 	  mkdir -p .cache/bank; [ -f $(BANK) ] || $(BIN)/python -m benchmarks.anonymous_bank convert $(BANK_TSV) $(BANK); \

@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     tune_gc()
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.program = argv is None  # the ccmetrics command itself, not a call from Python
     command: Callable[[argparse.Namespace], int] = args.run
     try:
         return command(args)
@@ -110,6 +111,11 @@ def _add_worker(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def _run_worker(args: argparse.Namespace) -> int:
+    from stream.allocator import start_with_allocator
+    from stream.deploy import Deployment
+
+    if args.program:  # a process of its own: it may start itself again
+        start_with_allocator(Deployment.from_env(os.environ).allocator)
     from stream.worker import run_worker
 
     return run_worker(args.config)

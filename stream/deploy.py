@@ -32,6 +32,7 @@ TLS_FILES = (
     "METRICS_TLS_KEYFILE",
 )
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+ALLOCATORS = ("auto", "jemalloc", "python")  # stream/allocator.py
 PREFIX = "CCMETRICS_"
 
 
@@ -67,6 +68,7 @@ class Deployment:
     wallboard_stale_seconds: float = 30.0  # the wallboard warns when the feed or worker is this quiet
     kafka_session_timeout_seconds: float = 10.0  # how soon a crashed worker's partitions move
     log_level: str = "info"
+    allocator: str = "auto"  # stream/allocator.py: jemalloc where installed
     caller_hash_secret: str = dataclasses.field(default="", repr=False)  # set: repeat calls on
 
     @classmethod
@@ -95,6 +97,7 @@ class Deployment:
         _one_of("KAFKA_SECURITY_PROTOCOL", self.kafka_security_protocol, PROTOCOLS)
         _one_of("KAFKA_SASL_MECHANISM", self.kafka_sasl_mechanism, SASL_MECHANISMS)
         _one_of("LOG_LEVEL", self.log_level, LOG_LEVELS)
+        _one_of("ALLOCATOR", self.allocator, ALLOCATORS)
         _at_least("PARTITIONS", self.partitions, 1)
         _at_least("COLD_CACHE_MB", self.cold_cache_mb, 1)
         if not 1 <= self.metrics_port <= 65535:

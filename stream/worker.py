@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import sys
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -44,6 +45,7 @@ from metrics.steps.queues import QueueStep
 from metrics.storage.cold_agent_calls import ColdAgentCalls
 from metrics.storage.cold_entities import ColdCallers, ColdCalls
 from metrics.storage.cold_visits import ColdVisits
+from stream.allocator import allocator_in_use
 from stream.cold_store import SqliteCold, open_cold_database
 from stream.deploy import Deployment
 from stream.direct_producer import DirectProducer
@@ -262,6 +264,7 @@ def run_worker(config: Path | None) -> int:
     internal = (name.format(app_id=deployment.app_id) for name in INTERNAL_TOPICS)
     asyncio.run(ensure_topics(deployment, *internal))
     app = create_app(deployment, settings)
+    print(f"ccmetrics worker: memory allocator {allocator_in_use()}", file=sys.stderr, flush=True)
     worker = faust.Worker(app, loglevel=deployment.log_level, redirect_stdouts=False)
     # At warning level and above faust shows a spinner that sets the root logger to DEBUG, so
     # every aiokafka debug call builds a log record: a tenth of the worker's time.

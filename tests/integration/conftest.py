@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from stream.allocator import LIBRARY
 from tools.certs import Pki, make_pki
 from tools.kafka_local import LocalKafka, SecureListener, free_port
 
@@ -128,6 +129,8 @@ class Worker:
         command = [sys.executable, "-m", "stream.cli", "worker"]
         self.process = subprocess.Popen(command, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
         wait_for(self._ready, 90, f"worker {self.name} to serve /metrics")
+        maps = Path(f"/proc/{self.process.pid}/maps").read_text()
+        assert LIBRARY in maps, "the worker runs without jemalloc: is libjemalloc2 installed (make test)?"
 
     def _ready(self) -> bool:
         assert self.process is not None
