@@ -8,7 +8,7 @@ the rest. The file is only a place for packed state, never a source of truth: it
 start, unlinked at once so nothing is left behind, and the changelogs fill it again.
 Usage::
 
-    database = open_cold_database(Path("data"), cache_mb=32)
+    database = open_cold_database(Path("data"), cache_mb=8)
     calls = SqliteCold(database, "calls")           # a metrics.storage.cold.ColdStore
     calls.put(0, [("c1", expires_us, packed)])
 """

@@ -62,7 +62,7 @@ class Deployment:
     metrics_tls_certfile: str = ""  # set to serve /metrics over HTTPS
     metrics_tls_keyfile: str = ""
     data_dir: Path = Path("data")
-    cold_cache_mb: int = 32  # memory for reading cold calls and visits, kept on disk in data_dir
+    cold_cache_mb: int = 8  # memory for reading cold calls and visits, kept on disk in data_dir
     config: Path | None = None
     snapshot_interval_seconds: float = 1.0
     wallboard_stale_seconds: float = 30.0  # the wallboard warns when the feed or worker is this quiet
