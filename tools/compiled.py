@@ -2,12 +2,13 @@
 
 Usage (``make test`` runs ``test``; ``make bench`` runs ``build``)::
 
-    python -m tools.compiled build   # .cache/compiled/tree: this checkout's files, metrics/ compiled
+    python -m tools.compiled build   # .cache/compiled/tree: this checkout, setup.py's modules compiled
     python -m tools.compiled test    # the unit and property tests against it, then replay, byte for byte
 
 The tree holds the checkout's files (tracked, and new ones not ignored) with ``metrics/``
-compiled in place by mypyc (``CCMETRICS_COMPILE=1 setup.py build_ext --inplace``); it is
-built again only when a file changed. ``test`` first checks that the compiled modules are
+and the page's writer (``setup.py``'s list) compiled in place by mypyc
+(``CCMETRICS_COMPILE=1 setup.py build_ext --inplace``); it is built again only when a file
+changed. ``test`` first checks that the compiled modules are
 the ones imported there (a silent fallback to the sources would test nothing), runs the
 tests that need no broker, then replays a simulated day with both builds and fails unless
 their ``/metrics`` pages are the same bytes.
@@ -58,7 +59,7 @@ def build() -> Path:
     for name in names:
         (TREE / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / name, TREE / name)
-    print(f"compiled build: compiling metrics/ with mypyc in {TREE} (about a minute) ...", flush=True)
+    print(f"compiled build: compiling setup.py's modules in {TREE} (about a minute) ...", flush=True)
     env = {**os.environ, "CCMETRICS_COMPILE": "1"}
     quiet = ["-W", "ignore"]  # setuptools' notices that its pyproject support is beta
     command = [sys.executable, *quiet, "setup.py", "-q", "build_ext", "--inplace"]
@@ -85,16 +86,18 @@ def replay_page(tree: Path, events: Path, secret: str) -> bytes:
 
 
 def check_compiled(tree: Path) -> None:
-    """Fail unless every module of metrics/ imported in ``tree`` is an extension module."""
+    """Fail unless every module setup.py compiles, imported in ``tree``, is an extension module."""
     script = (
         "import importlib, pathlib, sys\n"
-        "names = sorted('.'.join(p.with_suffix('').parts) for p in pathlib.Path('metrics').rglob('*.py'))\n"
+        "from setup import compiled_modules\n"
+        "paths = [pathlib.Path(p) for p in compiled_modules(pathlib.Path('.'))]\n"
+        "names = ['.'.join(p.with_suffix('').parts) for p in paths]\n"
         "files = [importlib.import_module(n.removesuffix('.__init__')).__file__ for n in names]\n"
         "plain = [n for n, f in zip(names, files) if not f.endswith('.so')]\n"
         "sys.exit(f'not compiled: {plain}' if plain else 0)\n"
     )
     in_tree(tree, "-c", script)
-    print("compiled build: every module of metrics/ is compiled", flush=True)
+    print("compiled build: every module of metrics/ and the page's writer is compiled", flush=True)
 
 
 def same_replay(tree: Path) -> None:
