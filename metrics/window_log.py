@@ -9,10 +9,12 @@ numbers each, 20 bytes. Here the contributions of one instant (an agent's change
 call's several) share a row of 16 bytes, and each is 9 (its slot in a byte where a queue has
 no more than 256). A contribution taken back is logged again with the opposite sign rather
 than looked up: sums over a range come out the same. One older than the newest row (a
-changed visit's, say) waits in a short sorted list. Once the log has doubled since it was
-last compacted, the contributions of each (time, slot) are added up into one and those that
-cancel out are dropped (:meth:`ContributionLog.compact`): at most twice the net size, and
-each contribution added costs a bounded share of the compactions. Usage::
+changed visit's, say) waits among the late ones, three flat arrays sorted by time. Once the
+log has doubled since it was last compacted, or the late ones are a quarter of the rows'
+(a fifth of a queue's contributions come late), the contributions of each (time, slot) are
+added up into one, in rows, and those that cancel out are dropped
+(:meth:`ContributionLog.compact`): at most twice the net size, and each contribution added
+costs a bounded share of the compactions. Usage::
 
     log = ContributionLog()
     log.add(at_us=5, slot=0, value=1)
@@ -23,7 +25,7 @@ each contribution added costs a bounded share of the compactions. Usage::
 from __future__ import annotations
 
 from array import array
-from bisect import bisect_right, insort
+from bisect import bisect_right
 from collections.abc import Iterator
 from operator import itemgetter
 
@@ -41,23 +43,30 @@ class ContributionLog:
 
     Rows: each time once in ``_times``; its contributions are the entries (``_slot``,
     ``_value``) up to ``_ends`` of its row, counted from the first entry ever logged, of
-    which ``_dropped`` are gone. Contributions older than the newest row wait in ``_late``.
+    which ``_dropped`` are gone. Contributions older than the newest row are late: in
+    ``_late_at``, ``_late_slot`` and ``_late_value``, sorted by time.
     """
 
-    __slots__ = ("_compact_at", "_dropped", "_ends", "_late", "_slot", "_slot_type", "_times", "_value")
+    __slots__ = (
+        "_compact_at",
+        "_dropped",
+        "_ends",
+        "_late_at",
+        "_late_slot",
+        "_late_value",
+        "_slot",
+        "_slot_type",
+        "_times",
+        "_value",
+    )
 
     def __init__(self, slots: int = 256) -> None:
         self._slot_type = _smallest_type(slots)
-        self._times = array("q")
-        self._ends = array("q")
-        self._slot = array(self._slot_type)
-        self._value = array("q")
-        self._dropped = 0
-        self._late: list[Contribution] = []
+        self._rebuild([])
         self._compact_at = _SLACK  # the length at which to compact next
 
     def __len__(self) -> int:
-        return len(self._slot) + len(self._late)
+        return len(self._slot) + len(self._late_at)
 
     def add(self, at_us: int, slot: int, value: int) -> None:
         """Log one contribution (usually at the newest time or after: in a row)."""
@@ -67,7 +76,7 @@ class ContributionLog:
             return
         times = self._times
         if times and at_us < times[-1]:
-            insort(self._late, (at_us, slot, value), key=_TIME)
+            self._add_late(at_us, slot, value)
         else:
             if times and at_us == times[-1]:
                 self._ends[-1] += 1
@@ -76,8 +85,14 @@ class ContributionLog:
                 self._ends.append(self._dropped + len(self._slot) + 1)
             self._slot.append(slot)
             self._value.append(value)
-        if len(self) >= self._compact_at:
+        if len(self) >= self._compact_at or len(self._late_at) > len(self._slot) // 4 + _SLACK:
             self.compact()
+
+    def _add_late(self, at_us: int, slot: int, value: int) -> None:
+        index = bisect_right(self._late_at, at_us)
+        self._late_at.insert(index, at_us)
+        self._late_slot.insert(index, slot)
+        self._late_value.insert(index, value)
 
     def _rows(self) -> Iterator[Contribution]:
         """The contributions in rows, in time order."""
@@ -89,18 +104,21 @@ class ContributionLog:
             first = last
 
     def compact(self) -> None:
-        """One contribution per (time, slot), their sum; none where they cancel out."""
+        """One contribution per (time, slot), their sum; none where they cancel out; all in rows."""
         net: dict[tuple[int, int], int] = {}
-        for at, slot, value in [*self._rows(), *self._late]:
+        late = zip(self._late_at, self._late_slot, self._late_value, strict=True)
+        for at, slot, value in [*self._rows(), *late]:
             net[at, slot] = net.get((at, slot), 0) + value
         kept = [(at, slot, part) for (at, slot), value in net.items() for part in _parts(value)]
-        if self._late:
+        if self._late_at:
             kept.sort(key=_TIME)
         self._rebuild(kept)
         self._compact_at = 2 * len(kept) + _SLACK
 
     def _rebuild(self, contributions: list[Contribution]) -> None:
-        self._times, self._ends, self._dropped, self._late = array("q"), array("q"), 0, []
+        """Rows of ``contributions`` (in time order), and no late ones."""
+        self._times, self._ends, self._dropped = array("q"), array("q"), 0
+        self._late_at, self._late_slot, self._late_value = array("q"), array(self._slot_type), array("q")
         self._slot = array(self._slot_type, [slot for _, slot, _ in contributions])
         self._value = array("q", [value for _, _, value in contributions])
         times, ends = self._times, self._ends
@@ -124,10 +142,12 @@ class ContributionLog:
                 last = self._ends[high - 1] - self._dropped
                 for slot, value in zip(self._slot[first:last], self._value[first:last], strict=True):
                     sums[slot] += value
-        late = self._late
-        low = 0 if after is None else bisect_right(late, after, key=_TIME)
-        for _, slot, value in late[low : bisect_right(late, upto, key=_TIME)]:
-            sums[slot] += value
+        late = self._late_at
+        if late and (after is None or after < late[-1]):
+            low = 0 if after is None else bisect_right(late, after)
+            high = bisect_right(late, upto)
+            for slot, value in zip(self._late_slot[low:high], self._late_value[low:high], strict=True):
+                sums[slot] += value
         return sums
 
     def drop_through(self, cutoff: int) -> None:
@@ -138,11 +158,13 @@ class ContributionLog:
             del self._slot[: gone - self._dropped], self._value[: gone - self._dropped]
             del self._times[:count], self._ends[:count]
             self._dropped = gone
-        del self._late[: bisect_right(self._late, cutoff, key=_TIME)]
+        count = bisect_right(self._late_at, cutoff)
+        if count:
+            del self._late_at[:count], self._late_slot[:count], self._late_value[:count]
 
     def times(self) -> set[int]:
         """The times logged (for tests and tools)."""
-        return set(self._times) | {at for at, _, _ in self._late}
+        return set(self._times) | set(self._late_at)
 
 
 def _smallest_type(slots: int) -> str:

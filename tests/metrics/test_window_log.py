@@ -125,3 +125,24 @@ def test_contributions_of_one_instant_share_a_row() -> None:
     assert (
         len(log) == 4 * changes and held / len(log) < 18
     )  # three machine numbers each: 24 bytes, measured so
+
+
+def test_late_contributions_cost_what_flat_ones_did_and_fold_into_rows() -> None:
+    """A fifth of a queue's contributions come late (a changed visit's, at its older times)."""
+    log, late = ContributionLog(), 4_000
+    for at in range(20_000):
+        log.add(10 * at, at % 3, 1)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for at in range(late):
+            log.add(10 * at + 5, 3, 2)
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held / late < 26  # as tuples in a list they took over 100 bytes each
+    for at in range(late, 2 * late):  # past a quarter of the rows': all in rows again
+        log.add(10 * at + 5, 3, 2)
+    assert len(log._late_at) < late  # folded into rows once they passed a quarter of them
+    assert log.times() == {10 * at for at in range(20_000)} | {10 * at + 5 for at in range(2 * late)}
+    assert log.sum_range(None, 10**9, 4) == [6667, 6667, 6666, 4 * late]
