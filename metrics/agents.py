@@ -54,7 +54,7 @@ class AgentHistory:
 
     The changes are kept as columns, in order of (time, event id): their instants in an
     ``array``, their event ids, and what each said (a shared :class:`Said`). A change is
-    24 bytes and its id, where a tuple of the five took about 130 (and as many small objects
+    24 bytes and its id, where a tuple of the five took about 150 (and as many small objects
     for the allocator to keep apart).
     """
 
