@@ -133,21 +133,11 @@ class ContributionLog:
         """Per slot, the sum of the contributions with ``after < time <= upto`` (``None``: no
         lower bound)."""
         sums = [0] * slots
-        times = self._times
-        if times and (after is None or after < times[-1]):  # else: a window's edge past the log
-            low = 0 if after is None else bisect_right(times, after)
-            high = bisect_right(times, upto)
-            if high > low:
-                first = (self._ends[low - 1] if low else self._dropped) - self._dropped
-                last = self._ends[high - 1] - self._dropped
-                for slot, value in zip(self._slot[first:last], self._value[first:last], strict=True):
-                    sums[slot] += value
-        late = self._late_at
-        if late and (after is None or after < late[-1]):
-            low = 0 if after is None else bisect_right(late, after)
-            high = bisect_right(late, upto)
-            for slot, value in zip(self._late_slot[low:high], self._late_value[low:high], strict=True):
-                sums[slot] += value
+        low, high = _span(self._times, after, upto)
+        if high > low:
+            first = (self._ends[low - 1] if low else self._dropped) - self._dropped
+            _add_into(sums, self._slot, self._value, first, self._ends[high - 1] - self._dropped)
+        _add_into(sums, self._late_slot, self._late_value, *_span(self._late_at, after, upto))
         return sums
 
     def drop_through(self, cutoff: int) -> None:
@@ -165,6 +155,18 @@ class ContributionLog:
     def times(self) -> set[int]:
         """The times logged (for tests and tools)."""
         return set(self._times) | set(self._late_at)
+
+
+def _span(times: array[int], after: int | None, upto: int) -> tuple[int, int]:
+    """The indexes ``[low, high)`` of the sorted ``times`` with ``after < time <= upto``."""
+    if not times or (after is not None and after >= times[-1]):
+        return 0, 0  # the usual range of a window's edge: past the log
+    return (0 if after is None else bisect_right(times, after)), bisect_right(times, upto)
+
+
+def _add_into(sums: list[int], slots: array[int], values: array[int], first: int, last: int) -> None:
+    for slot, value in zip(slots[first:last], values[first:last], strict=True):
+        sums[slot] += value
 
 
 def _smallest_type(slots: int) -> str:
