@@ -38,8 +38,8 @@ compiler:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev; }
 
 # jemalloc, the worker's allocator where installed (stream/allocator.py), from Debian's packages (as root).
-allocator:
-	@ls /usr/lib/*-linux-gnu/libjemalloc.so.2 >/dev/null 2>&1 || { \
+allocator: venv
+	@$(BIN)/python -c "from stream.allocator import library_path as found; raise SystemExit(found() is None)" || { \
 	  echo "installing Debian's libjemalloc2 ..."; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libjemalloc2; }
 

@@ -89,8 +89,7 @@ class WindowSums:
     def replace(self, old: Iterable[tuple[int, int, int]], new: Iterable[tuple[int, int, int]]) -> None:
         """Take the ``old`` contributions back and add the ``new`` ones, leaving alone those in
         both: a changed visit or agent says most of its contributions again, and each taken
-        back and added again would be logged twice, for nothing (a third of every queue's
-        log, before)."""
+        back and added again would be logged twice, for nothing."""
         net: dict[tuple[int, int, int], int] = {}
         for contribution in old:
             net[contribution] = net.get(contribution, 0) - 1
