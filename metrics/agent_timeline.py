@@ -20,7 +20,7 @@ from bisect import bisect_right
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
-from metrics.sharing import Shared
+from metrics.sharing import QUEUE_LISTS, Shared
 
 FOREVER_US = 2**63
 
@@ -44,10 +44,11 @@ class Segment(NamedTuple):
 
 
 def _interned(phase: Phase) -> Phase:
-    """The phase with its strings interned: one copy each, whatever decoded them."""
+    """The phase with its strings interned and its queue list shared, as histories' are:
+    one copy each, whatever decoded them."""
     state, reason, queues = phase
     said = None if reason is None else sys.intern(reason)
-    return Phase(sys.intern(state), said, tuple(sys.intern(q) for q in queues))
+    return Phase(sys.intern(state), said, QUEUE_LISTS.share(queues))
 
 
 PHASES = Shared(_interned)  # thousands of agents say the same few things
