@@ -17,7 +17,8 @@ from operator import itemgetter
 from typing import cast
 
 from metrics import rules
-from metrics.snapshot import AgentSnapshot, QueueSnapshot, Snapshot
+from metrics.erlang import Staffing
+from metrics.snapshot import AgentSnapshot, QueueSnapshot, Snapshot, WindowValues
 from metrics.timeutil import US
 from stream.exporter.catalogue import (
     AGENT_SNAPSHOT_TIME,
@@ -46,7 +47,7 @@ from stream.exporter.catalogue import (
 from stream.exporter.numbers import number, numbers
 
 Lines = list[str]
-_LABELS, _VALUE = itemgetter(0), itemgetter(1)  # of a (labels, value) row
+_VALUE = itemgetter(1)  # of a (labels, value) row
 Queues = tuple[QueueSnapshot, ...]
 
 
@@ -109,18 +110,43 @@ def _lines(out: Lines, name: str, labels: Sequence[str], values: Sequence[float]
     out.append("".join([f"{name}{at}{text}\n" for at, text in zip(labels, numbers(values), strict=True)]))
 
 
-def _labelled(out: Lines, name: str, samples: Sequence[tuple[str, float]]) -> None:
-    """Lines of ``name`` for ``(label text, value)`` samples."""
-    _lines(out, name, list(map(_LABELS, samples)), list(map(_VALUE, samples)))
-
-
 def _present(out: Lines, name: str, labels: list[str], values: list[float | None]) -> None:
     """Lines of ``name`` for the values that are not ``None`` (undefined: 0 / 0)."""
     if None in values:
-        kept = [(at, value) for at, value in zip(labels, values, strict=True) if value is not None]
-        _labelled(out, name, kept)
-    else:
-        _lines(out, name, labels, cast(list[float], values))
+        kept = [i for i, value in enumerate(values) if value is not None]
+        labels, values = [labels[i] for i in kept], [values[i] for i in kept]
+    _lines(out, name, labels, cast(list[float], values))
+
+
+class Samples:
+    """A family's samples as they are gathered: each one's label text (braces and the space
+    after included) and its value, in two lists (cheaper than a pair per sample).
+
+    >>> samples = Samples()
+    >>> samples.add('{queue="a"} ', 2)
+    >>> out = []
+    >>> samples.write(out, "calls")
+    >>> out
+    ['calls{queue="a"} 2.0\\n']
+    """
+
+    __slots__ = ("labels", "values")
+
+    def __init__(self) -> None:
+        self.labels: list[str] = []
+        self.values: list[float | None] = []
+
+    def add(self, labels: str, value: float | None) -> None:
+        self.labels.append(labels)
+        self.values.append(value)
+
+    def extend(self, labels: Iterable[str], values: Iterable[float | None]) -> None:
+        self.labels += labels
+        self.values += values
+
+    def write(self, out: Lines, name: str) -> None:
+        """The lines of ``name``, leaving out values that are ``None`` (undefined: 0 / 0)."""
+        _present(out, name, self.labels, self.values)
 
 
 def _windowed(out: Lines, queues: Queues, labels: list[str]) -> None:
@@ -148,50 +174,55 @@ def _windowed(out: Lines, queues: Queues, labels: list[str]) -> None:
 def _by_reason(out: Lines, queues: Queues, labels: list[str]) -> None:
     name = FLOWED_OUT_BY_REASON[0]
     _header(out, name, "gauge", FLOWED_OUT_BY_REASON[1])
-    samples = []
+    samples = Samples()
     for q, label in zip(queues, labels, strict=True):
         seen = flow_out_reasons_seen(q)
-        for window, values in q.windows.items() if seen else ():
-            counts = values.flowed_out_by_reason()
-            samples += [(f'{{{label},reason="{r}",window="{window}"}} ', counts[r]) for r in seen]
-    _labelled(out, name, samples)
+        for window, sums in q.windows.items() if seen else ():
+            counts = sums.flowed_out_by_reason()
+            samples.extend(
+                [f'{{{label},reason="{r}",window="{window}"}} ' for r in seen], map(counts.get, seen)
+            )
+    samples.write(out, name)
 
 
 def _survey_responses(out: Lines, queues: Queues, labels: list[str]) -> None:
     name = SURVEY_RESPONSES[0]
     _header(out, name, "gauge", SURVEY_RESPONSES[1])
-    samples: list[tuple[str, float]] = []
+    samples = Samples()
     for q, label in zip(queues, labels, strict=True):
-        for window, values in q.windows.items() if has_surveys(q) else ():
-            samples += [
-                (f'{{{label},survey="{survey}",window="{window}"}} ', count)
-                for survey, count in values.survey_responses().items()
-            ]
-    _labelled(out, name, samples)
+        for window, sums in q.windows.items() if has_surveys(q) else ():
+            answers = sums.survey_responses()
+            samples.extend(
+                [f'{{{label},survey="{s}",window="{window}"}} ' for s in answers], answers.values()
+            )
+    samples.write(out, name)
 
 
 def _repeat_counts(out: Lines, queues: Queues, labels: list[str]) -> None:
+    at: list[str] = []
+    windows: list[WindowValues] = []
+    for q, label in zip(queues, labels, strict=True):
+        if has_callers(q):
+            at += [f'{{{label},window="{w}"}} ' for w in q.windows]
+            windows += q.windows.values()
     for suffix, count, text in REPEAT_COUNTS:
         name = f"callcenter_{suffix}"
         _header(out, name, "gauge", text)
-        samples: list[tuple[str, float]] = []
-        for q, label in zip(queues, labels, strict=True):
-            windows = q.windows.items() if has_callers(q) else ()
-            samples += [(f'{{{label},window="{w}"}} ', count(v)) for w, v in windows]
-        _labelled(out, name, samples)
+        _lines(out, name, at, list(map(count, windows)))
 
 
 def _staffing(out: Lines, queues: Queues, labels: list[str]) -> None:
-    needs = [
-        (f'{{{label},window="{w}"}} ', s)
-        for q, label in zip(queues, labels, strict=True)
-        for w in q.rolling_seconds
-        if (s := q.staffing(w)) is not None
-    ]
+    at: list[str] = []
+    needs: list[Staffing] = []
+    for q, label in zip(queues, labels, strict=True):
+        for w in q.rolling_seconds:
+            if (need := q.staffing(w)) is not None:
+                at.append(f'{{{label},window="{w}"}} ')
+                needs.append(need)
     for suffix, value_of, text in STAFFING:
         name = f"callcenter_{suffix}"
         _header(out, name, "gauge", text)
-        _labelled(out, name, [(at, value) for at, s in needs if (value := value_of(s)) is not None])
+        _present(out, name, at, list(map(value_of, needs)))
 
 
 def _current(out: Lines, queues: Queues, labels: list[str]) -> None:
@@ -201,15 +232,10 @@ def _current(out: Lines, queues: Queues, labels: list[str]) -> None:
         _lines(out, name, each, [value_of(q) for q in queues])
     name = AGENTS[0]
     _header(out, name, "gauge", AGENTS[1])
-    _labelled(
-        out,
-        name,
-        [
-            (f'{{{label},state="{state}"}} ', count)
-            for q, label in zip(queues, labels, strict=True)
-            for state, count in q.agents.items()
-        ],
-    )
+    samples = Samples()
+    for q, label in zip(queues, labels, strict=True):
+        samples.extend([f'{{{label},state="{state}"}} ' for state in q.agents], q.agents.values())
+    samples.write(out, name)
     name = QUEUE_INFO[0]
     _header(out, name, "gauge", QUEUE_INFO[1])
     for q, label in zip(queues, labels, strict=True):
@@ -218,30 +244,22 @@ def _current(out: Lines, queues: Queues, labels: list[str]) -> None:
 
 def _queue_agents(out: Lines, queues: Queues, labels: list[str]) -> None:
     """The queues' agent time: occupancy, agent seconds by state, agents away by reason."""
-    series = [
-        (label, q, w, by_state)
-        for q, label in zip(queues, labels, strict=True)
-        for w, by_state in q.agent_seconds.items()
-    ]
-    occupancy = [
-        (f'{{{label},window="{w}"}} ', ratio)
-        for label, q, w, _ in series
-        if (ratio := q.occupancy_ratio(w)) is not None
-    ]
-    seconds = [
-        (f'{{{label},state="{state}",window="{w}"}} ', value)
-        for label, _, w, by_state in series
-        for state, value in by_state.items()
-    ]
-    away = [
-        (f'{{{label},reason="{escape(reason)}"}} ', count)
-        for q, label in zip(queues, labels, strict=True)
-        for reason, count in sorted(q.away_by_reason.items())
-    ]
-    families = ((QUEUE_OCCUPANCY, occupancy), (QUEUE_AGENT_SECONDS, seconds), (AGENTS_AWAY, away))
-    for (name, text), samples in families:
+    occupancy, seconds, away = Samples(), Samples(), Samples()
+    for q, label in zip(queues, labels, strict=True):
+        for w, by_state in q.agent_seconds.items():
+            occupancy.add(f'{{{label},window="{w}"}} ', q.occupancy_ratio(w))
+            seconds.extend(
+                [f'{{{label},state="{state}",window="{w}"}} ' for state in by_state], by_state.values()
+            )
+        for reason, count in sorted(q.away_by_reason.items()):
+            away.add(f'{{{label},reason="{escape(reason)}"}} ', count)
+    for (name, text), samples in (
+        (QUEUE_OCCUPANCY, occupancy),
+        (QUEUE_AGENT_SECONDS, seconds),
+        (AGENTS_AWAY, away),
+    ):
         _header(out, name, "gauge", text)
-        _labelled(out, name, samples)
+        samples.write(out, name)
 
 
 def _totals(out: Lines, queues: Queues, labels: list[str]) -> None:
@@ -255,33 +273,40 @@ def _totals(out: Lines, queues: Queues, labels: list[str]) -> None:
 def _histogram(out: Lines, queues: Queues, labels: list[str]) -> None:
     name = WAIT_HISTOGRAM[0]
     _header(out, name, "histogram", WAIT_HISTOGRAM[1])
-    samples: list[tuple[str, float]] = []
+    bounds_text: dict[tuple[float, ...], list[str]] = {}  # queues mostly share their bounds
+    samples = Samples()
     for q, label in zip(queues, labels, strict=True):
-        bounds = [*(repr(float(b)) for b in q.wait_bounds_seconds), "+Inf"]
+        bounds = bounds_text.get(q.wait_bounds_seconds)
+        if bounds is None:
+            bounds = bounds_text[q.wait_bounds_seconds] = [
+                *map(repr, map(float, q.wait_bounds_seconds)),
+                "+Inf",
+            ]
         total = q.total.sums
-        samples += histogram_samples(name, label, bounds, total[rules.HISTOGRAM :], total[rules.WAIT_US] / US)
-    _labelled(out, "", samples)
+        histogram_series(samples, name, label, bounds, total[rules.HISTOGRAM :], total[rules.WAIT_US] / US)
+    samples.write(out, "")
 
 
 def histogram_lines(
     out: Lines, name: str, label: str, bounds: list[str], counts: Iterable[int], total: float
 ) -> None:
-    """The lines of one histogram series (:func:`histogram_samples`)."""
-    _labelled(out, "", histogram_samples(name, label, bounds, counts, total))
+    """The lines of one histogram series (:func:`histogram_series`)."""
+    samples = Samples()
+    histogram_series(samples, name, label, bounds, counts, total)
+    samples.write(out, "")
 
 
-def histogram_samples(
-    name: str, label: str, bounds: list[str], counts: Iterable[int], total: float
-) -> list[tuple[str, float]]:
-    """One histogram series: its buckets made cumulative (``bounds`` as written, the last
-    ``+Inf``), its count and its sum; each sample's name and labels, and its value."""
+def histogram_series(
+    samples: Samples, name: str, label: str, bounds: list[str], counts: Iterable[int], total: float
+) -> None:
+    """Adds one histogram series to ``samples`` (each one's name and labels, and value): its
+    buckets made cumulative (``bounds`` as written, the last ``+Inf``), its count and its sum."""
     cumulative = list(accumulate(counts))
     bucket = f"{name}_bucket"
-    samples: list[tuple[str, float]] = [
-        (f'{bucket}{{le="{le}",{label}}} ', upto) for le, upto in zip(bounds, cumulative, strict=True)
-    ]
-    count = cumulative[-1] if cumulative else 0
-    return [*samples, (f"{name}_count{{{label}}} ", count), (f"{name}_sum{{{label}}} ", total)]
+    samples.extend([f'{bucket}{{le="{le}",{label}}} ' for le in bounds], cumulative)
+    samples.extend(
+        (f"{name}_count{{{label}}} ", f"{name}_sum{{{label}}} "), (cumulative[-1] if cumulative else 0, total)
+    )
 
 
 class LabelText(dict[str, str]):
