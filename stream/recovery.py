@@ -85,7 +85,7 @@ class Recovery:
         board.cold.keep_partitions(owned)
         states = [*topology.board_agents_table.data.values(), *topology.board_calls_table.data.values()]
         settled = list(topology.board_settled_table.data.items())
-        board.rebuild(settled, board.cold.items(), states, partition_of)
+        board.rebuild(settled, board.cold.items(), states, partition_of, self.clock.now_us())
         log.info("rebuilt %d agents on partitions %s", len(self.board.ledgers), sorted(owned))
 
 

@@ -44,7 +44,11 @@ def test_cold_calls_expire_into_settled_sums_and_a_rebuild_counts_the_same() -> 
     before = today(board, now)
     ledger = board.ledgers["a1"]
     rebuilt = AgentBoard(SETTINGS, board.cold)
-    rebuilt.rebuild([("a1", ledger.settled)], board.cold.items(), list(ledger.calls.values()), lambda a: 0)
+    rebuilt.rebuild(
+        [("a1", ledger.settled)], board.cold.items(), list(ledger.calls.values()), lambda a: 0, now
+    )
+    # windows start at now: no bucket is made for calls before it (as a running board keeps them)
+    assert rebuilt.ledgers["a1"].sums._buckets == {} == board.ledgers["a1"].sums._buckets
     assert today(rebuilt, now) == before and before.handled == 3
 
 
