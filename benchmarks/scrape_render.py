@@ -9,9 +9,11 @@ each queue has a few hundred calls in its windows, a third of them with a survey
 a caller (repeat calls on); each agent has the changes a million
 calls a day leave in its history and eight hours of its calls), then times the two things
 the worker does on its event loop: taking a snapshot (the timer, or a scrape asking for a
-fresh one) and rendering ``/metrics`` with the default ``[agents]`` settings. The baseline
-renders the same number of samples from plain labelled prometheus_client gauges, the
-library's own fast path. The event loop is blocked for as long as one of these runs.
+fresh one) and rendering ``/metrics`` with the default ``[agents]`` settings, into the parts
+the worker writes. The baseline renders the same number of samples from plain labelled
+prometheus_client gauges, the library's own fast path. The event loop is blocked for as
+long as one of these runs. Run as a program, it runs with the worker's allocator (jemalloc
+where installed, ``stream/allocator.py``): the page's strings cost what they cost there.
 """
 
 from __future__ import annotations
@@ -36,9 +38,10 @@ from metrics.steps.agent_board import AgentBoard
 from metrics.steps.queues import QueueStep
 from metrics.timeutil import US
 from metrics.visits import Handling, Visit
+from stream.allocator import allocator_in_use, start_with_allocator
 from stream.cli import tune_gc
 from stream.exporter.agent_page import AgentPage
-from stream.exporter.text import render_with
+from stream.exporter.text import page_parts, render_with
 
 NOW = 1_767_614_400 * US  # 2026-01-05T12:00:00Z
 SETTINGS = Settings(defaults=QueueSettings(windows=("5m", "15m", "30m", "1h")))
@@ -165,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls-per-queue", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args(argv)
+    if argv is None:  # run as a program: with the allocator the worker runs with (stream/allocator.py)
+        start_with_allocator("auto")
     tune_gc()  # as the worker runs
     queues = build_queues(args.queues, args.calls_per_queue)
     board = build_board(queues, args.agents)
@@ -181,10 +186,10 @@ def main(argv: list[str] | None = None) -> int:
     samples = sum(1 for line in text.splitlines() if line and not line.startswith(b"#"))
     baseline = baseline_registry(samples)
     snap = timings(snapshot, args.repeat)
-    rendering = timings(lambda: render_with(latest, page.text), args.repeat)
+    rendering = timings(lambda: page_parts(latest, page.text), args.repeat)  # what the worker serves
     base = timings(lambda: generate_latest(baseline), args.repeat)
     scale = f"{args.queues} queues, 4 rolling windows + today, {args.agents:,} agents"
-    print(f"{scale}: {samples:,} samples, {len(text) / 1e6:.1f} MB")
+    print(f"{scale}: {samples:,} samples, {len(text) / 1e6:.1f} MB; allocator: {allocator_in_use()}")
     print(f"{'':44}{'median ms':>10}{'max ms':>9}")
     for name, found in (
         ("snapshot of the queues (timer)", snap),

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 import faust
+from aiohttp import web
 from faust.web import Request, Response, View
 
 from metrics.pipeline import PipelineStats
@@ -27,7 +28,7 @@ from stream.deploy import Deployment
 from stream.exporter.agent_page import AgentPage
 from stream.exporter.agents_json import agents_document
 from stream.exporter.queues_json import queues_document
-from stream.exporter.text import render_with
+from stream.exporter.text import page_parts
 from stream.exporter.wallboard_files import ROUTES, SECURITY_HEADERS, WallboardFiles
 from stream.faust_internals import consumer_lag
 from stream.http_guard import HttpGuard
@@ -42,6 +43,7 @@ SERVED_PATHS = (
     "/api/v1/queues",
     *ROUTES,  # the wallboard page
 )  # all the HTTP side answers (docs/configuration.md)
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"  # Prometheus's text format
 FRESH_ON_SCRAPE_US = 200_000  # a scrape takes a new snapshot if the latest is older than this
 # ... or, when queue updates wait for one, older than this, and than the snapshot and its
 # rendering cost divided by SNAPSHOT_CPU_SHARE: what a scrape shows is then tens of
@@ -88,7 +90,7 @@ class Snapshots:
         self._cost_us = 0  # what the latest snapshot and its rendering took
         self._agents_due = 0.0  # time.monotonic() of the next agent list
         self.latest: Snapshot | None = None
-        self._rendered: bytes | None = None
+        self._rendered: list[bytes] | None = None  # the latest snapshot's page, in parts
 
     def take(self) -> None:
         started = time.monotonic()
@@ -125,14 +127,15 @@ class Snapshots:
         took = time.monotonic() - started
         self._agents_due = started + took / AGENT_LIST_CPU_SHARE
 
-    def text(self) -> bytes:
-        """The latest snapshot as Prometheus text; a new one first if it is older than a moment."""
+    def metrics_page(self) -> list[bytes]:
+        """The latest snapshot as Prometheus text, in parts (:func:`page_parts`); a new
+        snapshot first if it is older than a moment."""
         latest = self.fresh()
         if latest is None:
-            return b""
+            return []
         if self._rendered is None:
             started = time.monotonic()
-            self._rendered = render_with(latest, self.page.text, self.timings.text())
+            self._rendered = page_parts(latest, self.page.text, self.timings.text())
             took = time.monotonic() - started
             self._cost_us += round(took * US)
             self.timings.observe("render", took)
@@ -167,8 +170,10 @@ def serve_pages(app: faust.App, snapshots: Snapshots, stale_after_seconds: float
 
     @app.page("/metrics")
     class Metrics(View):
-        async def get(self, request: Request) -> Response:
-            return self.bytes(snapshots.text(), content_type="text/plain; version=0.0.4")
+        async def get(self, request: Request) -> web.StreamResponse:
+            return await write_parts(
+                cast(web.Request, request), snapshots.metrics_page(), METRICS_CONTENT_TYPE
+            )
 
     @app.page("/api/v1/agents")
     class Agents(View):
@@ -186,6 +191,18 @@ def serve_pages(app: faust.App, snapshots: Snapshots, stale_after_seconds: float
             ready = snapshots.latest is not None
             queues = len(snapshots.queues.states)
             return self.json({"ready": ready, "queues": queues}, status=200 if ready else 503)
+
+
+async def write_parts(request: web.Request, parts: list[bytes], content_type: str) -> web.StreamResponse:
+    """A response of ``parts`` written one after the other: never joined into one copy, and
+    the event loop runs between them while the client reads."""
+    response = web.StreamResponse(headers={"Content-Type": content_type})
+    response.content_length = sum(map(len, parts))
+    await response.prepare(request)
+    for part in parts if request.method != "HEAD" else ():
+        await response.write(part)
+    await response.write_eof()
+    return response
 
 
 def serve_wallboard(app: faust.App, snapshots: Snapshots, stale_after_seconds: float) -> None:

@@ -64,6 +64,13 @@ def render(snapshot: Snapshot) -> bytes:
 def render_with(snapshot: Snapshot, agent_part: bytes, worker_part: bytes = b"") -> bytes:
     """The page with its agent families already rendered (the worker renders them in slices,
     :mod:`stream.exporter.agent_page`), and families only the worker has."""
+    return b"".join(page_parts(snapshot, agent_part, worker_part))
+
+
+def page_parts(snapshot: Snapshot, agent_part: bytes, worker_part: bytes = b"") -> list[bytes]:
+    """:func:`render_with`'s page in parts, in order. The worker writes them as they are:
+    joined, they were a copy of the whole page (15.6 MB at 500 queues and 5,000 agents) in
+    memory fresh from the system, a tenth of the time of a scrape."""
     queues = snapshot.queues
     labels = [f'queue="{escape(q.queue)}"' for q in queues]
     out: Lines = []
@@ -74,7 +81,7 @@ def render_with(snapshot: Snapshot, agent_part: bytes, worker_part: bytes = b"")
     _queue_agents(out, queues, labels)
     tail: Lines = []
     _pipeline(tail, snapshot)
-    return b"".join((*encoded(out), agent_part, *encoded(tail), worker_part))
+    return [*encoded(out), agent_part, *encoded(tail), worker_part]
 
 
 def agents_text(agents: tuple[AgentSnapshot, ...], export: str, at_us: int | None) -> bytes:
@@ -86,9 +93,9 @@ def agents_text(agents: tuple[AgentSnapshot, ...], export: str, at_us: int | Non
 
 
 def encoded(chunks: Lines) -> Iterator[bytes]:
-    """The chunks as bytes, to be joined once: joining megabytes of text and then encoding
-    it made two more copies of the page, each in new pages the kernel had to map and zero
-    (12 ms of a 60 ms render at 500 queues and 5,000 agents)."""
+    """The chunks as bytes: joining megabytes of text and then encoding it made two more
+    copies of the page, each in new pages the kernel had to map and zero (12 ms of a 60 ms
+    render at 500 queues and 5,000 agents)."""
     return (chunk.encode() for chunk in chunks)
 
 
@@ -106,8 +113,12 @@ def _header(out: Lines, name: str, kind: str, text: str) -> None:
 
 def _lines(out: Lines, name: str, labels: Sequence[str], values: Sequence[float]) -> None:
     """One line per sample of ``name``: ``labels`` are each one's label text, with its braces
-    and a space after; each line one f-string (cheaper than joining its parts)."""
-    out.append("".join([f"{name}{at}{text}\n" for at, text in zip(labels, numbers(values), strict=True)]))
+    and a space after. The parts of all lines are set in one list by slices and joined once:
+    a third of the time of a string made per line, which allocators also pay for."""
+    texts = numbers(values)
+    parts = [name, "", "", "\n"] * len(texts)
+    parts[1::4], parts[2::4] = labels, texts  # a ValueError if their lengths differ
+    out.append("".join(parts))
 
 
 def _present(out: Lines, name: str, labels: list[str], values: list[float | None]) -> None:
