@@ -22,8 +22,8 @@ from setuptools import setup
 COMPILED_PACKAGE = "metrics"
 
 
-# The page's writer: each scrape runs it over every sample (0.86 of the render's time
-# compiled, benchmarks/scrape_render.py run in the compiled tree against this one).
+# The page's writer: each scrape runs it over every sample (benchmarks/scrape_render.py,
+# run in the compiled tree and in the checkout, compares the two).
 EXPORTER = ("stream/exporter/text.py", "stream/exporter/numbers.py", "stream/exporter/catalogue.py")
 
 

@@ -114,8 +114,6 @@ class AgentBoard:
         for agent, sums in settled:
             if (partition := partition_of(agent)) is not None:
                 self.ledger(agent, partition).restore_settled(sums)
-        for ledger in self.ledgers.values():
-            ledger.sums.advance(now_us)
         for told in cold:
             if (partition := partition_of(told.agent_id)) is not None:
                 self._started(told.agent_id, partition, now_us).restore_cold(told)
@@ -127,11 +125,10 @@ class AgentBoard:
             ledger.settled_changed = False  # as stored
 
     def _started(self, agent: str, partition: int, now_us: int) -> AgentLedger:
-        """The agent's ledger; a new one with its windows started at ``now_us``."""
-        known = agent in self.ledgers
+        """The agent's ledger, its windows started at ``now_us`` (after its settled sums, if
+        any, which must come first; started again, nothing changes)."""
         ledger = self.ledger(agent, partition)
-        if not known:
-            ledger.sums.advance(now_us)
+        ledger.sums.advance(now_us)
         return ledger
 
     def ledger(self, agent: str, partition: int) -> AgentLedger:

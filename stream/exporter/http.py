@@ -199,8 +199,9 @@ async def write_parts(request: web.Request, parts: list[bytes], content_type: st
     response = web.StreamResponse(headers={"Content-Type": content_type})
     response.content_length = sum(map(len, parts))
     await response.prepare(request)
-    for part in parts if request.method != "HEAD" else ():
-        await response.write(part)
+    if request.method != "HEAD":
+        for part in parts:
+            await response.write(part)
     await response.write_eof()
     return response
 
