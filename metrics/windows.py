@@ -13,25 +13,25 @@ are integers (counts and microseconds), so adding and taking back are exact. Usa
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable
 from heapq import heapify, heappop, heappush
+from typing import Final
 from zoneinfo import ZoneInfo
 
 from metrics.settled import Settled
 from metrics.timeutil import day_start_us, local_date, next_day_start_us
-from metrics.window_log import ContributionLog
+from metrics.window_log import Contribution, ContributionLog
 
-TODAY = "today"
+TODAY: Final = "today"
 # Stale heap entries allowed beyond half the heap before it is compacted: small, as a worker
 # holds a window sum per queue and per agent (5,000 of them at 1,024 each held 15 MB).
-_STALE_SLACK = 16
-TOTAL = "total"
+_STALE_SLACK: Final = 16
+TOTAL: Final = "total"
 # Contributions of the last 2 minutes stay in buckets by time, where a changing visit or
 # agent takes back and adds at the same instants; older ones go to the compact log (a bucket
 # costs about 400 bytes, a logged contribution 20: four hours up to now at 500 queues and
 # 5,000 agents, `python -m benchmarks.state_size --events 2444068`, held 76.0 MB of window
 # sums with 15 minutes of buckets and 52.3 MB with 2).
-_RECENT_US = 120_000_000
+_RECENT_US: Final = 120_000_000
 
 
 class WindowSums:
@@ -49,7 +49,10 @@ class WindowSums:
         "_rolling",
         "_settled",
         "_stale_future",
-        "_sums",
+        "_today",
+        "_total",
+        "_widths",
+        "_windows",
         "_zone",
     )
 
@@ -70,7 +73,11 @@ class WindowSums:
         self._stale_future = 0  # entries of the heap whose bucket was emptied
         self._now: int | None = None
         self._day = (0, 0)  # [start, end) of now's local day
-        self._sums = {name: [0] * slots for name in [*self._rolling, TODAY, TOTAL]}
+        # The sums, each a list by slot: the rolling windows' (in ``_rolling``'s order, beside
+        # their widths), today's and the total (lists in attributes: compiled, no name lookups).
+        self._widths = list(self._rolling.values())
+        self._windows = [[0] * slots for _ in self._widths]
+        self._today, self._total = [0] * slots, [0] * slots
         self._settled: Settled | None = None
 
     @property
@@ -84,20 +91,25 @@ class WindowSums:
 
     def add(self, at_us: int, slot: int, value: int) -> None:
         """Add ``value`` to ``slot`` at event time ``at_us`` (negative to take it back)."""
-        self.add_all(((at_us, slot, value),), 1)
+        self.add_all([(at_us, slot, value)], 1)
 
-    def replace(self, old: Iterable[tuple[int, int, int]], new: Iterable[tuple[int, int, int]]) -> None:
+    def replace(self, old: list[Contribution], new: list[Contribution]) -> None:
         """Take the ``old`` contributions back and add the ``new`` ones, leaving alone those in
         both: a changed visit or agent says most of its contributions again, and each taken
         back and added again would be logged twice, for nothing."""
-        net: dict[tuple[int, int, int], int] = {}
-        for contribution in old:
+        first, old_end, new_end = _unchanged_ends(old, new)
+        if first in (old_end, new_end):  # one side's differences alone: nothing to net
+            self.add_all(old[first:old_end], -1)
+            self.add_all(new[first:new_end], 1)
+            return
+        net: dict[Contribution, int] = {}
+        for contribution in old[first:old_end]:
             net[contribution] = net.get(contribution, 0) - 1
-        for contribution in new:
+        for contribution in new[first:new_end]:
             net[contribution] = net.get(contribution, 0) + 1
         self.add_all([(at, slot, value * n) for (at, slot, value), n in net.items() if n], 1)
 
-    def add_all(self, contributions: Iterable[tuple[int, int, int]], sign: int) -> None:
+    def add_all(self, contributions: list[Contribution], sign: int) -> None:
         """Add ``sign * value`` to ``slot`` at ``at_us`` for each ``(at_us, slot, value)``."""
         now = self._now
         if now is None:  # before now is set: every contribution waits in a bucket
@@ -179,7 +191,7 @@ class WindowSums:
     def _enter(self, now: int, first: bool) -> list[int]:
         """Move the bucket times up to ``now`` from the heap to the recent ones (they come in
         order, after the old now); the sum of their contributions."""
-        sums = [0] * len(self._sums[TOTAL])
+        sums = [0] * len(self._total)
         recent, buckets = self._recent, self._buckets
         for at in self._entering(now, first):
             bucket = buckets.get(at)
@@ -193,12 +205,12 @@ class WindowSums:
 
     def _count_now(self, at_us: int, slot: int, value: int, now: int) -> None:
         """Add a contribution at or before now to the sums of the windows that cover it."""
-        self._sums[TOTAL][slot] += value
+        self._total[slot] += value
         if at_us >= self._day[0]:
-            self._sums[TODAY][slot] += value
-        for name, width in self._rolling.items():
+            self._today[slot] += value
+        for index, width in enumerate(self._widths):
             if at_us > now - width:
-                self._sums[name][slot] += value
+                self._windows[index][slot] += value
 
     def restore(self, settled: Settled) -> None:
         """Count contributions of visits expired before a restart (before the first advance)."""
@@ -220,41 +232,40 @@ class WindowSums:
 
     def values(self) -> dict[str, list[int]]:
         """A copy of the sums per window name (rolling names, ``today``, ``total``)."""
-        return {name: list(sums) for name, sums in self._sums.items()}
+        values = {name: list(sums) for name, sums in zip(self._rolling, self._windows, strict=True)}
+        values[TODAY], values[TOTAL] = list(self._today), list(self._total)
+        return values
 
     def _recount(self, now: int) -> None:
         self._day = self._day_around(now)
-        self._accumulate(TOTAL, None, now, +1)
-        self._accumulate(TODAY, self._day[0] - 1, now, +1)
+        _add_into(self._total, self._sum_range(None, now), +1)
+        _add_into(self._today, self._sum_range(self._day[0] - 1, now), +1)
         if self._settled is not None:
-            _add_into(self._sums[TOTAL], self._settled.total, +1)
+            _add_into(self._total, self._settled.total, +1)
             if self._settled.day_start_us == self._day[0]:
-                _add_into(self._sums[TODAY], self._settled.today, +1)
-        for name, width in self._rolling.items():
-            self._accumulate(name, now - width, now, +1)
+                _add_into(self._today, self._settled.today, +1)
+        for sums, width in zip(self._windows, self._widths, strict=True):
+            _add_into(sums, self._sum_range(now - width, now), +1)
 
     def _move(self, old: int, now: int, entered: list[int]) -> None:
         """``entered``: the sums of ``(old, now]``, which entered every window at once."""
-        _add_into(self._sums[TOTAL], entered, +1)
-        for name, width in self._rolling.items():
+        _add_into(self._total, entered, +1)
+        for index, width in enumerate(self._widths):
             if now - old >= width:  # nothing of the old window is left: sum the new one (a replay's jumps)
-                self._sums[name] = self._sum_range(now - width, now)
+                self._windows[index] = self._sum_range(now - width, now)
             else:
-                _add_into(self._sums[name], entered, +1)
-                _add_into(self._sums[name], self._sum_range(old - width, now - width), -1)
+                _add_into(self._windows[index], entered, +1)
+                _add_into(self._windows[index], self._sum_range(old - width, now - width), -1)
         if now >= self._day[1]:
             self._day = self._day_around(now)
-            self._sums[TODAY] = self._sum_range(self._day[0] - 1, now)
+            self._today = self._sum_range(self._day[0] - 1, now)
         else:
-            _add_into(self._sums[TODAY], entered, +1)
-
-    def _accumulate(self, name: str, after: int | None, upto: int, sign: int) -> None:
-        _add_into(self._sums[name], self._sum_range(after, upto), sign)
+            _add_into(self._today, entered, +1)
 
     def _sum_range(self, after: int | None, upto: int) -> list[int]:
         """Per slot, the sum of the contributions with ``after < time <= upto`` (``None``: no
         lower bound) up to now: in the log, then in the recent buckets."""
-        sums = self._past.sum_range(after, upto, len(self._sums[TOTAL]))
+        sums = self._past.sum_range(after, upto, len(self._total))
         recent, buckets = self._recent, self._buckets
         low = 0 if after is None else bisect_right(recent, after)
         for at in recent[low : bisect_right(recent, upto)]:
@@ -280,6 +291,19 @@ class WindowSums:
         del recent[:count]
         self._flushed = cutoff
         self._past.drop_through(kept_after)
+
+
+def _unchanged_ends(old: list[Contribution], new: list[Contribution]) -> tuple[int, int, int]:
+    """``first, old_end, new_end``: the lists differ only in ``old[first:old_end]`` and
+    ``new[first:new_end]`` (a visit's or segment's contributions come in the same order each
+    time it is told, so most of a change's are equal at the same ends)."""
+    first, old_end, new_end = 0, len(old), len(new)
+    while first < old_end and first < new_end and old[first] == new[first]:
+        first += 1
+    while old_end > first and new_end > first and old[old_end - 1] == new[new_end - 1]:
+        old_end -= 1
+        new_end -= 1
+    return first, old_end, new_end
 
 
 def _add_into(sums: list[int], values: list[int], sign: int) -> None:
