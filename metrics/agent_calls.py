@@ -12,16 +12,16 @@ at event times as the queues' are. Usage::
 from __future__ import annotations
 
 import sys
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from metrics.rules import Contribution, survey_contributions
 from metrics.visits import Survey
 
-HANDLED = 0
-HANDLE_US = 1  # talk + hold + after-call work of the calls handled
-TRANSFERRED = 2
-MISSED = 3
-CALL_SLOTS = 4  # then the survey slots (metrics.rules.SURVEY_SLOTS)
+HANDLED: Final = 0
+HANDLE_US: Final = 1  # talk + hold + after-call work of the calls handled
+TRANSFERRED: Final = 2
+MISSED: Final = 3
+CALL_SLOTS: Final = 4  # then the survey slots (metrics.rules.SURVEY_SLOTS)
 
 
 class AgentCall(NamedTuple):

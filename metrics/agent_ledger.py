@@ -14,6 +14,7 @@ zone, and reads an :class:`~metrics.snapshot.AgentSnapshot` at any instant. Usag
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Final
 
 from metrics.agent_calls import (
     CALL_SLOTS,
@@ -33,9 +34,9 @@ from metrics.snapshot import AgentSnapshot, AgentWindow
 from metrics.timeutil import day_start_us, local_date
 from metrics.windows import TODAY, TOTAL, WindowSums
 
-CALLS = STATE_SLOTS  # the call slots follow the time-in-state ones, then the survey slots
-SURVEYS = CALLS + CALL_SLOTS
-SLOTS = SURVEYS + SURVEY_SLOTS
+CALLS: Final = STATE_SLOTS  # the call slots follow the time-in-state ones, then the survey slots
+SURVEYS: Final = CALLS + CALL_SLOTS
+SLOTS: Final = SURVEYS + SURVEY_SLOTS
 
 
 def _nothing_cold(call_id: str) -> AgentCall | None:

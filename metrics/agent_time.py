@@ -28,17 +28,19 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from metrics.agent_timeline import AgentTimeline, Segment
 from metrics.contract.events import AGENT_STATES
 from metrics.rules import Contribution
 from metrics.windows import WindowSums
 
-CLOSED, OPEN, TIMES = 0, 1, 2
-STATE_SLOTS = 3 * len(AGENT_STATES)
-STATE_INDEX = {state: 3 * index for index, state in enumerate(AGENT_STATES)}
-EPOCH_US = 1_577_836_800_000_000  # 2020-01-01T00:00:00Z
+CLOSED: Final = 0
+OPEN: Final = 1
+TIMES: Final = 2
+STATE_SLOTS: Final = 3 * len(AGENT_STATES)
+STATE_INDEX: Final = {state: 3 * index for index, state in enumerate(AGENT_STATES)}
+EPOCH_US: Final = 1_577_836_800_000_000  # 2020-01-01T00:00:00Z
 
 
 class TimelineChanges(NamedTuple):

@@ -18,11 +18,11 @@ import sys
 from array import array
 from bisect import bisect_right
 from collections.abc import Iterable
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from metrics.sharing import QUEUE_LISTS, Shared
 
-FOREVER_US = 2**63
+FOREVER_US: Final = 2**63
 
 
 class Phase(NamedTuple):
@@ -51,7 +51,7 @@ def _interned(phase: Phase) -> Phase:
     return Phase(sys.intern(state), said, QUEUE_LISTS.share(queues))
 
 
-PHASES = Shared(_interned)  # thousands of agents say the same few things
+PHASES: Final = Shared(_interned)  # thousands of agents say the same few things
 
 
 class AgentTimeline:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import sys
 from array import array
 from bisect import bisect_left, bisect_right
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from metrics.agent_timeline import AgentTimeline, Phase
 from metrics.contract.events import Event
@@ -46,7 +46,7 @@ def _interned(said: Said) -> Said:
     return Said(sys.intern(state), listed, None if reason is None else sys.intern(reason))
 
 
-SAYINGS = Shared(_interned)  # thousands of agents say the same few things, every heartbeat
+SAYINGS: Final = Shared(_interned)  # thousands of agents say the same few things, every heartbeat
 
 
 class AgentHistory:

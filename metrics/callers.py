@@ -19,14 +19,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 from bisect import bisect_left, insort
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 # Caller ids that name nobody: a withheld number is shared by every caller who withholds it.
-WITHHELD = frozenset({"", "anonymous", "unknown", "unavailable", "restricted", "private", "withheld"})
+WITHHELD: Final = frozenset({"", "anonymous", "unknown", "unavailable", "restricted", "private", "withheld"})
 # HMAC-SHA256 truncated to 128 bits (RFC 2104 allows half the hash): no two callers share it
 # in any real number of callers, and each caller kept on disk costs 64 bytes less.
-HASH_HEX_CHARS = 32
-MAX_MARKS = 1_000  # per caller: a number calling more often within the window is a switchboard
+HASH_HEX_CHARS: Final = 32
+MAX_MARKS: Final = 1_000  # per caller: a number calling more often within the window is a switchboard
 
 
 class CallerMark(NamedTuple):

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Final
 
 from metrics.agent_calls import AgentCall
 from metrics.contract.events import Event
 from metrics.visits import Handling, Survey, Visit
 
-_OUTCOME_RANK = {"call.answered": 0, "call.abandoned": 1, "call.flowed_out": 2}
-_OUTCOME_NAME = {0: "answered", 1: "abandoned", 2: "flowed_out"}
-FIELDS = (
+_OUTCOME_RANK: Final = {"call.answered": 0, "call.abandoned": 1, "call.flowed_out": 2}
+_OUTCOME_NAME: Final = {0: "answered", 1: "abandoned", 2: "flowed_out"}
+FIELDS: Final = (
     "queued",
     "outcomes",
     "blocked",
@@ -32,12 +32,12 @@ FIELDS = (
     "missed",
     "surveys",
 )
-_SURVEY = "survey"  # the key of a call's one survey fact: its earliest survey counts
+_SURVEY: Final = "survey"  # the key of a call's one survey fact: its earliest survey counts
 
 Fact = tuple[Any, ...]  # (time, ..., key): the queue or agent it is about comes last
 Facts = tuple[Fact, ...]  # one fact per key; a tuple is a fifth of a small dict's size
 Touched = tuple[str, ...]  # queues whose visit may have changed (a queue may appear twice)
-_NONE: Touched = ()
+_NONE: Final[Touched] = ()
 
 
 def _find(facts: Facts, key: str) -> Fact | None:
@@ -299,7 +299,7 @@ def _no_fact(record: CallRecord, event: Event) -> Touched:
     return _NONE
 
 
-_APPLY: dict[str, Callable[[CallRecord, Event], Touched]] = {
+_APPLY: Final[dict[str, Callable[[CallRecord, Event], Touched]]] = {
     "call.queued": _on_queued,
     "call.answered": _on_answered,
     "call.abandoned": _on_outcome,

@@ -13,6 +13,8 @@ here a :class:`~metrics.steps.clock.ReplayClock`, moved by each snapshot. Usage:
 
 from __future__ import annotations
 
+from typing import Final
+
 from metrics.agents import AgentHistory
 from metrics.callers import CallerHasher, CallerHistory, CallerMark
 from metrics.calls import CallRecord
@@ -28,7 +30,7 @@ from metrics.steps.entities import AgentStep, CallStep, EntityStep, State
 from metrics.steps.messages import QueueUpdate, StepOutput
 from metrics.steps.queues import QueueStep
 
-BATCH_EVENTS = 10_000  # events folded per batch: a call's several events then make one visit
+BATCH_EVENTS: Final = 10_000  # events folded per batch: a call's several events then make one visit
 
 
 class Engine:

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
-_MOST_AGENTS_ABOVE_LOAD = 100_000  # a bound on the search, never reached by a real target < 1
+_MOST_AGENTS_ABOVE_LOAD: Final = 100_000  # a bound on the search, never reached by a real target < 1
 # Beyond any contact center (the search costs about 0.1 us an agent): a feed with times or
 # handle times far off must not make every snapshot count millions of agents.
-MAX_LOAD_ERLANGS = 50_000.0
+MAX_LOAD_ERLANGS: Final = 50_000.0
 
 
 class Staffing(NamedTuple):

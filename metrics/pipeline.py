@@ -6,10 +6,11 @@ from __future__ import annotations
 import re
 from collections import Counter
 from functools import lru_cache
+from typing import Final
 
 from metrics.snapshot import PipelineSnapshot
 
-_INTERFACE = re.compile(r"[A-Za-z][A-Za-z0-9_-]*/.")  # PJSIP/1001, Local/1127@from-queue/n
+_INTERFACE: Final = re.compile(r"[A-Za-z][A-Za-z0-9_-]*/.")  # PJSIP/1001, Local/1127@from-queue/n
 
 
 @lru_cache(maxsize=8192)  # every event naming an agent asks; agents are few

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from metrics.timeutil import US
 from metrics.visits import Survey, Visit
@@ -20,29 +20,36 @@ from metrics.visits import Survey, Visit
 if TYPE_CHECKING:  # settings name the service-level rules defined here
     from metrics.settings import QueueSettings
 
-OFFERED = 0
-ANSWERED = 1
-ABANDONED = 2
-SHORT_ABANDONED = 3
-FLOWED_OUT = 4
-SL_MET = 5
-SL_COUNTED = 6
-WAIT_US = 7  # sum of waits of answered calls
-HANDLED = 8
-HANDLE_US = 9  # sum of handle times of handled calls
-TRANSFERRED = 10
-BLOCKED = 11
-EXPIRED = 12
-HISTOGRAM = 13  # first of the answer-wait histogram buckets (non-cumulative)
+OFFERED: Final = 0
+ANSWERED: Final = 1
+ABANDONED: Final = 2
+SHORT_ABANDONED: Final = 3
+FLOWED_OUT: Final = 4
+SL_MET: Final = 5
+SL_COUNTED: Final = 6
+WAIT_US: Final = 7  # sum of waits of answered calls
+HANDLED: Final = 8
+HANDLE_US: Final = 9  # sum of handle times of handled calls
+TRANSFERRED: Final = 10
+BLOCKED: Final = 11
+EXPIRED: Final = 12
+HISTOGRAM: Final = 13  # first of the answer-wait histogram buckets (non-cumulative)
 # Flow-outs by reason have slots of their own after every other slot of a queue (sums stored
 # before them are padded at the end), in this order; a reason added later goes last.
-FLOW_OUT_REASONS = ("timeout", "exit_key", "empty", "full", "transfer", "callback", "other")
+FLOW_OUT_REASONS: Final = ("timeout", "exit_key", "empty", "full", "transfer", "callback", "other")
 # Surveys' slots follow the reasons'; offsets from their first:
-CSAT_ANSWERS, CSAT_SATISFIED, NPS_ANSWERS, NPS_PROMOTERS, NPS_DETRACTORS, CES_ANSWERS, CES_SUM = range(7)
-SURVEY_SLOTS = 7
+CSAT_ANSWERS: Final = 0
+CSAT_SATISFIED: Final = 1
+NPS_ANSWERS: Final = 2
+NPS_PROMOTERS: Final = 3
+NPS_DETRACTORS: Final = 4
+CES_ANSWERS: Final = 5
+CES_SUM: Final = 6
+SURVEY_SLOTS: Final = 7
 # Repeat calls' slots follow the surveys'; offsets from their first:
-IDENTIFIED, REPEATED = range(2)
-REPEAT_SLOTS = 2
+IDENTIFIED: Final = 0
+REPEATED: Final = 1
+REPEAT_SLOTS: Final = 2
 
 Contribution = tuple[int, int, int]
 _Rule = Callable[[Visit, "QueueSettings"], list[Contribution]]
@@ -191,7 +198,7 @@ def _sl_abandons_positive(visit: Visit, s: QueueSettings) -> list[Contribution]:
     return _sl_answered_only(visit, s)
 
 
-SERVICE_LEVEL_RULES: dict[str, _Rule] = {
+SERVICE_LEVEL_RULES: Final[dict[str, _Rule]] = {
     "default": _sl_default,
     "answered_only": _sl_answered_only,
     "abandons_ignored_within_threshold": _sl_abandons_ignored_within_threshold,
@@ -251,7 +258,7 @@ def repeat_call_ratio(repeats: Sequence[int]) -> float | None:
     return _ratio(repeats[REPEATED], repeats[IDENTIFIED]) if repeats else None
 
 
-STAFFED_STATES = ("available", "on_call", "wrap_up")  # agents counted as staffed by Erlang C
+STAFFED_STATES: Final = ("available", "on_call", "wrap_up")  # agents counted as staffed by Erlang C
 
 
 def offered_load_erlangs(sums: Sequence[int], width_s: float) -> float | None:

@@ -19,13 +19,13 @@ import tomllib
 from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from metrics.rules import SERVICE_LEVEL_RULES
 from metrics.timeutil import US, parse_duration_us
 
-STANDARD_WAIT_BUCKETS = (5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0)
+STANDARD_WAIT_BUCKETS: Final = (5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0)
 
 
 class SettingsError(ValueError):
@@ -133,7 +133,7 @@ class CallerSettings:
         return round(self.repeat_call_window_seconds * US)
 
 
-AGENT_EXPORTS = ("full", "state", "off")
+AGENT_EXPORTS: Final = ("full", "state", "off")
 
 
 @dataclass(frozen=True)

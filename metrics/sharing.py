@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Final, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -54,4 +54,4 @@ def _interned_queues(queues: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(map(sys.intern, queues))
 
 
-QUEUE_LISTS = Shared(_interned_queues)  # an agent lists its queues in every heartbeat
+QUEUE_LISTS: Final = Shared(_interned_queues)  # an agent lists its queues in every heartbeat

@@ -4,32 +4,33 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time, timedelta
+from typing import Final
 from zoneinfo import ZoneInfo
 
-US = 1_000_000
-_EPOCH = datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))
-_ONE_US = timedelta(microseconds=1)
-_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
-_DURATION = re.compile(r"^(\d+)(s|m|h|d)$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+US: Final = 1_000_000
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))
+_ONE_US: Final = timedelta(microseconds=1)
+_RFC3339: Final = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
+_DURATION: Final = re.compile(r"^(\d+)(s|m|h|d)$")
+_UNIT_SECONDS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-_MINUTES = {f":{m:02d}": m * 60 * US for m in range(60)}
-_SECONDS = {f":{s:02d}": s * US for s in range(60)}
-_CACHE_LIMIT = 4096
+_MINUTES: Final = {f":{m:02d}": m * 60 * US for m in range(60)}
+_SECONDS: Final = {f":{s:02d}": s * US for s in range(60)}
+_CACHE_LIMIT: Final = 4096
 # Instants whose local day, the day before and the day after exist in every time zone (Python's
 # dates end with the years 1 and 9999): a day's start and end are computed for "today".
-EARLIEST_US = (datetime(1, 1, 3, tzinfo=ZoneInfo("UTC")) - _EPOCH) // _ONE_US
-LATEST_US = (datetime(9999, 12, 29, tzinfo=ZoneInfo("UTC")) - _EPOCH) // _ONE_US
-_OUT_OF_RANGE = "{!r} is outside the instants ccmetrics handles (0001-01-03 to 9999-12-29 UTC)"
+EARLIEST_US: Final = (datetime(1, 1, 3, tzinfo=ZoneInfo("UTC")) - _EPOCH) // _ONE_US
+LATEST_US: Final = (datetime(9999, 12, 29, tzinfo=ZoneInfo("UTC")) - _EPOCH) // _ONE_US
+_OUT_OF_RANGE: Final = "{!r} is outside the instants ccmetrics handles (0001-01-03 to 9999-12-29 UTC)"
 
 
 # Values of the pieces of recently parsed times: "YYYY-MM-DDTHH" and the offset ("Z",
 # "+02:00"). Events close in time share their hour and offsets repeat, so most times are
 # dictionary lookups plus the fraction's digits instead of a full parse. Only pieces of
 # valid times are kept.
-_HOURS: dict[str, int] = {}
-_OFFSETS: dict[str, int] = {}
+_HOURS: Final[dict[str, int]] = {}
+_OFFSETS: Final[dict[str, int]] = {}
 
 
 def parse_rfc3339_us(text: str) -> int:

@@ -15,8 +15,9 @@ of milliseconds, all of it added to every event's way to ``/metrics``. Usage::
 from __future__ import annotations
 
 from heapq import heapify, heappop, heappush
+from typing import Final
 
-_NEVER = 2**63
+_NEVER: Final = 2**63
 
 
 class WaitingCalls:

@@ -28,13 +28,14 @@ from array import array
 from bisect import bisect_right
 from collections.abc import Iterator
 from operator import itemgetter
+from typing import Final
 
-_SLACK = 64  # entries a log may grow by beyond twice its compacted size before it is compacted
+_SLACK: Final = 64  # entries a log may grow by beyond twice its compacted size before it is compacted
 # The most one entry holds: a sum of many contributions at one instant (thousands of agents'
 # segment starts, say, at a hostile time in year 9999) can pass a machine number's range; it
 # is then logged in parts, and sums over a range, made in Python's integers, stay exact.
-_LARGEST = 2**62
-_TIME = itemgetter(0)
+_LARGEST: Final = 2**62
+_TIME: Final = itemgetter(0)
 Contribution = tuple[int, int, int]
 
 

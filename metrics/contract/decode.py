@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 import orjson
 
@@ -87,17 +87,17 @@ def decode_document(document: dict[str, Any]) -> Decoded:
     return _new(Decoded, (_new(Event, values), unknown, event_type))
 
 
-_ENVELOPE_KNOWN = frozenset(ENVELOPE_REQUIRED) | ENVELOPE_OPTIONAL
-_new = tuple.__new__
-_EVENT_DEFAULTS = tuple(Event._field_defaults[name] for name in Event._fields[4:])
-_ABSENT = object()
-_ID_LIMITS = {
+_ENVELOPE_KNOWN: Final = frozenset(ENVELOPE_REQUIRED) | ENVELOPE_OPTIONAL
+_new: Final = tuple.__new__
+_EVENT_DEFAULTS: Final = tuple(Event._field_defaults[name] for name in Event._fields[4:])
+_ABSENT: Final = object()
+_ID_LIMITS: Final = {
     "call_id": MAX_ID_CHARS,
     "agent_id": MAX_ID_CHARS,
     "queue": MAX_QUEUE_CHARS,
     "to_queue": MAX_QUEUE_CHARS,
 }
-_NOT_KEPT = -1  # the position of a field read but never kept (personal or unused data)
+_NOT_KEPT: Final = -1  # the position of a field read but never kept (personal or unused data)
 
 
 class _Layout:
@@ -137,8 +137,8 @@ class _Layout:
 
 # Queue and agent ids, agents' states and reasons repeat in every call's and agent's state:
 # one string each, not one per event (interned strings are freed once nothing uses them).
-_SHARED = frozenset({"queue", "agent_id", "to_queue", "state", "reason"})
-_intern = sys.intern
+_SHARED: Final = frozenset({"queue", "agent_id", "to_queue", "state", "reason"})
+_intern: Final = sys.intern
 
 
 def _position(name: str) -> int:
@@ -246,7 +246,7 @@ def _score(event_type: str, data: dict[str, Any], name: str) -> int:
     return value
 
 
-_FIELD_CHECKS: dict[str, Callable[[str, dict[str, Any], str], Any]] = {
+_FIELD_CHECKS: Final[dict[str, Callable[[str, dict[str, Any], str], Any]]] = {
     "call_id": _id,
     "queue": _id,
     "agent_id": _id,
@@ -259,4 +259,4 @@ _FIELD_CHECKS: dict[str, Callable[[str, dict[str, Any], str], Any]] = {
     "priority": _priority,
     **dict.fromkeys(SURVEY_SCORES, _score),
 }
-_LAYOUTS = {t: _Layout(t, required, optional) for t, (required, optional) in DATA_FIELDS.items()}
+_LAYOUTS: Final = {t: _Layout(t, required, optional) for t, (required, optional) in DATA_FIELDS.items()}

@@ -7,9 +7,9 @@ integer microseconds since the Unix epoch, so window arithmetic is exact.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
-CALL_TYPES = frozenset(
+CALL_TYPES: Final = frozenset(
     {
         "call.queued",
         "call.answered",
@@ -25,25 +25,25 @@ CALL_TYPES = frozenset(
         "survey.completed",  # on the calls topic, keyed by its call
     }
 )
-AGENT_TYPES = frozenset({"agent.state"})
-EVENT_TYPES = CALL_TYPES | AGENT_TYPES
-AGENT_STATES = ("offline", "available", "on_call", "wrap_up", "away")
-FLOW_OUT_REASONS = frozenset({"timeout", "exit_key", "empty", "full", "transfer", "callback", "other"})
+AGENT_TYPES: Final = frozenset({"agent.state"})
+EVENT_TYPES: Final = CALL_TYPES | AGENT_TYPES
+AGENT_STATES: Final = ("offline", "available", "on_call", "wrap_up", "away")
+FLOW_OUT_REASONS: Final = frozenset({"timeout", "exit_key", "empty", "full", "transfer", "callback", "other"})
 # survey.completed: each score's inclusive range; one or more of them in each survey
-SURVEY_SCORES = {"csat": (1, 5), "nps": (0, 10), "ces": (1, 7)}
+SURVEY_SCORES: Final = {"csat": (1, 5), "nps": (0, 10), "ces": (1, 7)}
 
 
-MAX_EVENT_BYTES = 64 * 1024
-MAX_ID_CHARS = 256
-MAX_QUEUE_CHARS = 128
+MAX_EVENT_BYTES: Final = 64 * 1024
+MAX_ID_CHARS: Final = 256
+MAX_QUEUE_CHARS: Final = 128
 # An agent's state goes to every queue it serves: the list is bounded so that one event
 # cannot make thousands of messages.
-MAX_AGENT_QUEUES = 100
-ENVELOPE_REQUIRED = ("specversion", "id", "source", "type", "time", "data")
-ENVELOPE_OPTIONAL = frozenset({"datacontenttype", "dataschema", "subject"})
+MAX_AGENT_QUEUES: Final = 100
+ENVELOPE_REQUIRED: Final = ("specversion", "id", "source", "type", "time", "data")
+ENVELOPE_OPTIONAL: Final = frozenset({"datacontenttype", "dataschema", "subject"})
 
 # type -> (required data fields, optional data fields)
-DATA_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+DATA_FIELDS: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
     "call.queued": (("call_id", "queue"), ("priority", "caller")),
     "call.answered": (("call_id", "queue", "agent_id"), ()),
     "call.abandoned": (("call_id", "queue"), ()),
@@ -60,7 +60,7 @@ DATA_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 assert set(DATA_FIELDS) == EVENT_TYPES
 # type -> optional data fields of which one or more must be present
-ONE_OR_MORE_OF: dict[str, tuple[str, ...]] = {"survey.completed": tuple(SURVEY_SCORES)}
+ONE_OR_MORE_OF: Final[dict[str, tuple[str, ...]]] = {"survey.completed": tuple(SURVEY_SCORES)}
 
 
 class Event(NamedTuple):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from metrics.contract.events import (
     AGENT_STATES,
@@ -23,11 +23,11 @@ from metrics.contract.events import (
     SURVEY_SCORES,
 )
 
-FOLDER = Path(__file__).parent / "schemas"
-RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
-_ID = {"type": "string", "minLength": 1, "maxLength": MAX_ID_CHARS}
-_QUEUE = {"type": "string", "minLength": 1, "maxLength": MAX_QUEUE_CHARS}
-FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
+FOLDER: Final = Path(__file__).parent / "schemas"
+RFC3339: Final = r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+_ID: Final = {"type": "string", "minLength": 1, "maxLength": MAX_ID_CHARS}
+_QUEUE: Final = {"type": "string", "minLength": 1, "maxLength": MAX_QUEUE_CHARS}
+FIELD_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
     "call_id": _ID,
     "agent_id": _ID,
     "queue": _QUEUE,

@@ -15,7 +15,7 @@ instant it was asked about (before the first, nothing is too late). Usage::
 from __future__ import annotations
 
 import time
-from typing import NamedTuple, Protocol
+from typing import Final, NamedTuple, Protocol
 
 
 class Reading(NamedTuple):
@@ -25,7 +25,7 @@ class Reading(NamedTuple):
     arrived_us: int | None
 
 
-NOTHING_TO_JUDGE = Reading(None, None)
+NOTHING_TO_JUDGE: Final = Reading(None, None)
 
 
 class Clock(Protocol):

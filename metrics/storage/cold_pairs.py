@@ -13,13 +13,13 @@ in, unpacking on the way out, and each value's expiry from its newest event. Usa
 from __future__ import annotations
 
 from collections.abc import Callable, Container, Iterable, Iterator
-from typing import Generic, TypeVar
+from typing import Final, Generic, TypeVar
 
 from metrics.storage.cold import ColdStore, InMemoryCold
 from metrics.storage.packing import packed_last_us
 
 V = TypeVar("V")
-SEPARATOR = "\x1f"  # between the owner (queue or agent) and the entity (call or agent) in keys
+SEPARATOR: Final = "\x1f"  # between the owner (queue or agent) and the entity (call or agent) in keys
 
 
 def visit_key(owner: str, entity: str) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import marshal
 import struct
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from metrics.agent_calls import AgentCall
 from metrics.callers import CallerHistory
@@ -27,8 +27,8 @@ from metrics.calls import FIELDS, CallRecord, Facts
 from metrics.timeutil import US
 from metrics.visits import Handling, Survey, Visit
 
-COLD_AFTER_US = 60 * US  # a call or visit with no event for this long (event time) is packed
-_LAST_US = struct.Struct("<q")
+COLD_AFTER_US: Final = 60 * US  # a call or visit with no event for this long (event time) is packed
+_LAST_US: Final = struct.Struct("<q")
 
 
 def before_last(last_us: int, time_us: int | None) -> int | None:
