@@ -49,6 +49,11 @@ def _interned(said: Said) -> Said:
 SAYINGS: Final = Shared(_interned)  # thousands of agents say the same few things, every heartbeat
 
 
+def _same_saying(one: Said, other: Said) -> bool:
+    """The same state and reason (the queues listed aside)."""
+    return one.state == other.state and one.reason == other.reason
+
+
 class AgentHistory:
     """The state changes of one agent still needed to answer "what state, since when, how long?".
 
@@ -157,7 +162,7 @@ class AgentHistory:
                 queues = ()
             if said.queues is not None:
                 queues = said.queues
-            same_run = previous is not None and not silent and previous[0::2] == said[0::2]
+            same_run = previous is not None and not silent and _same_saying(previous, said)
             if (previous is not None and not same_run) or since is None:
                 since = at
             listed.append(queues)
@@ -224,7 +229,7 @@ class AgentHistory:
             if not (
                 times[index] < before_us
                 and following is not None
-                and said[index][0::2] == said[last][0::2]
+                and _same_saying(said[index], said[last])
                 and said[index].queues in (None, listed[index])
                 and listed[index] == listed[index - 1]
                 and following - times[last] <= max_age_us
