@@ -81,6 +81,8 @@ BANK_TSV := ../shared/data/anonymous-bank/february-1999.tsv
 BANK := .cache/bank/february-1999.jsonl
 # The quix-streams peer of benchmarks/kafka_throughput.py, in a venv of its own (not a dependency).
 QUIX_VENV := .cache/quix-venv
+# tools/compiled.py's build: what the image runs, so the worker make bench measures
+COMPILED := $(CURDIR)/.cache/compiled/tree
 $(QUIX_VENV)/.installed:
 	$(PYTHON) -m venv $(QUIX_VENV)
 	$(QUIX_VENV)/bin/pip install -q quixstreams==3.28.1
@@ -97,11 +99,11 @@ bench: venv kafka-jars compiler allocator $(QUIX_VENV)/.installed
 	$(BIN)/python -m benchmarks.compiled_engine
 	$(BIN)/python -m benchmarks.scrape_render
 	cd .cache/compiled/tree && $(CURDIR)/$(BIN)/python -m benchmarks.scrape_render  # as the image renders
-	$(BIN)/python -m benchmarks.kafka_throughput
-	$(BIN)/python -m benchmarks.latency
-	$(BIN)/python -m benchmarks.recovery
+	$(BIN)/python -m benchmarks.kafka_throughput --tree $(COMPILED)  # and the interpreted one beside it
+	$(BIN)/python -m benchmarks.latency --tree $(COMPILED)
+	$(BIN)/python -m benchmarks.recovery --tree $(COMPILED)
 	$(BIN)/python -m benchmarks.state_size
-	$(BIN)/python -m benchmarks.memory_held
+	$(BIN)/python -m benchmarks.memory_held --tree $(COMPILED)
 
 clean:
 	rm -rf $(VENV) .cache/kafka-run .mypy_cache .ruff_cache .pytest_cache

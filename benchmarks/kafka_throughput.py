@@ -2,7 +2,7 @@
 
 Usage (``make bench`` runs it)::
 
-    python -m benchmarks.kafka_throughput [--events 200000]
+    python -m benchmarks.kafka_throughput [--events 200000] [--tree .cache/compiled/tree]
 
 One local broker; one set of simulated events (timed over the last two hours, so the
 worker accepts them all) published once before anything reads; then each contender reads
@@ -20,8 +20,11 @@ all of them from the start with its own consumer group:
 
 Also the engine alone: ``ccmetrics replay``'s engine (decode, calls, agents, queues,
 windows) over the same events held in memory, no Kafka. It does the worker's arithmetic
-once, without its two Kafka hops, changelogs and batching: the most a plain-Python worker
-can reach.
+once, without its two Kafka hops, changelogs and batching: the most such a worker can reach.
+
+``--tree``: another build's worker and engine are the ones measured (``make bench`` passes
+the compiled build, ``tools/compiled.py``, as the image runs it); this checkout's
+interpreted worker and engine then run too, on the same events, for comparison.
 
 Each rate is events over the time from the first event seen to the last, so start-up and
 group joins are left out. The ratios are what to compare across machines.
@@ -44,16 +47,14 @@ from pathlib import Path
 import orjson
 from aiokafka import AIOKafkaConsumer
 
+from benchmarks.compiled_engine import timed
 from benchmarks.scrape import metric_sums
 from metrics.contract.events import Event
-from metrics.settings import Settings
 from metrics.timeutil import US
 from stream.deploy import Deployment
 from stream.encode import to_cloudevent
 from stream.kafka_out import EventProducer
-from stream.replay import replay_items
 from stream.simulate import Simulation, Traffic
-from stream.sources import read_lines
 from tools.kafka_local import REPO, LocalKafka, free_port
 from tools.processes import stop_all
 
@@ -284,27 +285,33 @@ def _env(data_dir: Path, tree: Path = REPO) -> dict[str, str]:
     return env
 
 
-def report(rates: list[Rate]) -> None:
+def report(rates: list[Rate], interpreted: list[Rate]) -> None:
+    """Every rate, then the worker's (the measured build's) against each baseline."""
     bare, naive, ours, alone, bad = rates
-    print(f"{'':34}{'events':>10}{'seconds':>10}{'events/s':>12}")
-    for rate in rates:
-        print(f"{rate.name:34}{rate.events:>10,}{rate.seconds:>10.2f}{rate.per_second:>12,.0f}")
+    print(f"{'':44}{'events':>10}{'seconds':>10}{'events/s':>12}")
+    for rate in rates + interpreted:
+        print(f"{rate.name:44}{rate.events:>10,}{rate.seconds:>10.2f}{rate.per_second:>12,.0f}")
     print(f"worker / bare consumer: {ours.per_second / bare.per_second:.1%}   (target: at least 25 %)")
     print(f"worker / naive faust:   {ours.per_second / naive.per_second:.1f}x   (target: at least 5x)")
-    print(
-        f"engine alone / bare consumer: {alone.per_second / bare.per_second:.1%}   (the plain-Python ceiling)"
-    )
+    print(f"engine alone / bare consumer: {alone.per_second / bare.per_second:.1%}   (the worker's ceiling)")
+    for other in interpreted:
+        print(f"{other.name} / bare consumer: {other.per_second / bare.per_second:.1%}")
     print(
         f"worker with 1 malformed message in {BAD_EVERY + 1} / clean: {bad.per_second / ours.per_second:.0%}"
     )
 
 
-def engine_alone(events: list[Event]) -> Rate:
-    """The replay engine over the same events, as JSON lines in memory."""
-    lines = [orjson.dumps(to_cloudevent(event)) for event in events]
-    started = time.perf_counter()
-    replay_items(read_lines(lines, "cloudevents", "bench"), Settings())
-    return Rate("engine alone (no Kafka)", len(lines), time.perf_counter() - started)
+def engine_alone(events: list[Event], tree: Path = REPO) -> Rate:
+    """The replay engine of ``tree``'s build over the same events (held in memory, in a process
+    of its own, repeat calls on as in the worker: ``benchmarks.compiled_engine``'s timing)."""
+    path = RUN / "engine-events.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(to_cloudevent(event)) + b"\n" for event in events))
+    return Rate(f"engine alone (no Kafka){_build(tree)}", len(events), timed(tree, path, 1))
+
+
+def _build(tree: Path) -> str:
+    """How a rate's name says which build ran: nothing for this checkout's."""
+    return "" if tree.resolve() == REPO else ", compiled"
 
 
 @contextlib.contextmanager
@@ -324,22 +331,32 @@ def broker_with_events(count: int) -> Iterator[tuple[LocalKafka, list[Event]]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--tree", type=Path, default=REPO, help="the build whose worker is measured")
     args = parser.parse_args(argv)
+    tree, build = args.tree.resolve(), _build(args.tree)
     with broker_with_events(args.events) as (broker, events):
         rates = [asyncio.run(bare_consumer(broker.bootstrap, len(events)))]
         print("bare consumer done; naive faust agent ...", flush=True)
         rates.append(naive_faust(broker.bootstrap, len(events)))
-        print("naive faust done; the worker ...", flush=True)
-        rates.append(worker(broker.bootstrap, len(events)))
-        rates.append(engine_alone(events))
+        print(f"naive faust done; the worker{build} ...", flush=True)
+        rates.append(worker(broker.bootstrap, len(events), name=f"ccmetrics worker{build}", tree=tree))
+        rates.append(engine_alone(events, tree))
         peer = quix_peer(broker.bootstrap, events)
         print("the worker on the same events with malformed ones among them ...", flush=True)
         mixed = asyncio.run(publish(broker.bootstrap, events, BAD_PREFIX, BAD_EVERY))
-        rates.append(worker(broker.bootstrap, mixed, BAD_PREFIX, f"worker, 1 in {BAD_EVERY + 1} malformed"))
-        report(rates)
+        bad = f"worker{build}, 1 in {BAD_EVERY + 1} malformed"
+        rates.append(worker(broker.bootstrap, mixed, BAD_PREFIX, bad, tree))
+        interpreted = [] if tree == REPO else interpreted_rates(broker.bootstrap, events)
+        report(rates, interpreted)
         if peer is not None:
             report_peer(rates[2], peer)
         return 0
+
+
+def interpreted_rates(bootstrap: str, events: list[Event]) -> list[Rate]:
+    """This checkout's interpreted worker and engine on the same events (beside a compiled build)."""
+    print("the interpreted worker and engine, for comparison ...", flush=True)
+    return [worker(bootstrap, len(events), name="ccmetrics worker, interpreted"), engine_alone(events)]
 
 
 if __name__ == "__main__":

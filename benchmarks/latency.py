@@ -2,7 +2,7 @@
 
 Usage (``make bench`` runs it)::
 
-    python -m benchmarks.latency [--rate 2000] [--seconds 60] [--no-half-core]
+    python -m benchmarks.latency [--rate 2000] [--seconds 60] [--no-half-core] [--tree OTHER_BUILD]
 
 One local broker and one worker. A producer publishes ``call.queued`` events of new calls
 (20 queues, event time = now) at the rate, each timed when sent. Two observers run at the
@@ -38,7 +38,7 @@ from benchmarks.scrape import metric_sums
 from metrics.contract.events import Event
 from stream.deploy import Deployment
 from stream.kafka_out import EventProducer
-from tools.kafka_local import LocalKafka, free_port
+from tools.kafka_local import REPO, LocalKafka, free_port
 
 OFFERED = "callcenter_calls_offered_total"
 TARGET_P50_MS, TARGET_P99_MS = 250, 1000
@@ -206,10 +206,11 @@ def report(run: Run, what: str, stages: list[str]) -> bool:
     return met
 
 
-def on_a_fresh_worker(bootstrap: str, rate: float, seconds: float) -> tuple[Run, list[str]]:
-    """One run on a worker and topics of its own (nothing of another run); its stages after."""
+def on_a_fresh_worker(bootstrap: str, rate: float, seconds: float, tree: Path) -> tuple[Run, list[str]]:
+    """One run on a worker (``tree``'s) and topics of its own (nothing of another run); its
+    stages after."""
     port, prefix = free_port(), f"lat{uuid.uuid4().hex[:6]}."
-    worker = start_worker(bootstrap, port, prefix=prefix)
+    worker = start_worker(bootstrap, port, prefix=prefix, tree=tree)
     try:
         return measured(bootstrap, port, worker.pid, rate, seconds, prefix), stage_summary(port)
     finally:
@@ -221,16 +222,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=2000)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--no-half-core", action="store_true", help="only the run at --rate")
+    parser.add_argument(
+        "--tree", type=Path, default=REPO, help="another build's worker (make bench: compiled)"
+    )
     args = parser.parse_args(argv)
     RUN.mkdir(parents=True, exist_ok=True)
     broker = LocalKafka.start(RUN / "kafka-latency", port=free_port())
     try:
-        first, stages = on_a_fresh_worker(broker.bootstrap, args.rate, args.seconds)
+        first, stages = on_a_fresh_worker(broker.bootstrap, args.rate, args.seconds, args.tree)
         report(first, f"at {args.rate:,.0f} events/s", stages)
         if not args.no_half_core:
             # the worker's CPU grows with the rate: where it would use half a core, on this machine
             half = args.rate * 0.5 / max(first.cpu_share, 0.01)
-            second, stages = on_a_fresh_worker(broker.bootstrap, half, args.seconds)
+            second, stages = on_a_fresh_worker(broker.bootstrap, half, args.seconds, args.tree)
             report(second, f"at the half-core rate ({half:,.0f} events/s)", stages)
         return 0  # a miss is printed, as every benchmark of make bench prints its own
     finally:
