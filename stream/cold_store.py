@@ -5,7 +5,9 @@ kept") and reads them only when a late or re-sent event arrives. Kept in SQLite 
 no Python objects and, on disk, little memory: SQLite caches what it reads in a page cache
 of a bounded size (``CCMETRICS_COLD_CACHE_MB``), and the operating system's file cache does
 the rest. The file is only a place for packed state, never a source of truth: it is made anew at each
-start, unlinked at once so nothing is left behind, and the changelogs fill it again.
+start, unlinked at once so nothing is left behind, and the changelogs fill it again. A
+Bloom filter of the keys put (:mod:`metrics.storage.key_filter`) answers most lookups of a
+key never put, the usual lookup, without asking SQLite.
 Usage::
 
     database = open_cold_database(Path("data"), cache_mb=8)
@@ -21,6 +23,7 @@ from collections.abc import Container, Iterable, Iterator
 from pathlib import Path
 
 from metrics.storage.cold import Row
+from metrics.storage.key_filter import KeyFilter
 
 
 def open_cold_database(directory: Path, cache_mb: int) -> sqlite3.Connection:
@@ -53,14 +56,27 @@ class SqliteCold:
         )
         database.execute(f"CREATE INDEX {name}_expiry ON {name} (partition, expires)")
         self._get = f"SELECT data FROM {name} WHERE key = ?"
+        self._keys = KeyFilter.for_keys((), live=0)
 
     def get(self, key: str) -> bytes | None:
+        if not self._keys.may_hold(key):
+            return None
         row = self._db.execute(self._get, (key,)).fetchone()
         return None if row is None else row[0]
 
     def put(self, partition: int, rows: Iterable[Row]) -> None:
         sql = f"INSERT OR REPLACE INTO {self._name} VALUES (?, {partition:d}, ?, ?)"
-        self._write(sql, rows)
+        self._write(sql, self._noted(rows))
+        if self._keys.full:  # keys deleted since it was made stay set in it: made again
+            self._keys = KeyFilter.for_keys(self._all_keys(), live=len(self))
+
+    def _noted(self, rows: Iterable[Row]) -> Iterator[Row]:
+        for row in rows:
+            self._keys.add(row[0])
+            yield row
+
+    def _all_keys(self) -> Iterator[str]:
+        return (key for (key,) in self._db.execute(f"SELECT key FROM {self._name}"))
 
     def delete(self, keys: Iterable[str]) -> None:
         self._write(f"DELETE FROM {self._name} WHERE key = ?", ((key,) for key in keys))

@@ -65,6 +65,27 @@ def test_hot_entries_hide_their_cold_copies(make_cold: Callable[[], ColdStore]) 
         table["c3"]
 
 
+def test_a_key_never_put_is_mostly_answered_without_sqlite(tmp_path: Path) -> None:
+    database = open_cold_database(tmp_path, cache_mb=1)
+    cold, statements = SqliteCold(database, "calls"), list[str]()
+    cold.put(0, [(f"c{n}", 100, b"x") for n in range(1_000)])
+    database.set_trace_callback(statements.append)
+    assert [cold.get(f"new{n}") for n in range(1_000)] == [None] * 1_000
+    assert len(statements) < 50  # a false positive asks SQLite: about 1 %
+    assert cold.get("c7") == b"x" and statements[-1].startswith("SELECT data")
+
+
+def test_the_key_filter_is_made_again_without_the_keys_deleted(tmp_path: Path) -> None:
+    database = open_cold_database(tmp_path, cache_mb=1)
+    cold, statements = SqliteCold(database, "calls"), list[str]()
+    for start in range(0, 60_000, 1_000):  # put and expired, over and over: past the capacity
+        cold.put(0, [(f"c{n}", n, b"x") for n in range(start, start + 1_000)])
+        cold.expire(0, start + 1_000)
+    database.set_trace_callback(statements.append)
+    assert [cold.get(f"c{n}") for n in range(50_000)] == [None] * 50_000
+    assert len(statements) < 2_500  # without making it again, nearly every key would ask
+
+
 def test_the_database_file_is_gone_from_the_folder_at_once(tmp_path: Path) -> None:
     cold = SqliteCold(open_cold_database(tmp_path / "data", cache_mb=1), "visits")
     cold.put(0, [("sales\x1fc1", 10, os.urandom(300))])
