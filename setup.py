@@ -25,12 +25,14 @@ COMPILED_PACKAGE = "metrics"
 # The page's writer: each scrape runs it over every sample (benchmarks/scrape_render.py,
 # run in the compiled tree and in the checkout, compares the two).
 EXPORTER = ("stream/exporter/text.py", "stream/exporter/numbers.py", "stream/exporter/catalogue.py")
+# Kafka's partition of a key: the worker places each queue update, board state and caller mark.
+PARTITIONER = ("stream/partitioner.py",)
 
 
 def compiled_modules(root: Path) -> list[str]:
     """Every module compiled, as paths relative to ``root``."""
     found = sorted(str(path.relative_to(root)) for path in (root / COMPILED_PACKAGE).rglob("*.py"))
-    return found + list(EXPORTER)
+    return found + list(EXPORTER) + list(PARTITIONER)
 
 
 def extensions() -> list[object]:

@@ -42,9 +42,9 @@ from aiokafka.errors import (
     RecordTooLargeError,
     TopicAuthorizationFailedError,
 )
-from aiokafka.partitioner import DefaultPartitioner
 
 from metrics.pipeline import PipelineStats
+from stream.partitioner import partition_of
 from stream.state_codecs import encode_state
 
 LINGER_MS = 5
@@ -158,7 +158,6 @@ DEFAULT_MAX_REQUEST_BYTES = 1_048_576  # aiokafka's max_request_size
 # A record's bytes beyond its key and value, and its batch's, with room to spare (aiokafka's
 # estimate for a record alone: 61 to 80): one over the limit is refused before it is batched.
 RECORD_OVERHEAD_BYTES = 128
-_PARTITIONER = DefaultPartitioner()  # by the key's murmur2, as faust's and Java's producers
 
 
 class PartitionBatches:
@@ -173,7 +172,7 @@ class PartitionBatches:
     def __init__(self, producer: AIOKafkaProducer, max_request_bytes: int) -> None:
         self._producer, self._max_request_bytes = producer, max_request_bytes
         self._open: dict[tuple[str, int], tuple[Any, list[Message]]] = {}  # aiokafka BatchBuilders
-        self._partitions: dict[str, list[int]] = {}
+        self._partitions: dict[str, int] = {}  # how many each topic has
         self._sent: list[Sent] = []
 
     async def add(self, message: Message) -> None:
@@ -208,12 +207,10 @@ class PartitionBatches:
     async def _partition(self, message: Message) -> int:
         if message.partition is not None:
             return message.partition
-        every = self._partitions.get(message.topic)
-        if every is None:
-            found = await self._producer.partitions_for(message.topic)
-            every = self._partitions[message.topic] = sorted(found)
-        partition: int = _PARTITIONER(message.key, every, every)
-        return partition
+        count = self._partitions.get(message.topic)
+        if count is None:
+            count = self._partitions[message.topic] = len(await self._producer.partitions_for(message.topic))
+        return partition_of(message.key, count)  # by the key's murmur2, as every Kafka producer
 
 
 def _payload(message: Message) -> bytes | None:

@@ -10,15 +10,14 @@ where its events are processed. Usage::
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import faust
-from aiokafka.partitioner import DefaultPartitioner
 
 from stream.deploy import Deployment
 from stream.faust_internals import new_changelog_topic
+from stream.partitioner import partition_of
 
 QUEUE_TOPIC = "{app_id}-queue-updates"  # internal; named after the app so deployments never share it
 BOARD_TOPIC = "{app_id}-agent-board"  # internal: agents' histories and calls, by agent
@@ -97,8 +96,7 @@ class Topology:
 
     def _partition(self, topic: Any, key: str) -> int:
         count = self.app.consumer.topic_partitions(topic.get_topic_name()) or self.app.conf.topic_partitions
-        partitioner: Callable[[bytes, list[int], list[int]], int] = DefaultPartitioner()
-        return partitioner(key.encode(), list(range(count)), list(range(count)))
+        return partition_of(key.encode(), count)
 
 
 def _internal_topic(app: faust.App, name: str, deployment: Deployment) -> Any:

@@ -97,7 +97,7 @@ def check_compiled(tree: Path) -> None:
         "sys.exit(f'not compiled: {plain}' if plain else 0)\n"
     )
     in_tree(tree, "-c", script)
-    print("compiled build: every module of metrics/ and the page's writer is compiled", flush=True)
+    print("compiled build: every module setup.py lists is compiled", flush=True)
 
 
 def same_replay(tree: Path) -> None:
