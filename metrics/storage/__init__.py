@@ -6,6 +6,7 @@
 
 Start reading here: :mod:`metrics.storage.packing` (the byte format),
 :mod:`metrics.storage.cold` (the store interface, in memory here and SQLite in
-:mod:`stream.cold_store`), then :mod:`metrics.storage.cold_entities` and
-:mod:`metrics.storage.cold_visits`, which the worker and the queue step use.
+:mod:`stream.cold_store`, behind :mod:`metrics.storage.key_filter`), then
+:mod:`metrics.storage.cold_entities` and :mod:`metrics.storage.cold_visits`, which the
+worker and the queue step use.
 """
