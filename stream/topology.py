@@ -83,7 +83,7 @@ class Topology:
         return {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == name}
 
     def queue_partition(self, queue: str) -> int:
-        """The partition our own producer sends a queue's updates to (aiokafka's murmur2)."""
+        """The partition our own producer sends a queue's updates to (Kafka's murmur2)."""
         return self._partition(self.queues, queue)
 
     def board_partition(self, agent: str) -> int:

@@ -57,14 +57,16 @@ class KeyFilter:
 
     def add(self, key: str) -> None:
         self._added += 1
-        bits, size, at, step = self._bits, self._size, hash(key), _step(key)
+        bits, size, at = self._bits, self._size, hash(key)
+        step = _step(at)
         for _ in range(PROBES):
             at = (at + step) % size
             bits[at >> 3] |= 1 << (at & 7)
 
     def may_hold(self, key: str) -> bool:
         """``False`` only for a key never added."""
-        bits, size, at, step = self._bits, self._size, hash(key), _step(key)
+        bits, size, at = self._bits, self._size, hash(key)
+        step = _step(at)
         for _ in range(PROBES):
             at = (at + step) % size
             if not bits[at >> 3] & (1 << (at & 7)):
@@ -72,6 +74,6 @@ class KeyFilter:
         return True
 
 
-def _step(key: str) -> int:
-    """The distance between probes, from the hash's high half (odd, so never zero)."""
-    return (hash(key) >> 32) | 1
+def _step(hashed: int) -> int:
+    """The distance between probes, from the key's hash's high half (odd, so never zero)."""
+    return (hashed >> 32) | 1
