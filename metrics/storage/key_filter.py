@@ -1,10 +1,11 @@
 """Which keys a cold store may hold: a Bloom filter in front of its lookups.
 
 The worker looks each new call, visit and caller up in its cold store before making it anew,
-and nearly none of them is there: each such miss cost SQLite about 10 µs, a tenth of the
-worker's time (``benchmarks/kafka_throughput.py``, 2026-12-01). The filter answers most
-misses from memory: 12 bits a key and 3 probes, about 1 % false positives at capacity (each
-costs only the lookup it would have made anyway), never a false negative. A key deleted from
+and nearly none of them is there: a one-off profile of the worker (2026-12-01) found a SQLite
+miss for most events, and without them the worker ran 1.22× as fast
+(``python -m benchmarks.worker_ab``). The filter answers most misses from memory: 12 bits a
+key and 3 probes, about 1 % false positives at capacity (each costs only the lookup it would
+have made anyway), never a false negative. A key deleted from
 the store stays set until the filter is made again from the store's keys, which its owner
 does once :attr:`KeyFilter.full` (as many adds since it was made as its capacity). Usage::
 
