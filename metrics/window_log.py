@@ -10,11 +10,14 @@ call's several) share a row of 16 bytes, and each is 9 (its slot in a byte where
 no more than 256). A contribution taken back is logged again with the opposite sign rather
 than looked up: sums over a range come out the same. One older than the newest row (a
 changed visit's, say) waits among the late ones, three flat arrays sorted by time. Once the
-log has doubled since it was last compacted, or the late ones are a quarter of the rows'
-(a fifth of a queue's contributions come late), the contributions of each (time, slot) are
-added up into one, in rows, and those that cancel out are dropped
-(:meth:`ContributionLog.compact`): at most twice the net size, and each contribution added
-costs a bounded share of the compactions. Usage::
+log has doubled since it was last compacted, the contributions of each (time, slot) logged
+since are added up into one, in rows, and those that cancel out are dropped (the rows
+before hold each (time, slot) once already): at most twice the net size, and each
+contribution added costs a bounded share of the compactions. Once the late ones are a
+quarter of the rows' (a fifth of a queue's contributions come late), they are compacted
+with the rows from the oldest of them on, minutes of an hour's rows. What is dropped
+through leaves the arrays once it is a quarter of them. ``python -m
+benchmarks.contribution_log`` times an hour's log over hours of event time. Usage::
 
     log = ContributionLog()
     log.add(at_us=5, slot=0, value=1)
@@ -25,7 +28,7 @@ costs a bounded share of the compactions. Usage::
 from __future__ import annotations
 
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from operator import itemgetter
 from typing import Final
@@ -50,11 +53,13 @@ class ContributionLog:
 
     __slots__ = (
         "_compact_at",
+        "_cutoff",
         "_dropped",
         "_ends",
         "_late_at",
         "_late_slot",
         "_late_value",
+        "_netted",
         "_slot",
         "_slot_type",
         "_times",
@@ -63,10 +68,22 @@ class ContributionLog:
 
     def __init__(self, slots: int = 256) -> None:
         self._slot_type = _smallest_type(slots)
-        self._rebuild([])
+        self._times, self._ends, self._dropped = array("q"), array("q"), 0
+        self._slot, self._value = array(self._slot_type), array("q")
+        self._late_at, self._late_slot, self._late_value = array("q"), array(self._slot_type), array("q")
         self._compact_at = _SLACK  # the length at which to compact next
+        self._netted = 0  # the rows before this one hold one contribution per (time, slot) at most
+        self._cutoff: int | None = None  # dropped through, but still in the arrays
 
     def __len__(self) -> int:
+        cutoff, held = self._cutoff, self._held()
+        if cutoff is None:
+            return held
+        dropped_rows, dropped_late = bisect_right(self._times, cutoff), bisect_right(self._late_at, cutoff)
+        return held - self._first_entry(dropped_rows) - dropped_late
+
+    def _held(self) -> int:
+        """Contributions in the arrays, those dropped through and not yet deleted included."""
         return len(self._slot) + len(self._late_at)
 
     def add(self, at_us: int, slot: int, value: int) -> None:
@@ -75,6 +92,8 @@ class ContributionLog:
             for part in _parts(value):
                 self.add(at_us, slot, part)
             return
+        if self._cutoff is not None and at_us <= self._cutoff:
+            self._delete_dropped()  # logged after it was dropped through: it counts
         times = self._times
         if times and at_us < times[-1]:
             self._add_late(at_us, slot, value)
@@ -86,8 +105,12 @@ class ContributionLog:
                 self._ends.append(self._dropped + len(self._slot) + 1)
             self._slot.append(slot)
             self._value.append(value)
-        if len(self) >= self._compact_at or len(self._late_at) > len(self._slot) // 4 + _SLACK:
-            self.compact()
+        if self._held() >= self._compact_at:  # grown twice as long: net what was logged since
+            self._delete_dropped()
+            self._compact_from(min(self._netted, self._late_row()))
+            self._compact_at = 2 * self._held() + _SLACK
+        elif len(self._late_at) > len(self._slot) // 4 + _SLACK:
+            self._compact_from(self._late_row())
 
     def _add_late(self, at_us: int, slot: int, value: int) -> None:
         index = bisect_right(self._late_at, at_us)
@@ -95,35 +118,60 @@ class ContributionLog:
         self._late_slot.insert(index, slot)
         self._late_value.insert(index, value)
 
-    def _rows(self) -> Iterator[Contribution]:
-        """The contributions in rows, in time order."""
-        slots, values, first = self._slot, self._value, 0
-        for at, end in zip(self._times, self._ends, strict=True):
+    def _rows(self, row: int) -> Iterator[Contribution]:
+        """The contributions in rows from row ``row`` on, in time order."""
+        slots, values, first = self._slot, self._value, self._first_entry(row)
+        for at, end in zip(self._times[row:], self._ends[row:], strict=True):
             last = end - self._dropped
             for index in range(first, last):
                 yield at, slots[index], values[index]
             first = last
 
+    def _late_row(self) -> int:
+        """The first row no older than the oldest late contribution (past the rows: none late)."""
+        return bisect_left(self._times, self._late_at[0]) if self._late_at else len(self._times)
+
+    def _first_entry(self, row: int) -> int:
+        """The index in ``_slot`` and ``_value`` of the first contribution of row ``row``."""
+        return self._ends[row - 1] - self._dropped if row else 0
+
     def compact(self) -> None:
         """One contribution per (time, slot), their sum; none where they cancel out; all in rows."""
+        self._delete_dropped()
+        self._compact_from(0)
+        self._compact_at = 2 * self._held() + _SLACK
+
+    def _compact_from(self, row: int) -> None:
+        """Compact the rows from row ``row`` on, and the late contributions, none older than it.
+
+        The rows before it are left as they are (compacting all of them each time was a tenth
+        of a worker catching up on a backlog): rows compacted before, when the log has grown
+        twice as long; the hour before the late ones, mostly minutes old, when they are folded in.
+        """
         net: dict[tuple[int, int], int] = {}
         late = zip(self._late_at, self._late_slot, self._late_value, strict=True)
-        for at, slot, value in [*self._rows(), *late]:
+        for at, slot, value in [*self._rows(row), *late]:
             net[at, slot] = net.get((at, slot), 0) + value
         kept = [(at, slot, part) for (at, slot), value in net.items() for part in _parts(value)]
         if self._late_at:
             kept.sort(key=_TIME)
-        self._rebuild(kept)
-        self._compact_at = 2 * len(kept) + _SLACK
+        self._cut_from(row)
+        self._append_rows(kept)
+        if row <= self._netted:  # all rows netted now; the newest may gain more at its time
+            self._netted = max(0, len(self._times) - 1)
 
-    def _rebuild(self, contributions: list[Contribution]) -> None:
-        """Rows of ``contributions`` (in time order), and no late ones."""
-        self._times, self._ends, self._dropped = array("q"), array("q"), 0
-        self._late_at, self._late_slot, self._late_value = array("q"), array(self._slot_type), array("q")
-        self._slot = array(self._slot_type, [slot for _, slot, _ in contributions])
-        self._value = array("q", [value for _, _, value in contributions])
-        times, ends = self._times, self._ends
-        for count, (at, _, _) in enumerate(contributions, start=1):
+    def _cut_from(self, row: int) -> None:
+        """Forget the rows from row ``row`` on, and the late contributions."""
+        first = self._first_entry(row)
+        del self._times[row:], self._ends[row:], self._slot[first:], self._value[first:]
+        del self._late_at[:], self._late_slot[:], self._late_value[:]
+
+    def _append_rows(self, contributions: list[Contribution]) -> None:
+        """Log ``contributions`` (in time order, none older than the newest row) in rows."""
+        times, ends, logged = self._times, self._ends, self._dropped + len(self._slot)
+        self._slot.extend(array(self._slot_type, [slot for _, slot, _ in contributions]))
+        self._value.extend(array("q", [value for _, _, value in contributions]))
+        for count, (at, _, _) in enumerate(contributions, start=logged + 1):
             if times and times[-1] == at:
                 ends[-1] = count
             else:
@@ -134,6 +182,8 @@ class ContributionLog:
         """Per slot, the sum of the contributions with ``after < time <= upto`` (``None``: no
         lower bound)."""
         sums = [0] * slots
+        if self._cutoff is not None and (after is None or after < self._cutoff):
+            after = self._cutoff  # what is at or before it was dropped
         low, high = _span(self._times, after, upto)
         if high > low:
             first = (self._ends[low - 1] if low else self._dropped) - self._dropped
@@ -142,20 +192,35 @@ class ContributionLog:
         return sums
 
     def drop_through(self, cutoff: int) -> None:
-        """Forget every contribution at or before ``cutoff``."""
+        """Forget every contribution at or before ``cutoff``.
+
+        They leave the arrays once they are a quarter of them: a worker drops the oldest at
+        every advance, and deleting them at once moved an hour's arrays every time."""
+        self._cutoff = cutoff if self._cutoff is None else max(self._cutoff, cutoff)
+        rows, late = bisect_right(self._times, cutoff), bisect_right(self._late_at, cutoff)
+        if rows > len(self._times) // 4 or late > len(self._late_at) // 4:
+            self._delete_dropped()
+
+    def _delete_dropped(self) -> None:
+        """Delete from the arrays what was dropped through."""
+        cutoff, self._cutoff = self._cutoff, None
+        if cutoff is None:
+            return
         count = bisect_right(self._times, cutoff)
         if count:
             gone = self._ends[count - 1]
             del self._slot[: gone - self._dropped], self._value[: gone - self._dropped]
             del self._times[:count], self._ends[:count]
             self._dropped = gone
+            self._netted = max(0, self._netted - count)
         count = bisect_right(self._late_at, cutoff)
         if count:
             del self._late_at[:count], self._late_slot[:count], self._late_value[:count]
 
     def times(self) -> set[int]:
         """The times logged (for tests and tools)."""
-        return set(self._times) | set(self._late_at)
+        cutoff = -(2**63) if self._cutoff is None else self._cutoff
+        return {at for at in [*self._times, *self._late_at] if at > cutoff}
 
 
 def _span(times: array[int], after: int | None, upto: int) -> tuple[int, int]:

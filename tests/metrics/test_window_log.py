@@ -146,3 +146,43 @@ def test_late_contributions_cost_what_flat_ones_did_and_fold_into_rows() -> None
     assert len(log._late_at) < late  # folded into rows once they passed a quarter of them
     assert log.times() == {10 * at for at in range(20_000)} | {10 * at + 5 for at in range(2 * late)}
     assert log.sum_range(None, 10**9, 4) == [6667, 6667, 6666, 4 * late]
+
+
+@given(st.integers(0, 2**32), st.sampled_from([0.1, 0.3, 0.6]), st.integers(1, 400))
+def test_late_contributions_folded_in_give_the_sums_of_a_recount(
+    seed: int, late_share: float, span: int
+) -> None:
+    """Late ones fold into the rows from the earliest late one's on (a fold, not a whole
+    compaction: the rows before are left as they were): sums as a recount's, at any range."""
+    rng = random.Random(seed)
+    log, kept, newest = ContributionLog(), list[tuple[int, int, int]](), 1_000
+    for step in range(3_000):
+        newest += rng.randrange(3)
+        at = newest - rng.randrange(1, span + 1) if rng.random() < late_share else newest
+        contribution = (at, rng.randrange(3), rng.randrange(-3, 4))
+        log.add(*contribution)
+        kept.append(contribution)
+        if step % 100 == 99:  # as windows move: the log's oldest go as new ones come
+            cutoff = newest - 4 * span
+            log.drop_through(cutoff)
+            kept = [c for c in kept if c[0] > cutoff]
+    for upto in range(newest, newest - 5 * span, -max(1, span // 4)):
+        for after in (None, upto - span, upto - 1):
+            want = [
+                sum(v for t, s, v in kept if (after is None or t > after) and t <= upto and s == slot)
+                for slot in range(3)
+            ]
+            assert log.sum_range(after, upto, 3) == want
+
+
+def test_rows_kept_after_a_drop_are_netted_when_the_log_doubles() -> None:
+    """A compaction nets only what came since the last one; a drop moves that boundary."""
+    log = ContributionLog()
+    for at in range(20_000):
+        log.add(at, 0, 1)
+        log.add(at, 0, -1)  # taken back at once: nothing of it is left to keep
+        log.add(at, 1, 1)
+        if at % 100 == 99:
+            log.drop_through(at - 1_000)
+    assert len(log) <= 2 * 1_000 + 64  # twice the net at most: one contribution at each instant kept
+    assert log.sum_range(None, 20_000, 2) == [0, 1_000]
