@@ -50,13 +50,14 @@ class ColdEntities(Generic[Entity]):
         self, hot: MutableMapping[str, Entity], keys: Iterable[str], partition: int, now_us: int
     ) -> list[str]:
         """Move states among ``keys`` with nothing new for ``COLD_AFTER_US`` out of ``hot``; their keys."""
-        before = now_us - COLD_AFTER_US
-        quiet = [key for key in keys if (state := hot.get(key)) is not None and state.last_us < before]
-        rows = [(key, hot[key].last_us + self.expire_after_us, self._pack(hot[key])) for key in quiet]
-        self.store.put(partition, rows)
-        for key in quiet:
+        before = now_us - COLD_AFTER_US  # a worker's table is a faust store: each key read once
+        states = [(key, state) for key in keys if (state := hot.get(key)) is not None]
+        states = [(key, state) for key, state in states if state.last_us < before]
+        expiry = self.expire_after_us
+        self.store.put(partition, [(key, state.last_us + expiry, self._pack(state)) for key, state in states])
+        for key, _ in states:
             del hot[key]
-        return quiet
+        return [key for key, _ in states]
 
     def expiry(self, key: str, data: bytes) -> int:
         """When a packed state expires: as its step would let it go."""
