@@ -99,6 +99,7 @@ bench: venv kafka-jars compiler allocator $(QUIX_VENV)/.installed
 	$(BIN)/python -m benchmarks.compiled_engine
 	$(BIN)/python -m benchmarks.scrape_render
 	cd .cache/compiled/tree && $(CURDIR)/$(BIN)/python -m benchmarks.scrape_render  # as the image renders
+	cd .cache/compiled/tree && $(CURDIR)/$(BIN)/python -m benchmarks.contribution_log  # a queue's window log
 	$(BIN)/python -m benchmarks.kafka_throughput --tree $(COMPILED)  # and the interpreted one beside it
 	$(BIN)/python -m benchmarks.latency --tree $(COMPILED)
 	$(BIN)/python -m benchmarks.recovery --tree $(COMPILED)
