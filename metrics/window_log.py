@@ -144,9 +144,10 @@ class ContributionLog:
     def _compact_from(self, row: int) -> None:
         """Compact the rows from row ``row`` on, and the late contributions, none older than it.
 
-        The rows before it are left as they are (compacting all of them each time was a tenth
-        of a worker catching up on a backlog): rows compacted before, when the log has grown
-        twice as long; the hour before the late ones, mostly minutes old, when they are folded in.
+        The rows before it are left as they are (compacting all of them each time, a worker's
+        compactions each went over a queue's whole hour): rows compacted before, when the log
+        has grown twice as long; the hour before the late ones, mostly minutes old, when they
+        are folded in.
         """
         net: dict[tuple[int, int], int] = {}
         late = zip(self._late_at, self._late_slot, self._late_value, strict=True)
