@@ -46,6 +46,7 @@ from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import TopicPartition
 
 from benchmarks.compiled_engine import timed
 from benchmarks.scrape import metric_sums
@@ -222,10 +223,15 @@ def stop(child: subprocess.Popen[bytes]) -> None:
 
 
 def worker(
-    bootstrap: str, expected: int, prefix: str = PREFIX, name: str = "ccmetrics worker", tree: Path = REPO
+    bootstrap: str,
+    expected: int,
+    prefix: str = PREFIX,
+    name: str = "ccmetrics worker",
+    tree: Path = REPO,
+    app_id: str | None = None,
 ) -> Rate:
     port = free_port()
-    child = start_worker(bootstrap, port, prefix=prefix, tree=tree)
+    child = start_worker(bootstrap, port, app_id=app_id, prefix=prefix, tree=tree)
     try:
         return watch_worker(child, port, expected, name)
     finally:
@@ -317,6 +323,33 @@ def report(rates: list[Rate], interpreted: list[Rate]) -> None:
     )
 
 
+async def messages_by_topic(bootstrap: str, prefix: str) -> dict[str, int]:
+    """How many messages each topic named ``prefix``... holds: one worker's changelogs and
+    internal topics, when ``prefix`` is its app id."""
+    listing = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await listing.start()
+    try:
+        names = sorted(name for name in await listing.topics() if name.startswith(prefix))
+    finally:
+        await listing.stop()
+    reader = AIOKafkaConsumer(*names, bootstrap_servers=bootstrap)  # fetches their partitions
+    await reader.start()
+    try:
+        parts = [TopicPartition(n, p) for n in names for p in reader.partitions_for_topic(n) or ()]
+        ends = await reader.end_offsets(parts)
+    finally:
+        await reader.stop()
+    return {name: sum(end for part, end in ends.items() if part.topic == name) for name in names}
+
+
+def report_messages(counts: dict[str, int], events: int, app_id: str) -> None:
+    """The worker's own messages (changelogs, internal topics) an event, by topic."""
+    print(f"the worker's messages an event: {sum(counts.values()) / events:.2f}, of which:")
+    for name, count in sorted(counts.items(), key=lambda item: -item[1]):
+        if count:
+            print(f"  {count / events:6.3f}  {name.removeprefix(app_id + '-')}")
+
+
 def engine_alone(events: list[Event], tree: Path = REPO) -> Rate:
     """The replay engine of ``tree``'s build over the same events (held in memory, in a process
     of its own, repeat calls on as in the worker: ``benchmarks.compiled_engine``'s timing)."""
@@ -355,7 +388,11 @@ def main(argv: list[str] | None = None) -> int:
         print("bare consumer done; naive faust agent ...", flush=True)
         rates.append(naive_faust(broker.bootstrap, len(events)))
         print(f"naive faust done; the worker{build} ...", flush=True)
-        rates.append(worker(broker.bootstrap, len(events), name=f"ccmetrics worker{build}", tree=tree))
+        app_id = f"bench-{uuid.uuid4().hex[:8]}"
+        rates.append(
+            worker(broker.bootstrap, len(events), name=f"ccmetrics worker{build}", tree=tree, app_id=app_id)
+        )
+        counts = asyncio.run(messages_by_topic(broker.bootstrap, app_id + "-"))
         rates.append(engine_alone(events, tree))
         peer = quix_peer(broker.bootstrap, events)
         print("the worker on the same events with malformed ones among them ...", flush=True)
@@ -364,6 +401,7 @@ def main(argv: list[str] | None = None) -> int:
         rates.append(worker(broker.bootstrap, mixed, BAD_PREFIX, bad, tree))
         interpreted = [] if tree == REPO else interpreted_rates(broker.bootstrap, events)
         report(rates, interpreted)
+        report_messages(counts, len(events), app_id)
         if peer is not None:
             report_peer(rates[2], peer)
         return 0
