@@ -76,11 +76,10 @@ class ContributionLog:
         self._cutoff: int | None = None  # dropped through, but still in the arrays
 
     def __len__(self) -> int:
-        cutoff, held = self._cutoff, self._held()
-        if cutoff is None:
-            return held
-        dropped_rows, dropped_late = bisect_right(self._times, cutoff), bisect_right(self._late_at, cutoff)
-        return held - self._first_entry(dropped_rows) - dropped_late
+        if self._cutoff is None:
+            return self._held()
+        rows, late = self._dropped_through(self._cutoff)
+        return self._held() - self._first_entry(rows) - late
 
     def _held(self) -> int:
         """Contributions in the arrays, those dropped through and not yet deleted included."""
@@ -106,9 +105,7 @@ class ContributionLog:
             self._slot.append(slot)
             self._value.append(value)
         if self._held() >= self._compact_at:  # grown twice as long: net what was logged since
-            self._delete_dropped()
-            self._compact_from(min(self._netted, self._late_row()))
-            self._compact_at = 2 * self._held() + _SLACK
+            self._compact(everything=False)
         elif len(self._late_at) > len(self._slot) // 4 + _SLACK:
             self._compact_from(self._late_row())
 
@@ -137,8 +134,13 @@ class ContributionLog:
 
     def compact(self) -> None:
         """One contribution per (time, slot), their sum; none where they cancel out; all in rows."""
+        self._compact(everything=True)
+
+    def _compact(self, everything: bool) -> None:
+        """Net every row, or those logged since the last compaction (and the late ones); the next
+        compaction once the log has doubled again."""
         self._delete_dropped()
-        self._compact_from(0)
+        self._compact_from(0 if everything else min(self._netted, self._late_row()))
         self._compact_at = 2 * self._held() + _SLACK
 
     def _compact_from(self, row: int) -> None:
@@ -198,25 +200,28 @@ class ContributionLog:
         They leave the arrays once they are a quarter of them: a worker drops the oldest at
         every advance, and deleting them at once moved an hour's arrays every time."""
         self._cutoff = cutoff if self._cutoff is None else max(self._cutoff, cutoff)
-        rows, late = bisect_right(self._times, cutoff), bisect_right(self._late_at, cutoff)
+        rows, late = self._dropped_through(self._cutoff)
         if rows > len(self._times) // 4 or late > len(self._late_at) // 4:
             self._delete_dropped()
+
+    def _dropped_through(self, cutoff: int) -> tuple[int, int]:
+        """How many rows, and how many late contributions, are at or before ``cutoff``."""
+        return bisect_right(self._times, cutoff), bisect_right(self._late_at, cutoff)
 
     def _delete_dropped(self) -> None:
         """Delete from the arrays what was dropped through."""
         cutoff, self._cutoff = self._cutoff, None
         if cutoff is None:
             return
-        count = bisect_right(self._times, cutoff)
-        if count:
-            gone = self._ends[count - 1]
+        rows, late = self._dropped_through(cutoff)
+        if rows:
+            gone = self._ends[rows - 1]
             del self._slot[: gone - self._dropped], self._value[: gone - self._dropped]
-            del self._times[:count], self._ends[:count]
+            del self._times[:rows], self._ends[:rows]
             self._dropped = gone
-            self._netted = max(0, self._netted - count)
-        count = bisect_right(self._late_at, cutoff)
-        if count:
-            del self._late_at[:count], self._late_slot[:count], self._late_value[:count]
+            self._netted = max(0, self._netted - rows)
+        if late:
+            del self._late_at[:late], self._late_slot[:late], self._late_value[:late]
 
     def times(self) -> set[int]:
         """The times logged (for tests and tools)."""
