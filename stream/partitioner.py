@@ -32,11 +32,11 @@ def partition_of(key: bytes | None, partitions: int) -> int:
 def murmur2(data: bytes) -> int:
     """MurmurHash2 as Kafka's Java client computes it (``Utils.murmur2``), unsigned."""
     length = len(data)
-    h = _SEED ^ length
-    for start in range(0, length - length % 4, 4):
+    h, whole = _SEED ^ length, length & ~3  # the bytes in whole 4-byte words
+    for start in range(0, whole, 4):
         k = data[start] | data[start + 1] << 8 | data[start + 2] << 16 | data[start + 3] << 24
         h = _times_m(h) ^ _mixed(k)
-    return _finished(_tail(data, h))
+    return _finished(_tail(data, whole, h))
 
 
 def _times_m(x: int) -> int:
@@ -49,10 +49,9 @@ def _mixed(k: int) -> int:
     return _times_m(k ^ k >> 24)
 
 
-def _tail(data: bytes, h: int) -> int:
-    """The hash with the last one to three bytes in."""
-    end = len(data) & ~3
-    extra = len(data) % 4
+def _tail(data: bytes, end: int, h: int) -> int:
+    """The hash with the last one to three bytes (from ``end``) in."""
+    extra = len(data) - end
     if extra >= 3:
         h ^= data[end + 2] << 16
     if extra >= 2:
