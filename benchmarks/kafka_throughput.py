@@ -201,7 +201,7 @@ def start_worker(
     env = _env(RUN / "worker-data", tree) | {
         "CCMETRICS_KAFKA_SERVERS": bootstrap,
         "CCMETRICS_TOPIC_PREFIX": prefix,
-        "CCMETRICS_APP_ID": app_id or f"bench-{uuid.uuid4().hex[:8]}",
+        "CCMETRICS_APP_ID": app_id or new_app_id(),
         "CCMETRICS_METRICS_PORT": str(port),
         "CCMETRICS_LOG_LEVEL": "warning",
     }
@@ -216,6 +216,11 @@ def start_worker(
             raise SystemExit(f"the worker did not start; see {RUN / 'worker.log'}")
         time.sleep(0.5)
     return child
+
+
+def new_app_id() -> str:
+    """A worker's app id of its own: its consumer group, and the prefix of its topics."""
+    return f"bench-{uuid.uuid4().hex[:8]}"
 
 
 def stop(child: subprocess.Popen[bytes]) -> None:
@@ -388,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
         print("bare consumer done; naive faust agent ...", flush=True)
         rates.append(naive_faust(broker.bootstrap, len(events)))
         print(f"naive faust done; the worker{build} ...", flush=True)
-        app_id = f"bench-{uuid.uuid4().hex[:8]}"
+        app_id = new_app_id()
         rates.append(
             worker(broker.bootstrap, len(events), name=f"ccmetrics worker{build}", tree=tree, app_id=app_id)
         )
