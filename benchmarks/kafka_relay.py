@@ -1,52 +1,61 @@
 """The least a worker that keeps its state in Kafka must do: read, decode, write, nothing else.
 
 A relay reads the bench events as the bare consumer does (aiokafka ``getmany``, orjson), and
-for every event it hands messages to Kafka through the worker's own producer
-(:class:`stream.direct_producer.DirectProducer`: aiokafka record batches, acks from all
-replicas, a fetch's output delivered before it counts), as many an event as the worker sends
-of its own (changelogs and internal topics; ``kafka_throughput`` counts them). It computes
-nothing and reads none of them back, so it is a floor under the worker's Kafka work, not an
-estimate of it: no worker that writes what this one writes can be faster. Usage::
+for every event it hands messages to Kafka, as many an event as the worker sends of its own
+(changelogs and internal topics; ``kafka_throughput`` counts them), a fetch's output delivered
+before it counts. It computes nothing and reads none of them back, so it is a floor under the
+worker's Kafka work, not an estimate of it: no worker that writes what this one writes, with
+the same producer, can be faster. Two producers, each with acks from all replicas:
 
-    rate = asyncio.run(relay(bootstrap, expected=200_000, messages_per_event=1.17))
+- the worker's own (:class:`stream.direct_producer.DirectProducer`, librdkafka);
+- aiokafka's record batches, one per topic partition, each sent as it fills
+  (:class:`AiokafkaBatches`): what the worker used before librdkafka.
+
+Usage::
+
+    rate = asyncio.run(relay(bootstrap, 200_000, messages_per_event=1.12, producer="librdkafka"))
     print(rate.per_second, rate.cpu_us_each)
 
-``kafka_throughput`` runs it beside the bare consumer and prints what is left of an event's
-time for the steps, at the worker's target of a quarter of the bare consumer's pace. It also
-times the producer alone (:func:`producer_cost`) against librdkafka's (confluent-kafka, in the
-quix-streams peer's virtual environment, which has it: ``benchmarks/librdkafka_produce.py``),
-over the same messages: the CPU time a message of each.
+``kafka_throughput`` runs both beside the bare consumer and prints what is left of an event's
+time for the steps at the worker's target, a quarter of the bare consumer's pace; then each
+producer alone over the same messages (:func:`producer_cost`): the CPU time a message.
 """
 
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any, Literal, Protocol
 
 import orjson
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 
 from metrics.pipeline import PipelineStats
 from stream.deploy import Deployment
 from stream.direct_producer import DirectProducer, Message
+from stream.partitioner import partition_of
 
-REPO = Path(__file__).resolve().parent.parent
 IN_FLIGHT = 8  # fetches handed over but not yet delivered, as the worker's MAX_IN_FLIGHT
-FETCH = 2_000  # messages a hand-over, when the producer is timed alone
+FETCH = 2_000  # messages a hand-over, when a producer is timed alone
 RELAY_TOPIC = "relay-out"
-LIBRDKAFKA_PYTHON = REPO / ".cache" / "quix-venv" / "bin" / "python"
+ProducerKind = Literal["librdkafka", "aiokafka"]
+PRODUCERS: tuple[ProducerKind, ...] = ("librdkafka", "aiokafka")
+
+
+class HandsOver(Protocol):
+    async def hand_over(self, messages: list[Message]) -> asyncio.Future[Any]: ...
+
+    async def stop(self) -> None: ...
 
 
 @dataclass(frozen=True)
 class Cost:
     """Events relayed (or messages sent), over the time from the first to the last delivery;
-    the CPU time of the process that did it over the same span."""
+    the CPU time of this process over the same span."""
 
     count: int
     seconds: float
@@ -61,14 +70,57 @@ class Cost:
         return self.cpu_seconds / self.count * 1e6
 
 
+class AiokafkaBatches:
+    """aiokafka's producer, a hand-over's messages in one record batch per topic partition,
+    each sent as it fills; done when Kafka has every batch."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+        self._started = False
+        self._partitions: dict[str, int] = {}
+
+    async def hand_over(self, messages: list[Message]) -> asyncio.Future[Any]:
+        if not self._started:
+            await self._producer.start()
+            self._started = True
+        open_: dict[tuple[str, int], Any] = {}
+        sent = []
+        for message in messages:
+            where = (message.topic, await self._partition(message))
+            builder = open_.get(where) or open_.setdefault(where, self._producer.create_batch())
+            if builder.append(timestamp=None, key=message.key, value=message.value) is None:  # full
+                sent.append(await self._producer.send_batch(open_.pop(where), *where))
+                open_[where] = builder = self._producer.create_batch()
+                builder.append(timestamp=None, key=message.key, value=message.value)
+        sent += [await self._producer.send_batch(builder, *where) for where, builder in open_.items()]
+        return asyncio.gather(*sent)
+
+    async def _partition(self, message: Message) -> int:
+        if message.partition is not None:
+            return message.partition
+        if message.topic not in self._partitions:
+            self._partitions[message.topic] = len(await self._producer.partitions_for(message.topic))
+        return partition_of(message.key or b"", self._partitions[message.topic])
+
+    async def stop(self) -> None:
+        if self._started:
+            await self._producer.stop()
+
+
+def new_producer(kind: ProducerKind, bootstrap: str) -> HandsOver:
+    if kind == "aiokafka":
+        return AiokafkaBatches(bootstrap)
+    return DirectProducer(Deployment(kafka_servers=bootstrap).librdkafka_config(), PipelineStats())
+
+
 class Relay:
     """Owes ``messages_per_event`` messages for each event read: after n events, n times it
     (rounded) have been handed over."""
 
-    def __init__(self, producer: DirectProducer, messages_per_event: float) -> None:
+    def __init__(self, producer: HandsOver, messages_per_event: float) -> None:
         self._producer, self._ratio = producer, messages_per_event
         self._read = self._sent = 0
-        self._in_flight: list[asyncio.Future[None]] = []
+        self._in_flight: list[asyncio.Future[Any]] = []
 
     async def take(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         """Decode each record and hand the messages it owes over; wait while too many are out."""
@@ -90,7 +142,9 @@ class Relay:
         await asyncio.gather(*self._in_flight)
 
 
-async def relay(bootstrap: str, expected: int, messages_per_event: float, prefix: str = "bench.") -> Cost:
+async def relay(
+    bootstrap: str, expected: int, messages_per_event: float, producer: ProducerKind, prefix: str = "bench."
+) -> Cost:
     """Relay the ``expected`` events of the bench topics (named with ``prefix``)."""
     deployment = Deployment(kafka_servers=bootstrap, topic_prefix=prefix)
     consumer = AIOKafkaConsumer(
@@ -100,13 +154,13 @@ async def relay(bootstrap: str, expected: int, messages_per_event: float, prefix
         group_id=f"relay-{uuid.uuid4()}",
         auto_offset_reset="earliest",
     )
-    producer = DirectProducer(deployment.aiokafka_options(), PipelineStats())
+    sending = new_producer(producer, bootstrap)
     await consumer.start()
     try:
-        return await _run(consumer, Relay(producer, messages_per_event), expected)
+        return await _run(consumer, Relay(sending, messages_per_event), expected)
     finally:
         await consumer.stop()
-        await producer.stop()
+        await sending.stop()
 
 
 async def _run(consumer: AIOKafkaConsumer, relaying: Relay, expected: int) -> Cost:
@@ -122,12 +176,13 @@ async def _run(consumer: AIOKafkaConsumer, relaying: Relay, expected: int) -> Co
     return Cost(seen, time.monotonic() - first, time.process_time() - cpu)
 
 
-async def producer_cost(bootstrap: str, values: list[bytes]) -> Cost:
-    """The worker's producer alone: ``values`` sent as messages, ``FETCH`` a hand-over."""
-    producer = DirectProducer(Deployment(kafka_servers=bootstrap).aiokafka_options(), PipelineStats())
-    sending = Relay(producer, 0.0)
+async def producer_cost(bootstrap: str, values: list[bytes], producer: ProducerKind) -> Cost:
+    """One producer alone: ``values`` sent as messages, ``FETCH`` a hand-over."""
+    producing = new_producer(producer, bootstrap)
+    sending = Relay(producing, 0.0)
     messages = [Message(RELAY_TOPIC, None, b"k%d" % (n % 5000), value) for n, value in enumerate(values)]
     await sending.hand_over(messages[:1])  # started, with the topic's metadata: not timed
+    await sending.delivered()
     try:
         started, cpu = time.monotonic(), time.process_time()
         for first in range(0, len(messages), FETCH):
@@ -135,45 +190,29 @@ async def producer_cost(bootstrap: str, values: list[bytes]) -> Cost:
         await sending.delivered()
         return Cost(len(messages), time.monotonic() - started, time.process_time() - cpu)
     finally:
-        await producer.stop()
+        await producing.stop()
 
 
-def librdkafka_cost(bootstrap: str, values_file: Path) -> Cost | None:
-    """librdkafka's producer over the lines of ``values_file``, or ``None`` without its venv."""
-    if not LIBRDKAFKA_PYTHON.exists():
-        print(f"librdkafka's producer skipped: no {LIBRDKAFKA_PYTHON} (make bench makes it)", flush=True)
-        return None
-    script = REPO / "benchmarks" / "librdkafka_produce.py"
-    command = [str(LIBRDKAFKA_PYTHON), str(script), bootstrap, "librdkafka-out", str(values_file)]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=True)
-    found = orjson.loads(done.stdout.strip().splitlines()[-1])
-    return Cost(found["messages"], found["seconds"], found["cpu_seconds"])
+def floors(bootstrap: str, expected: int, messages_per_event: float) -> dict[ProducerKind, Cost]:
+    """The relay with each producer."""
+    return {kind: asyncio.run(relay(bootstrap, expected, messages_per_event, kind)) for kind in PRODUCERS}
 
 
-def report_floor(bare_per_second: float, floor: Cost, messages_per_event: float) -> None:
-    """The relay against the bare consumer, and what the worker's target leaves for its steps."""
-    print(
-        f"relay (decode, write {messages_per_event:.2f} messages an event, compute nothing) / bare consumer: "
-        f"{floor.per_second / bare_per_second:.1%}   (the floor under the worker's Kafka work)"
-    )
-    budget_us, floor_us = 4e6 / bare_per_second, 1e6 / floor.per_second
-    left = budget_us - floor_us
-    print(f"at 25 % of the bare consumer an event may take {budget_us:.1f} µs; the relay's takes", end="")
-    print(f" {floor_us:.1f} µs ({floor.cpu_us_each:.1f} µs of CPU): {left:.1f} µs left for the steps")
+def report_floors(bare_per_second: float, found: dict[ProducerKind, Cost], messages_per_event: float) -> None:
+    """Each relay against the bare consumer, and what the worker's target leaves for its steps."""
+    budget_us = 4e6 / bare_per_second
+    print(f"relays: decode, write {messages_per_event:.2f} messages an event, compute nothing", end="")
+    print(f" (a floor); at 25 % of the bare consumer an event may take {budget_us:.1f} µs")
+    for kind, floor in found.items():
+        floor_us, share = 1e6 / floor.per_second, floor.per_second / bare_per_second
+        print(f"  relay, {kind} producer: {share:.1%} of the bare consumer, {floor_us:.1f} µs", end="")
+        print(f" an event ({floor.cpu_us_each:.1f} of CPU): {budget_us - floor_us:.1f} µs left for the steps")
 
 
-def report_producers(ours: Cost, librdkafka: Cost | None) -> None:
-    """The worker's producer (aiokafka) against librdkafka's, a message each."""
-    print(f"the worker's producer (aiokafka record batches): {ours.cpu_us_each:.1f} µs of CPU", end="")
-    print(f" a message, {ours.per_second:,.0f} messages/s")
-    if librdkafka is not None:
-        print(f"librdkafka's (confluent-kafka): {librdkafka.cpu_us_each:.1f} µs of CPU a message", end="")
-        print(f", {librdkafka.per_second:,.0f}/s; aiokafka's CPU / librdkafka's: ", end="")
-        print(f"{ours.cpu_us_each / librdkafka.cpu_us_each:.1f}x")
-
-
-def compare_producers(bootstrap: str, values: list[bytes], values_file: Path) -> None:
-    """Both producers over the same messages (``values``, also the lines of ``values_file``)."""
-    values_file.write_bytes(b"".join(value + b"\n" for value in values))
-    ours = asyncio.run(producer_cost(bootstrap, values))
-    report_producers(ours, librdkafka_cost(bootstrap, values_file))
+def compare_producers(bootstrap: str, values: list[bytes]) -> None:
+    """Each producer alone over the same messages: CPU time a message."""
+    found = {kind: asyncio.run(producer_cost(bootstrap, values, kind)) for kind in PRODUCERS}
+    for kind, cost in found.items():
+        print(f"{kind} producer alone: {cost.cpu_us_each:.1f} µs of CPU a message, {cost.per_second:,.0f}/s")
+    ratio = found["aiokafka"].cpu_us_each / found["librdkafka"].cpu_us_each
+    print(f"aiokafka's CPU a message / librdkafka's (the worker's): {ratio:.1f}x")

@@ -23,7 +23,8 @@ windows) over the same events held in memory, no Kafka. It does the worker's ari
 once, without its two Kafka hops, changelogs and batching: the most such a worker can reach.
 And the least a worker's Kafka work costs: a relay (``benchmarks/kafka_relay.py``) that decodes
 each event and writes as many messages an event as the worker wrote of its own, computing
-nothing; then the worker's producer alone against librdkafka's, over the same messages.
+nothing, with the worker's producer (librdkafka) and with aiokafka's record batches; then the
+two producers alone over the same messages.
 
 ``--tree``: another build's worker and engine are the ones measured (``make bench`` passes
 the compiled build, ``tools/compiled.py``, as the image runs it); this checkout's
@@ -52,7 +53,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
 from benchmarks.compiled_engine import timed
-from benchmarks.kafka_relay import compare_producers, relay, report_floor
+from benchmarks.kafka_relay import compare_producers, floors, report_floors
 from benchmarks.scrape import metric_sums
 from metrics.contract.events import Event
 from metrics.timeutil import US
@@ -403,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         counts = asyncio.run(messages_by_topic(broker.bootstrap, app_id + "-"))
         print("a relay writing as many messages an event, computing nothing ...", flush=True)
-        floor = asyncio.run(relay(broker.bootstrap, len(events), sum(counts.values()) / len(events)))
+        found = floors(broker.bootstrap, len(events), sum(counts.values()) / len(events))
         rates.append(engine_alone(events, tree))
         peer = quix_peer(broker.bootstrap, events)
         print("the worker on the same events with malformed ones among them ...", flush=True)
@@ -413,8 +414,8 @@ def main(argv: list[str] | None = None) -> int:
         interpreted = [] if tree == REPO else interpreted_rates(broker.bootstrap, events)
         report(rates, interpreted)
         report_messages(counts, len(events), app_id)
-        report_floor(rates[0].per_second, floor, sum(counts.values()) / len(events))
-        compare_producers(broker.bootstrap, [orjson.dumps(to_cloudevent(e)) for e in events], RUN / "values")
+        report_floors(rates[0].per_second, found, sum(counts.values()) / len(events))
+        compare_producers(broker.bootstrap, [orjson.dumps(to_cloudevent(e)) for e in events])
         if peer is not None:
             report_peer(rates[2], peer)
         return 0

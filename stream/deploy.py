@@ -171,6 +171,25 @@ class Deployment:
             options["sasl_plain_password"] = self.kafka_sasl_password
         return options
 
+    def librdkafka_config(self) -> dict[str, Any]:
+        """Settings for librdkafka's producer (:mod:`stream.direct_producer`): the same broker,
+        security and files as :meth:`aiokafka_options` (whose SSL context checks the files)."""
+        config: dict[str, Any] = {
+            "bootstrap.servers": self.kafka_servers,
+            "security.protocol": self.kafka_security_protocol,
+        }
+        if "SSL" in self.kafka_security_protocol:
+            self.ssl_context()  # a clear error here for files that are not PEM
+            config["ssl.ca.location"] = self.kafka_ssl_cafile or "probe"  # probe: the system's CAs
+            if self.kafka_ssl_certfile:
+                config["ssl.certificate.location"] = self.kafka_ssl_certfile
+                config["ssl.key.location"] = self.kafka_ssl_keyfile or self.kafka_ssl_certfile
+        if "SASL" in self.kafka_security_protocol:
+            config["sasl.mechanism"] = self.kafka_sasl_mechanism
+            config["sasl.username"] = self.kafka_sasl_username
+            config["sasl.password"] = self.kafka_sasl_password
+        return config
+
 
 def _convert(name: str, kind: str, raw: str) -> Any:
     try:

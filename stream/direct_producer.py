@@ -1,26 +1,29 @@
-"""Sending a batch's messages straight through aiokafka, table changelog entries included.
+"""Sending a batch's messages straight through librdkafka, table changelog entries included.
 
 faust hands every table change and topic send to aiokafka one at a time, from a buffer that
 one task drains, and pauses the stream whenever more than 100 messages wait ("producer
 buffer full" in the worker's log; py-spy put most of the worker's time there). The worker's
 steps make their messages a batch at a time, so they hand them over here together; the
-batch's offsets are acknowledged once Kafka has all of them. They go into one aiokafka
-record batch per topic partition (:class:`PartitionBatches`, aiokafka's ``create_batch`` and
-``send_batch``), each sent as it fills: a future per batch, not per message (``send`` made
-one for each, with its callbacks: a sixth of the worker's time in a one-off profile; 1.28× the
-worker's pace without, ``python -m benchmarks.worker_ab``). A table entry is written
-to the table's store and to its changelog topic in faust's own format, so faust's recovery
-reads it back like any other. Usage::
+batch's offsets are acknowledged once Kafka has all of them. They go to librdkafka's producer
+(confluent-kafka), which batches and sends them from its own threads: its CPU time a message
+is a quarter of aiokafka's record batches' (``python -m benchmarks.kafka_throughput``, the
+producers compared over the same messages), and aiokafka's alone, decoding and writing as many
+messages as the worker does an event, left about 2 µs an event for every step at the worker's
+target pace (the relay there). Keyed messages go to the partition of their key's murmur2, as
+with Kafka's Java client and faust; librdkafka's idempotent producer keeps each partition's
+order through retries. A table entry is written to the table's store and to its changelog
+topic in faust's own format, so faust's recovery reads it back like any other. Usage::
 
-    producer = DirectProducer(deployment.aiokafka_options(), stats)
+    producer = DirectProducer(deployment.librdkafka_config(), stats)
     delivered = await producer.hand_over([table_entry(table, key, value, partition), ...])
     await delivered  # Kafka has them all, or refused some for good (counted in stats)
 
 A message Kafka can never take (too large, refused by the broker) is counted in
 ``callcenter_output_failures_total{topic,reason}``, logged without its payload and skipped:
 one bad record must not stop the worker, nor make it fail again on the same offset after
-every restart. Errors that may pass (a broker away, a timeout) still fail the batch, whose
-offsets are then not committed: it is processed again after the restart.
+every restart. Errors that may pass (a broker away) librdkafka retries until its message
+timeout; then they fail the batch, whose offsets are then not committed: it is processed
+again after the restart.
 """
 
 from __future__ import annotations
@@ -29,38 +32,38 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable
-from functools import partial
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
-from aiokafka import AIOKafkaProducer
-from aiokafka.errors import (
-    CorruptRecordException,
-    InvalidTimestampError,
-    InvalidTopicError,
-    MessageSizeTooLargeError,
-    PolicyViolationError,
-    RecordListTooLargeError,
-    RecordTooLargeError,
-    TopicAuthorizationFailedError,
-)
+from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka import Message as Delivered
 
 from metrics.pipeline import PipelineStats
-from stream.partitioner import partition_of
 from stream.state_codecs import encode_state
 
-LINGER_MS = 5
-# Errors about one message that sending it again cannot cure, by the reason label they count under
-REFUSALS: dict[type[Exception], str] = {
-    MessageSizeTooLargeError: "too_large",
-    RecordListTooLargeError: "too_large",
-    RecordTooLargeError: "too_large",
-    CorruptRecordException: "corrupt_record",
-    InvalidTimestampError: "invalid_timestamp",
-    InvalidTopicError: "invalid_topic",
-    PolicyViolationError: "policy_violation",
-    TopicAuthorizationFailedError: "not_authorized",
+# acks from all replicas; each partition's order kept through retries (idempotence); keyed
+# messages by the key's murmur2 (librdkafka's own default hashes differently)
+SETTINGS: Final = {
+    "acks": "all",
+    "linger.ms": 5,
+    "enable.idempotence": True,
+    "partitioner": "murmur2_random",
 }
-_REFUSED = tuple(REFUSALS)
+POLL_SECONDS: Final = 0.002  # how often deliveries are collected while some are awaited
+IDLE_POLL_SECONDS: Final = 0.05  # and while none are (librdkafka's own callbacks: errors, stats)
+STOP_SECONDS: Final = 30.0  # the most a stop waits for Kafka to take what was handed over
+FULL_QUEUE_WAIT_SECONDS: Final = 0.005  # librdkafka's queue is full: let it send some first
+# Errors about one message that sending it again cannot cure, by the reason label they count under
+REFUSALS: dict[int, str] = {
+    KafkaError.MSG_SIZE_TOO_LARGE: "too_large",
+    KafkaError.RECORD_LIST_TOO_LARGE: "too_large",
+    KafkaError.INVALID_MSG_SIZE: "too_large",
+    KafkaError.INVALID_MSG: "corrupt_record",
+    KafkaError.INVALID_RECORD: "corrupt_record",
+    KafkaError.INVALID_TIMESTAMP: "invalid_timestamp",
+    KafkaError.TOPIC_EXCEPTION: "invalid_topic",
+    KafkaError.POLICY_VIOLATION: "policy_violation",
+    KafkaError.TOPIC_AUTHORIZATION_FAILED: "not_authorized",
+}
 LOG_AGAIN_AFTER_SECONDS = 60.0  # refusals of one topic and reason are logged at most this often
 log = logging.getLogger("ccmetrics.producer")
 
@@ -90,128 +93,105 @@ def table_deletion(table: Any, key: str, partition: int) -> Message:
 
 
 class DirectProducer:
-    """An aiokafka producer (acks from all replicas) started on first use."""
+    """librdkafka's producer with :data:`SETTINGS`, started on first use; its deliveries are
+    collected by a task of the event loop (callbacks run there, no thread of ours)."""
 
-    def __init__(self, options: dict[str, Any], stats: PipelineStats) -> None:
-        self._options = options
-        self._producer: AIOKafkaProducer | None = None
+    def __init__(self, config: dict[str, Any], stats: PipelineStats) -> None:
+        self._config = {**config, **SETTINGS}
+        self._producer: Producer | None = None
+        self._poller: asyncio.Task[None] | None = None
         self._refusals = RefusalLog(stats)
-        self._judging: set[asyncio.Future[None]] = set()
 
     async def hand_over(self, messages: Iterable[Message]) -> asyncio.Future[None]:
         """Hand every message to the producer; the future is done once Kafka has or refused each."""
-        batches = PartitionBatches(await self._started(), self._max_request_bytes)
-        for m in messages:
+        producer, handed = self._started(), HandOver(self._refusals)
+        for message in messages:
+            await self._produce(producer, message, handed)
+        handed.close()
+        return handed.outcome
+
+    async def _produce(self, producer: Producer, message: Message, handed: HandOver) -> None:
+        value, partition = _payload(message), -1 if message.partition is None else message.partition
+        while True:
             try:
-                await batches.add(m)
-            except _REFUSED as error:  # refused before sending: too large for the producer
-                self._refusals.add(m, error)
-        sent = await batches.send_all()
-        outcome: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        # a callback, not a task per batch: a task cost the worker about a tenth of its pace
-        asyncio.gather(*(future for _, future in sent)).add_done_callback(
-            partial(self._answered, sent, outcome)
-        )
-        return outcome
-
-    @property
-    def _max_request_bytes(self) -> int:
-        return int(self._options.get("max_request_size", DEFAULT_MAX_REQUEST_BYTES))
-
-    def _answered(self, sent: list[Sent], outcome: asyncio.Future[None], all_: Any) -> None:
-        """Kafka took every message (the usual case), or one failed: then look at each."""
-        if all_.cancelled():
-            outcome.cancel()  # not delivered: never acknowledged
-        elif all_.exception() is None:
-            outcome.set_result(None)
-        else:
-            judging = asyncio.ensure_future(self._judge_each(sent, outcome))
-            self._judging.add(judging)  # a task nothing refers to may be collected before it ends
-            judging.add_done_callback(self._judging.discard)
-
-    async def _judge_each(self, sent: list[Sent], outcome: asyncio.Future[None]) -> None:
-        """Count the refusals among the answers (each message of a batch refused whole); fail
-        the batch with any other error."""
-        answers = await asyncio.gather(*(future for _, future in sent), return_exceptions=True)
-        for (held, _), answer in zip(sent, answers, strict=True):
-            if isinstance(answer, BaseException):
-                if not isinstance(answer, _REFUSED):
-                    outcome.set_exception(answer)
-                    return
-                for message in held:
-                    self._refusals.add(message, answer)
-        outcome.set_result(None)
+                producer.produce(message.topic, value, message.key, partition, on_delivery=handed.answer)
+            except BufferError:
+                await asyncio.sleep(FULL_QUEUE_WAIT_SECONDS)
+                continue
+            except KafkaException as error:  # refused before sending: too large, say
+                handed.refused_now(message, error.args[0])
+                return
+            handed.produced += 1
+            return
 
     async def stop(self) -> None:
-        if self._producer is not None:
-            await self._producer.stop()
-            self._producer = None
+        """Deliver what is still queued (for up to ``STOP_SECONDS``), then stop collecting
+        deliveries (their callbacks run here, in the event loop, as ever)."""
+        producer, self._producer = self._producer, None
+        if producer is None:
+            return
+        deadline = time.monotonic() + STOP_SECONDS
+        while len(producer) and time.monotonic() < deadline:
+            producer.poll(0)
+            await asyncio.sleep(POLL_SECONDS)
+        if self._poller is not None:
+            self._poller.cancel()
 
-    async def _started(self) -> AIOKafkaProducer:
+    def _started(self) -> Producer:
         if self._producer is None:
-            self._producer = AIOKafkaProducer(**self._options, acks="all", linger_ms=LINGER_MS)
-            await self._producer.start()
+            self._producer = Producer(self._config)
+            self._poller = asyncio.ensure_future(_collect_deliveries(self._producer))
         return self._producer
 
 
-Sent = tuple[list[Message], asyncio.Future[Any]]  # the messages of one record batch, and its delivery
-DEFAULT_MAX_REQUEST_BYTES = 1_048_576  # aiokafka's max_request_size
-# A record's bytes beyond its key and value, and its batch's, with room to spare (aiokafka's
-# estimate for a record alone: 61 to 80): one over the limit is refused before it is batched.
-RECORD_OVERHEAD_BYTES = 128
+async def _collect_deliveries(producer: Producer) -> None:
+    """Call ``producer.poll``: each delivered or failed message's callback runs in it."""
+    while True:
+        producer.poll(0)
+        await asyncio.sleep(POLL_SECONDS if len(producer) else IDLE_POLL_SECONDS)
 
 
-class PartitionBatches:
-    """A batch's messages in one aiokafka record batch per topic partition, each handed to the
-    producer as it fills (a partition's batches keep the messages' order). Usage::
+class HandOver:
+    """One hand-over's messages: done once each is delivered or refused for good; failed with
+    the first other error."""
 
-        batches = PartitionBatches(producer, max_request_bytes=1_048_576)
-        await batches.add(message)        # may send a full batch of its partition
-        sent = await batches.send_all()   # (messages, future) of every batch
-    """
+    def __init__(self, refusals: RefusalLog) -> None:
+        self.outcome: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.produced = self._answered = 0
+        self._closed = False
+        self._refusals = refusals
+        self._failure: KafkaException | None = None
 
-    def __init__(self, producer: AIOKafkaProducer, max_request_bytes: int) -> None:
-        self._producer, self._max_request_bytes = producer, max_request_bytes
-        self._open: dict[tuple[str, int], tuple[Any, list[Message]]] = {}  # aiokafka BatchBuilders
-        self._partitions: dict[str, int] = {}  # how many each topic has
-        self._sent: list[Sent] = []
+    def answer(self, error: KafkaError | None, delivered: Delivered) -> None:
+        """librdkafka's delivery report of one message (from ``poll``, in the event loop)."""
+        self._answered += 1
+        if error is not None:
+            reason = REFUSALS.get(error.code())
+            if reason is not None:
+                self._refusals.add(delivered.topic() or "", reason, error)
+            elif self._failure is None:
+                self._failure = KafkaException(error)
+        self._settle_if_answered()
 
-    async def add(self, message: Message) -> None:
-        """Add ``message`` to its partition's batch; raise if the producer would refuse it."""
-        value = _payload(message)
-        size = len(message.key or b"") + len(value or b"") + RECORD_OVERHEAD_BYTES
-        if size > self._max_request_bytes:  # what producer.send raises: a batch of it would fail whole
-            raise MessageSizeTooLargeError(f"the message is {size} bytes, over max_request_size")
-        where = (message.topic, await self._partition(message))
-        builder, held = self._open.get(where) or self._start(where)
-        if builder.append(timestamp=None, key=message.key, value=value) is None:  # full
-            await self._send(where)
-            builder, held = self._start(where)
-            builder.append(timestamp=None, key=message.key, value=value)  # an empty one takes any
-        held.append(message)
+    def refused_now(self, message: Message, error: KafkaError) -> None:
+        """``produce`` refused ``message`` itself: counted as a refusal, or the batch fails."""
+        reason = REFUSALS.get(error.code())
+        if reason is None:
+            raise KafkaException(error)
+        self._refusals.add(message.topic, reason, error)
 
-    async def send_all(self) -> list[Sent]:
-        """Send every batch still open; every batch sent, with its messages."""
-        for where in list(self._open):
-            await self._send(where)
-        return self._sent
+    def close(self) -> None:
+        """Every message is handed over: the outcome waits only for their answers now."""
+        self._closed = True
+        self._settle_if_answered()
 
-    def _start(self, where: tuple[str, int]) -> tuple[Any, list[Message]]:
-        opened = self._open[where] = (self._producer.create_batch(), [])
-        return opened
-
-    async def _send(self, where: tuple[str, int]) -> None:
-        builder, held = self._open.pop(where)
-        topic, partition = where
-        self._sent.append((held, await self._producer.send_batch(builder, topic, partition=partition)))
-
-    async def _partition(self, message: Message) -> int:
-        if message.partition is not None:
-            return message.partition
-        count = self._partitions.get(message.topic)
-        if count is None:
-            count = self._partitions[message.topic] = len(await self._producer.partitions_for(message.topic))
-        return partition_of(message.key, count)  # by the key's murmur2, as every Kafka producer
+    def _settle_if_answered(self) -> None:
+        if not self._closed or self._answered < self.produced or self.outcome.done():
+            return
+        if self._failure is None:
+            self.outcome.set_result(None)
+        else:
+            self.outcome.set_exception(self._failure)
 
 
 def _payload(message: Message) -> bytes | None:
@@ -225,17 +205,16 @@ class RefusalLog:
         self._stats = stats
         self._logged: dict[tuple[str, str], tuple[float, int]] = {}  # -> (when, count then)
 
-    def add(self, message: Message, error: Exception) -> None:
-        reason = next(r for kind, r in REFUSALS.items() if isinstance(error, kind))
-        self._stats.output_failed(message.topic, reason)
-        count = self._stats.output_failures[message.topic, reason]
-        last = self._logged.get((message.topic, reason))
+    def add(self, topic: str, reason: str, error: KafkaError) -> None:
+        self._stats.output_failed(topic, reason)
+        count = self._stats.output_failures[topic, reason]
+        last = self._logged.get((topic, reason))
         if last is None or time.monotonic() - last[0] >= LOG_AGAIN_AFTER_SECONDS:
-            self._logged[message.topic, reason] = (time.monotonic(), count)
+            self._logged[topic, reason] = (time.monotonic(), count)
             log.error(
                 "Kafka refused a message to %s (%s: %s), skipped; %d such since the last report",
-                message.topic,
+                topic,
                 reason,
-                type(error).__name__,
+                error.name(),
                 count - (last[1] if last else 0),
             )

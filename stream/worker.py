@@ -119,7 +119,7 @@ def _wire(app: faust.App, topology: Topology, deployment: Deployment, settings: 
     cold_callers = ColdCallers(SqliteCold(database, "callers"), callers.keep_us)
     queues = QueueStep(settings, ColdVisits(SqliteCold(database, "visits"), settings))
     board = AgentBoard(settings, ColdAgentCalls(SqliteCold(database, "agent_calls"), settings))
-    producer = DirectProducer(deployment.aiokafka_options(), stats)
+    producer = DirectProducer(deployment.librdkafka_config(), stats)
     timings = StageTimings()
     outputs = Outputs.of(topology, producer, clock, timings)
     # first: this replaces the tables' stores, which the handlers then read

@@ -34,7 +34,7 @@ def records(count: int) -> list[ConsumerRecord[bytes, bytes]]:
 @pytest.mark.parametrize(("ratio", "expected"), [(0.0, 0), (1.0, 300), (1.17, 351), (2.5, 750)])
 async def test_a_relay_sends_the_messages_its_events_owe(ratio: float, expected: int) -> None:
     producer = CountingProducer()
-    relay = Relay(producer, ratio)  # type: ignore[arg-type]
+    relay = Relay(producer, ratio)
     for _ in range(3):
         await relay.take(records(100))
     await relay.delivered()
@@ -49,7 +49,7 @@ async def test_a_relay_waits_for_its_oldest_hand_over_beyond_the_limit() -> None
             pending.append(asyncio.get_running_loop().create_future())
             return pending[-1]
 
-    relay = Relay(SlowProducer(), 1.0)  # type: ignore[arg-type]
+    relay = Relay(SlowProducer(), 1.0)
     for _ in range(IN_FLIGHT):
         await relay.take(records(1))
     waiting: Any = asyncio.ensure_future(relay.take(records(1)))
