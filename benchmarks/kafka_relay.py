@@ -89,11 +89,15 @@ class AiokafkaBatches:
             where = (message.topic, await self._partition(message))
             builder = open_.get(where) or open_.setdefault(where, self._producer.create_batch())
             if builder.append(timestamp=None, key=message.key, value=message.value) is None:  # full
-                sent.append(await self._producer.send_batch(open_.pop(where), *where))
+                sent.append(await self._send(open_.pop(where), where))
                 open_[where] = builder = self._producer.create_batch()
                 builder.append(timestamp=None, key=message.key, value=message.value)
-        sent += [await self._producer.send_batch(builder, *where) for where, builder in open_.items()]
+        sent += [await self._send(builder, where) for where, builder in open_.items()]
         return asyncio.gather(*sent)
+
+    async def _send(self, builder: Any, where: tuple[str, int]) -> asyncio.Future[Any]:
+        sent: asyncio.Future[Any] = await self._producer.send_batch(builder, where[0], partition=where[1])
+        return sent
 
     async def _partition(self, message: Message) -> int:
         if message.partition is not None:

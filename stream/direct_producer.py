@@ -97,32 +97,21 @@ class DirectProducer:
     collected by a task of the event loop (callbacks run there, no thread of ours)."""
 
     def __init__(self, config: dict[str, Any], stats: PipelineStats) -> None:
-        self._config = {**config, **SETTINGS}
+        # librdkafka's own log lines (a broker away, say) through ours, at the worker's level
+        self._config = {**config, **SETTINGS, "logger": logging.getLogger("ccmetrics.librdkafka")}
         self._producer: Producer | None = None
         self._poller: asyncio.Task[None] | None = None
         self._refusals = RefusalLog(stats)
 
     async def hand_over(self, messages: Iterable[Message]) -> asyncio.Future[None]:
         """Hand every message to the producer; the future is done once Kafka has or refused each."""
-        producer, handed = self._started(), HandOver(self._refusals)
-        for message in messages:
-            await self._produce(producer, message, handed)
+        producer, handed, held = self._started(), HandOver(self._refusals), list(messages)
+        taken = _produce_from(producer, held, 0, handed)
+        while taken < len(held):  # librdkafka's queue is full: let it send some first
+            await asyncio.sleep(FULL_QUEUE_WAIT_SECONDS)
+            taken = _produce_from(producer, held, taken, handed)
         handed.close()
         return handed.outcome
-
-    async def _produce(self, producer: Producer, message: Message, handed: HandOver) -> None:
-        value, partition = _payload(message), -1 if message.partition is None else message.partition
-        while True:
-            try:
-                producer.produce(message.topic, value, message.key, partition, on_delivery=handed.answer)
-            except BufferError:
-                await asyncio.sleep(FULL_QUEUE_WAIT_SECONDS)
-                continue
-            except KafkaException as error:  # refused before sending: too large, say
-                handed.refused_now(message, error.args[0])
-                return
-            handed.produced += 1
-            return
 
     async def stop(self) -> None:
         """Deliver what is still queued (for up to ``STOP_SECONDS``), then stop collecting
@@ -194,8 +183,27 @@ class HandOver:
             self.outcome.set_exception(self._failure)
 
 
-def _payload(message: Message) -> bytes | None:
-    return message.value if message.state is None else encode_state(message.state)
+def _produce_from(producer: Producer, messages: list[Message], first: int, handed: HandOver) -> int:
+    """Produce ``messages`` from ``first`` on, in one plain loop (no coroutine a message); the
+    index where librdkafka's queue was full, or past the last."""
+    answer = handed.answer
+    for index in range(first, len(messages)):
+        topic, partition, key, value, state = messages[index]
+        try:
+            producer.produce(
+                topic,
+                value if state is None else encode_state(state),
+                key,
+                -1 if partition is None else partition,
+                on_delivery=answer,
+            )
+        except BufferError:
+            return index
+        except KafkaException as error:  # refused before sending: too large, say
+            handed.refused_now(messages[index], error.args[0])
+            continue
+        handed.produced += 1
+    return len(messages)
 
 
 class RefusalLog:
