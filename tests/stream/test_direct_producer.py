@@ -8,7 +8,7 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException
 
 from metrics.pipeline import PipelineStats
-from stream.direct_producer import HandOver, Message, RefusalLog
+from stream.direct_producer import HandOver, Message, RefusalLog, _collect_deliveries
 
 
 class Delivered:
@@ -71,3 +71,23 @@ async def test_a_refusal_by_produce_itself_is_counted_and_other_errors_raised() 
     assert stats.output_failures == {("t", "too_large"): 1}
     with pytest.raises(KafkaException):
         handed.refused_now(Message("t", 0, b"k", b"v"), KafkaError(KafkaError._ALL_BROKERS_DOWN))
+
+
+async def test_deliveries_are_still_collected_after_a_report_fails_to_be_handled() -> None:
+    class FailingOnce:
+        polls = 0
+
+        def poll(self, timeout: float) -> int:
+            self.polls += 1
+            if self.polls == 1:
+                raise RuntimeError("a callback failed")
+            return 0
+
+        def __len__(self) -> int:
+            return 1  # something is always awaited: polled every POLL_SECONDS
+
+    producer = FailingOnce()
+    collecting = asyncio.ensure_future(_collect_deliveries(producer))  # type: ignore[arg-type]
+    await asyncio.sleep(0.05)
+    assert producer.polls > 2 and not collecting.done()
+    collecting.cancel()
