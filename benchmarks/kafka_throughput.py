@@ -403,8 +403,9 @@ def main(argv: list[str] | None = None) -> int:
             worker(broker.bootstrap, len(events), name=f"ccmetrics worker{build}", tree=tree, app_id=app_id)
         )
         counts = asyncio.run(messages_by_topic(broker.bootstrap, app_id + "-"))
+        own = sum(counts.values()) / len(events)  # the worker's own messages an event
         print("a relay writing as many messages an event, computing nothing ...", flush=True)
-        found = floors(broker.bootstrap, len(events), sum(counts.values()) / len(events))
+        found = floors(broker.bootstrap, len(events), own)
         rates.append(engine_alone(events, tree))
         peer = quix_peer(broker.bootstrap, events)
         print("the worker on the same events with malformed ones among them ...", flush=True)
@@ -414,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
         interpreted = [] if tree == REPO else interpreted_rates(broker.bootstrap, events)
         report(rates, interpreted)
         report_messages(counts, len(events), app_id)
-        report_floors(rates[0].per_second, found, sum(counts.values()) / len(events))
+        report_floors(rates[0].per_second, found, own)
         compare_producers(broker.bootstrap, [orjson.dumps(to_cloudevent(e)) for e in events])
         if peer is not None:
             report_peer(rates[2], peer)
