@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
-import os
 import time
 import urllib.request
 import uuid
@@ -33,7 +32,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer
 from prometheus_client.parser import text_string_to_metric_families
 
-from benchmarks.kafka_throughput import PREFIX, RUN, start_worker, stop
+from benchmarks.kafka_throughput import PREFIX, RUN, cpu_seconds, start_worker, stop
 from benchmarks.scrape import metric_sums
 from metrics.contract.events import Event
 from stream.deploy import Deployment
@@ -157,12 +156,6 @@ def _stage_line(stage: str, buckets: list[tuple[float, float]], total: float) ->
     return (
         f"  {stage:14}{count:>9,.0f} batches  mean {total / count * 1e3:7.1f} ms  p99 <= {p99 * 1e3:6.0f} ms"
     )
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU a process used so far (``/proc/<pid>/stat``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
