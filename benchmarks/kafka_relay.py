@@ -13,7 +13,7 @@ the same producer, can be faster. Two producers, each with acks from all replica
 
 Usage::
 
-    rate = asyncio.run(relay(bootstrap, 200_000, messages_per_event=1.12, producer="librdkafka"))
+    rate = asyncio.run(relay(bootstrap, 200_000, 1.12, "librdkafka", prefix="bench."))
     print(rate.per_second, rate.cpu_us_each)
 
 ``kafka_throughput`` runs both beside the bare consumer and prints what is left of an event's
@@ -111,6 +111,19 @@ class AiokafkaBatches:
             await self._producer.stop()
 
 
+def events_consumer(bootstrap: str, prefix: str, group: str) -> AIOKafkaConsumer:
+    """A consumer of the bench's calls and agents topics from their start, in a group of its own
+    (named ``group``-...): how the bare consumer and the relays read the same events."""
+    deployment = Deployment(kafka_servers=bootstrap, topic_prefix=prefix)
+    return AIOKafkaConsumer(
+        deployment.calls_topic,
+        deployment.agents_topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"{group}-{uuid.uuid4()}",
+        auto_offset_reset="earliest",
+    )
+
+
 def new_producer(kind: ProducerKind, bootstrap: str) -> HandsOver:
     if kind == "aiokafka":
         return AiokafkaBatches(bootstrap)
@@ -147,17 +160,10 @@ class Relay:
 
 
 async def relay(
-    bootstrap: str, expected: int, messages_per_event: float, producer: ProducerKind, prefix: str = "bench."
+    bootstrap: str, expected: int, messages_per_event: float, producer: ProducerKind, prefix: str
 ) -> Cost:
     """Relay the ``expected`` events of the bench topics (named with ``prefix``)."""
-    deployment = Deployment(kafka_servers=bootstrap, topic_prefix=prefix)
-    consumer = AIOKafkaConsumer(
-        deployment.calls_topic,
-        deployment.agents_topic,
-        bootstrap_servers=bootstrap,
-        group_id=f"relay-{uuid.uuid4()}",
-        auto_offset_reset="earliest",
-    )
+    consumer = events_consumer(bootstrap, prefix, "relay")
     sending = new_producer(producer, bootstrap)
     await consumer.start()
     try:
@@ -197,9 +203,12 @@ async def producer_cost(bootstrap: str, values: list[bytes], producer: ProducerK
         await producing.stop()
 
 
-def floors(bootstrap: str, expected: int, messages_per_event: float) -> dict[ProducerKind, Cost]:
-    """The relay with each producer."""
-    return {kind: asyncio.run(relay(bootstrap, expected, messages_per_event, kind)) for kind in PRODUCERS}
+def floors(bootstrap: str, prefix: str, expected: int, messages_per_event: float) -> dict[ProducerKind, Cost]:
+    """The relay with each producer, over the bench topics named with ``prefix``."""
+    found = {}
+    for kind in PRODUCERS:
+        found[kind] = asyncio.run(relay(bootstrap, expected, messages_per_event, kind, prefix))
+    return found
 
 
 def report_floors(bare_per_second: float, found: dict[ProducerKind, Cost], messages_per_event: float) -> None:

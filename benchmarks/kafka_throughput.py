@@ -53,7 +53,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
 from benchmarks.compiled_engine import timed
-from benchmarks.kafka_relay import compare_producers, floors, report_floors
+from benchmarks.kafka_relay import compare_producers, events_consumer, floors, report_floors
 from benchmarks.scrape import metric_sums
 from metrics.contract.events import Event
 from metrics.timeutil import US
@@ -139,13 +139,7 @@ COUNTED = ("callcenter_events_total", "callcenter_events_rejected_total", "callc
 
 
 async def bare_consumer(bootstrap: str, expected: int) -> Rate:
-    consumer = AIOKafkaConsumer(
-        PREFIX + "callcenter.calls",
-        PREFIX + "callcenter.agents",
-        bootstrap_servers=bootstrap,
-        group_id=f"bare-{uuid.uuid4()}",
-        auto_offset_reset="earliest",
-    )
+    consumer = events_consumer(bootstrap, PREFIX, "bare")
     await consumer.start()
     try:
         seen, first = 0, 0.0
@@ -405,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
         counts = asyncio.run(messages_by_topic(broker.bootstrap, app_id + "-"))
         own = sum(counts.values()) / len(events)  # the worker's own messages an event
         print("a relay writing as many messages an event, computing nothing ...", flush=True)
-        found = floors(broker.bootstrap, len(events), own)
+        found = floors(broker.bootstrap, PREFIX, len(events), own)
         rates.append(engine_alone(events, tree))
         peer = quix_peer(broker.bootstrap, events)
         print("the worker on the same events with malformed ones among them ...", flush=True)
