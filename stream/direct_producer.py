@@ -114,14 +114,13 @@ class DirectProducer:
         return handed.outcome
 
     async def stop(self) -> None:
-        """Deliver what is still queued (for up to ``STOP_SECONDS``), then stop collecting
-        deliveries (their callbacks run here, in the event loop, as ever)."""
+        """Wait while Kafka takes what is still queued (for up to ``STOP_SECONDS``; the collecting
+        task answers each hand-over meanwhile), then stop collecting deliveries."""
         producer, self._producer = self._producer, None
         if producer is None:
             return
         deadline = time.monotonic() + STOP_SECONDS
         while len(producer) and time.monotonic() < deadline:
-            producer.poll(0)
             await asyncio.sleep(POLL_SECONDS)
         if self._poller is not None:
             self._poller.cancel()
@@ -158,20 +157,14 @@ class HandOver:
     def answer(self, error: KafkaError | None, delivered: Delivered) -> None:
         """librdkafka's delivery report of one message (from ``poll``, in the event loop)."""
         self._answered += 1
-        if error is not None:
-            reason = REFUSALS.get(error.code())
-            if reason is not None:
-                self._refusals.add(delivered.topic() or "", reason, error)
-            elif self._failure is None:
-                self._failure = KafkaException(error)
+        if error is not None and not self._refusals.counted(delivered.topic() or "", error):
+            self._failure = self._failure or KafkaException(error)
         self._settle_if_answered()
 
     def refused_now(self, message: Message, error: KafkaError) -> None:
         """``produce`` refused ``message`` itself: counted as a refusal, or the batch fails."""
-        reason = REFUSALS.get(error.code())
-        if reason is None:
+        if not self._refusals.counted(message.topic, error):
             raise KafkaException(error)
-        self._refusals.add(message.topic, reason, error)
 
     def close(self) -> None:
         """Every message is handed over: the outcome waits only for their answers now."""
@@ -217,7 +210,14 @@ class RefusalLog:
         self._stats = stats
         self._logged: dict[tuple[str, str], tuple[float, int]] = {}  # -> (when, count then)
 
-    def add(self, topic: str, reason: str, error: KafkaError) -> None:
+    def counted(self, topic: str, error: KafkaError) -> bool:
+        """Count ``error`` if it refuses a message for good (:data:`REFUSALS`); whether it did."""
+        reason = REFUSALS.get(error.code())
+        if reason is not None:
+            self._add(topic, reason, error)
+        return reason is not None
+
+    def _add(self, topic: str, reason: str, error: KafkaError) -> None:
         self._stats.output_failed(topic, reason)
         count = self._stats.output_failures[topic, reason]
         last = self._logged.get((topic, reason))
