@@ -1,9 +1,10 @@
 """Kafka's default partition of a key: murmur2 of its bytes, as the Java client, aiokafka and
 faust place it, in typed code that the compiled build compiles (``setup.py``): aiokafka's
-own is plain Python, and the worker places each queue update, board state and caller mark by
-its key (``stream/topology.py``) and each message without a partition
-(``stream/direct_producer.py``). ``tests/stream/test_partitioner.py`` checks it against
-aiokafka's on any key. Usage::
+own is plain Python, and the worker works out by it where each queue's, agent's and caller's
+messages go (``stream/topology.py``). A message sent without a partition is placed by
+librdkafka's ``murmur2_random``, the same hash (``stream/direct_producer.py``; checked on a
+real broker in ``tests/integration/test_direct_producer.py``). ``tests/stream/test_partitioner.py``
+checks this one against aiokafka's on any key. Usage::
 
     partition_of(b"sales", 4)     # the partition of 4 that Kafka's producers give b"sales"
 """
