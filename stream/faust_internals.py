@@ -57,6 +57,11 @@ Records = Sequence[ConsumerRecord[bytes, bytes]]
 BatchHandler = Callable[[Records], Awaitable[Awaitable[None]]]
 Span = tuple[TP, int, int]  # a partition's offsets, first to last
 MAX_IN_FLIGHT = 8  # batches handled but not yet acknowledged by Kafka
+# The longest the broker may hold a fetch with no new data (faust asks for 1,500 ms). aiokafka
+# sends one fetch at a time to a broker, leaving out partitions whose records are still
+# unread: when only quiet partitions are in it, records arriving on the busy ones wait the
+# whole of it (1.5 s stalls at 2,000 events/s, benchmarks/latency.py).
+FETCH_MAX_WAIT_MS = 100
 
 
 class BatchConsumer(faust_aiokafka.Consumer):
@@ -67,6 +72,9 @@ class BatchConsumer(faust_aiokafka.Consumer):
         # a handler returns once its batch is handled and its output handed to the producer;
         # the batch's offsets are acknowledged when the returned awaitable (Kafka has it) is done
         self._in_flight: deque[tuple[asyncio.Future[None], list[Span]]] = deque()
+
+    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
+        return PromptFetchThread(self, loop=self.loop, beacon=self.beacon)
 
     async def _drain_messages(self, fetcher: Any) -> None:
         while not (self._stopped.is_set() or fetcher._stopped.is_set()):
@@ -240,6 +248,16 @@ def _continue(coroutine: Coroutine[Any, Any, Any], pending: Any) -> Generator[An
             return stop.value
 
 
+class PromptFetchThread(faust_aiokafka.AIOKafkaConsumerThread):
+    """faust's consumer thread, whose aiokafka consumer waits at most :data:`FETCH_MAX_WAIT_MS`
+    for a fetch."""
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when the consumer starts
+        return consumer
+
+
 class BatchTransport(faust_aiokafka.Transport):
     """faust's aiokafka transport with :class:`BatchConsumer` and its handlers by topic name."""
 
@@ -347,6 +365,9 @@ PRIVATE_NAMES = (
     PrivateName("faust.transport.drivers.aiokafka:Consumer", "_wait_next_records"),
     PrivateName("faust.transport.drivers.aiokafka:Consumer", "_get_active_partitions"),
     PrivateName("faust.transport.drivers.aiokafka:Consumer", "_to_message"),
+    PrivateName("faust.transport.drivers.aiokafka:Consumer", "_new_consumer_thread"),
+    PrivateName("faust.transport.drivers.aiokafka:AIOKafkaConsumerThread", "_create_worker_consumer"),
+    PrivateName("aiokafka.consumer.consumer:AIOKafkaConsumer", "_fetch_max_wait_ms"),
     PrivateName("faust.transport.consumer:Consumer", "_read_offset"),
     PrivateName("faust.transport.consumer:Consumer", "_acked_index"),
     PrivateName("faust.transport.consumer:Consumer", "_acked"),
@@ -363,7 +384,7 @@ PRIVATE_NAMES = (
 
 
 def missing_private_names(names: Iterable[PrivateName] = PRIVATE_NAMES) -> list[str]:
-    """The private names faust (or mode) no longer has, as ``owner.name``."""
+    """The private names faust (or mode, or aiokafka) no longer has, as ``owner.name``."""
     return [f"{p.owner}.{p.name}" for p in names if not _has(p)]
 
 
@@ -376,6 +397,6 @@ def _has(private: PrivateName) -> bool:
     sources = (
         inspect.getsource(base)
         for base in owner.__mro__
-        if base.__module__.split(".")[0] in ("faust", "mode")
+        if base.__module__.split(".")[0] in ("faust", "mode", "aiokafka")
     )
     return any(f"self.{private.name} =" in source or f"self.{private.name}:" in source for source in sources)

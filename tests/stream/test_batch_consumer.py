@@ -5,17 +5,26 @@ applying changelog records. The whole consumer runs in every integration test.""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import defaultdict
 from types import SimpleNamespace
 from typing import Any
 
+import faust
 import pytest
 from faust.transport.consumer import Consumer
 from faust.types import TP
 from intervaltree import IntervalTree
 
 from metrics.settled import Settled
-from stream.faust_internals import BatchConsumer, _resume, apply_changelog
+from stream.faust_internals import (
+    FETCH_MAX_WAIT_MS,
+    BatchConsumer,
+    BatchTransport,
+    PromptFetchThread,
+    _resume,
+    apply_changelog,
+)
 from stream.state_codecs import encode_state, register_codecs
 
 PARTITION = TP("callcenter.calls", 0)
@@ -130,3 +139,13 @@ def test_changelog_records_set_and_delete_table_entries_in_order() -> None:
     apply_changelog(table, 2, records)
     assert table.data == {"sales": later, "billing": earlier}
     assert table.data._key_partition == {"sales": 2, "billing": 2}
+
+
+async def test_the_worker_consumer_waits_for_a_fetch_at_most_the_prompt_bound() -> None:
+    app = faust.App(f"fetch-wait-{uuid.uuid4().hex[:6]}", broker="kafka://127.0.0.1:1", store="memory://")
+    app.transport = BatchTransport(app.conf.broker_consumer, app)
+    thread = app.consumer._thread
+    assert isinstance(thread, PromptFetchThread)
+    consumer = thread._create_worker_consumer(app.transport)
+    await consumer.stop()  # never started: only closes it
+    assert consumer._fetch_max_wait_ms == FETCH_MAX_WAIT_MS <= 100  # faust alone asks for 1,500
