@@ -93,8 +93,8 @@ def table_deletion(table: Any, key: str, partition: int) -> Message:
 
 
 class DirectProducer:
-    """librdkafka's producer with :data:`SETTINGS`, started on first use; its deliveries are
-    collected by a task of the event loop (callbacks run there, no thread of ours)."""
+    """librdkafka's producer with :data:`SETTINGS`, started by :meth:`start` or on first use; its
+    deliveries are collected by a task of the event loop (callbacks run there, no thread of ours)."""
 
     def __init__(self, config: dict[str, Any], stats: PipelineStats) -> None:
         # librdkafka's own log lines (a broker away, say) through ours, at the worker's level
@@ -102,6 +102,11 @@ class DirectProducer:
         self._producer: Producer | None = None
         self._poller: asyncio.Task[None] | None = None
         self._refusals = RefusalLog(stats)
+
+    def start(self) -> None:
+        """Connect now (the worker's start), not at the first hand-over, which would otherwise
+        wait for librdkafka's connection and idempotent producer id (half a second alone)."""
+        self._started()
 
     async def hand_over(self, messages: Iterable[Message]) -> asyncio.Future[None]:
         """Hand every message to the producer; the future is done once Kafka has or refused each."""

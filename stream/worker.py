@@ -136,7 +136,7 @@ def _wire(app: faust.App, topology: Topology, deployment: Deployment, settings: 
     colds = {"calls": cold_calls.store, "callers": cold_callers.store}
     recovery = Recovery(topology, queues, colds, indexes, clock, board)
     topology.visits_table.on_recover(recovery.rebuild)
-    _on_stop_and_revoke(app, producer)
+    _on_start_stop_and_revoke(app, producer)
 
     snapshots = Snapshots(topology, queues, board, stats, clock, timings)
     _timers(app, snapshots, deployment.snapshot_interval_seconds)
@@ -207,7 +207,11 @@ async def _subscribed(stream: StreamT[bytes]) -> AsyncIterator[None]:
         yield None
 
 
-def _on_stop_and_revoke(app: faust.App, producer: DirectProducer) -> None:
+def _on_start_stop_and_revoke(app: faust.App, producer: DirectProducer) -> None:
+    @app.task  # type: ignore[untyped-decorator]
+    async def start_producer() -> None:
+        producer.start()
+
     @app.on_before_shutdown.connect
     async def stop_producer(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         await producer.stop()
