@@ -1,12 +1,11 @@
-"""Every use of faust's and mode's private internals, behind named functions and classes.
+"""Every use of faust's, mode's and aiokafka's private internals, behind named functions and classes.
 
 faust is pinned (pyproject.toml); :data:`PRIVATE_NAMES` lists each private name used here,
 and tests/stream/test_faust_internals.py checks faust's version and that each name still
 exists, failing with the list of what an upgrade removed. What faust still gives the worker,
 and why it stays, is in docs/architecture.md.
 
-Whole fetched batches go to one handler per topic, below faust's per-message path:
-Whole fetched batches to one handler per topic, below faust's per-message path.
+Whole fetched batches go to one handler per topic, below faust's per-message path.
 
 faust's consumer delivers each fetched message on its own: two tasks raced with
 ``wait_first``, the conductor's lock and decoding, an event object, a channel queue and the
@@ -23,8 +22,10 @@ table's store here (:func:`apply_changelog`); the last goes through faust, whose
 moves its offsets and ends on it. Other messages go through faust one at a time, with a
 fast path when the message is taken without waiting.
 
-Everything else stays faust's: subscription and partition assignment (each handled topic
-still has an agent), pausing partitions during recovery, rebalances, commits. Usage::
+The consumer's fetches wait for new data at most :data:`FETCH_MAX_WAIT_MS` (faust's
+consumer thread, :class:`PromptFetchThread`). Everything else stays faust's: subscription
+and partition assignment (each handled topic still has an agent), pausing partitions during
+recovery, rebalances, commits. Usage::
 
     app.transport = BatchTransport(app.conf.broker_consumer, app)
     app.transport.handlers["callcenter.calls"] = handle_calls  # async (records) -> awaitable

@@ -1,4 +1,5 @@
-"""faust's private names the worker relies on: an upgrade that removes one fails here, by name."""
+"""Private names of faust (and aiokafka) the worker relies on: an upgrade that removes one fails
+here, by name."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ def test_faust_is_the_release_its_internals_were_checked_against() -> None:
 
 
 def test_every_private_name_used_still_exists() -> None:
-    assert missing_private_names() == [], "faust or mode no longer has these: see stream/faust_internals.py"
+    gone = missing_private_names()
+    assert gone == [], "faust, mode or aiokafka no longer has these: see stream/faust_internals.py"
 
 
 def test_the_check_finds_a_name_that_is_not_there() -> None:
