@@ -102,6 +102,7 @@ bench: venv kafka-jars compiler allocator $(QUIX_VENV)/.installed
 	cd .cache/compiled/tree && $(CURDIR)/$(BIN)/python -m benchmarks.contribution_log  # a queue's window log
 	$(BIN)/python -m benchmarks.kafka_throughput --tree $(COMPILED)  # and the interpreted one beside it
 	$(BIN)/python -m benchmarks.latency --tree $(COMPILED)
+	$(BIN)/python -m benchmarks.idle_cpu --tree $(COMPILED)
 	$(BIN)/python -m benchmarks.recovery --tree $(COMPILED)
 	$(BIN)/python -m benchmarks.state_size
 	$(BIN)/python -m benchmarks.memory_held --tree $(COMPILED)

@@ -62,7 +62,7 @@ MAX_IN_FLIGHT = 8  # batches handled but not yet acknowledged by Kafka
 # sends one fetch at a time to a broker, leaving out partitions whose records are still
 # unread: when only quiet partitions are in it, records arriving on the busy ones wait the
 # whole of it (1.5 s stalls at 2,000 events/s, benchmarks/latency.py). Shorter costs an idle
-# worker more empty fetches (docs/performance.md, sixth session: 100 ms, 3.6 % of a core).
+# worker more empty fetches (benchmarks/idle_cpu.py; 100 ms cost 3.6 % of a core).
 FETCH_MAX_WAIT_MS = 250
 
 
