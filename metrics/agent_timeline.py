@@ -33,14 +33,40 @@ class Phase(NamedTuple):
     queues: tuple[str, ...]
 
 
-class Segment(NamedTuple):
-    """Time the agent spent in one state: from a change to the next, or until it was gone."""
+class Segment:
+    """Time the agent spent in one state: from a change to the next, or until it was gone.
 
-    start_us: int
-    end_us: int
-    state: str
-    reason: str | None
-    queues: tuple[str, ...]
+    A plain class, not a named tuple: made about once an event and read at once, it is a
+    native class in the compiled build, built in a tenth of a named tuple's time (which calls
+    the interpreted ``__new__`` namedtuple writes).
+
+    >>> Segment(0, 60_000_000, "on_call", None, ("sales",)).end_us
+    60000000
+    """
+
+    __slots__ = ("end_us", "queues", "reason", "start_us", "state")
+
+    def __init__(
+        self, start_us: int, end_us: int, state: str, reason: str | None, queues: tuple[str, ...]
+    ) -> None:
+        self.start_us = start_us
+        self.end_us = end_us
+        self.state = state
+        self.reason = reason
+        self.queues = queues
+
+    def _fields(self) -> tuple[int, int, str, str | None, tuple[str, ...]]:
+        return self.start_us, self.end_us, self.state, self.reason, self.queues
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Segment):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __repr__(self) -> str:
+        return "Segment(start_us={!r}, end_us={!r}, state={!r}, reason={!r}, queues={!r})".format(
+            *self._fields()
+        )
 
 
 def _interned(phase: Phase) -> Phase:

@@ -17,7 +17,7 @@ from typing import Any, Final
 
 from metrics.agent_calls import AgentCall
 from metrics.contract.events import Event
-from metrics.visits import Handling, Survey, Visit
+from metrics.visits import Handling, Survey, Visit, new_visit
 
 _OUTCOME_RANK: Final = {"call.answered": 0, "call.abandoned": 1, "call.flowed_out": 2}
 _OUTCOME_NAME: Final = {0: "answered", 1: "abandoned", 2: "flowed_out"}
@@ -136,18 +136,21 @@ class CallRecord:
         times = [f[0] for f in (queued, outcome, blocked) if f is not None]
         times += [h.done_us for h in handlings]
         times += [survey[0]] if survey else []
-        return Visit(
-            self.call_id,
-            queue,
-            max(times + transfers) if times or transfers else self.last_us,
-            queued[0] if queued else None,
-            _OUTCOME_NAME[outcome[1]] if outcome else None,
-            outcome[0] if outcome else None,
-            tuple(handlings),
-            tuple(transfers),
-            blocked[0] if blocked else None,
-            _flow_out_reason(outcome),
-            survey,
+        return new_visit(
+            (
+                self.call_id,
+                queue,
+                max(times + transfers) if times or transfers else self.last_us,
+                queued[0] if queued else None,
+                _OUTCOME_NAME[outcome[1]] if outcome else None,
+                outcome[0] if outcome else None,
+                tuple(handlings),
+                tuple(transfers),
+                blocked[0] if blocked else None,
+                _flow_out_reason(outcome),
+                survey,
+                None,  # identified: the callers step tells it, never the calls step
+            )
         )
 
     def _survey_in(self, queue: str) -> Survey | None:

@@ -27,7 +27,7 @@ from metrics.settings import Settings
 from metrics.settled import Settled
 from metrics.snapshot import QueueSnapshot, WindowValues
 from metrics.timeutil import US, day_start_us, local_date
-from metrics.visits import Visit
+from metrics.visits import Visit, told_of_caller
 from metrics.waiting import WaitingCalls
 from metrics.windows import TODAY, TOTAL, WindowSums
 
@@ -97,7 +97,7 @@ class QueueState:
         (with what the callers step told of it, which the calls step never knows)."""
         old = self.visit(visit.call_id)
         if old is not None and old.identified is not None and visit.identified is None:
-            visit = visit._replace(identified=old.identified)
+            visit = told_of_caller(visit, old.identified, visit.last_us)
         self._replace(old, visit)
         return visit
 
@@ -111,7 +111,7 @@ class QueueState:
         told = (verdict.at_us, verdict.repeat)
         if base.identified is not None:
             told = min(base.identified, told, key=lambda kept: (kept[0], not kept[1]))
-        visit = base._replace(identified=told, last_us=max(base.last_us, verdict.at_us))
+        visit = told_of_caller(base, told, max(base.last_us, verdict.at_us))
         self._replace(old, visit)
         return visit
 

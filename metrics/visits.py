@@ -8,7 +8,7 @@ the per-call processor to the per-queue processor in the worker.
 from __future__ import annotations
 
 import sys
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 
 class Handling(NamedTuple):
@@ -101,3 +101,28 @@ class Visit(NamedTuple):
             survey,
             identified,
         )
+
+
+# Named tuples are made with tuple.__new__ where made once an event or more: calling the class,
+# or its ``_replace``, runs the interpreted code namedtuple writes, even in the compiled build.
+_new: Final = tuple.__new__
+
+
+VisitFields = tuple[
+    str, str, int, int | None, str | None, int | None, tuple[Handling, ...], tuple[int, ...], int | None,
+    str | None, Survey | None, Identified | None,
+]  # fmt: skip
+
+
+def new_visit(fields: VisitFields) -> Visit:
+    """A visit of all its fields, in order (typed: a field out of place fails mypy)."""
+    return _new(Visit, fields)
+
+
+def told_of_caller(visit: Visit, identified: Identified | None, last_us: int) -> Visit:
+    """``visit`` with what the callers step told of it, and its newest time ``last_us``.
+
+    >>> told_of_caller(Visit("c1", "sales", 5), (5, True), 7).identified
+    (5, True)
+    """
+    return _new(Visit, (visit.call_id, visit.queue, last_us, *visit[3:11], identified))
