@@ -320,11 +320,25 @@ def report(rates: list[Rate], interpreted: list[Rate]) -> None:
     if ours.cpu_us_per_event is not None:
         print(f"worker's CPU time an event: {ours.cpu_us_per_event:.1f} µs")
     print(f"engine alone / bare consumer: {alone.per_second / bare.per_second:.1%}   (the worker's ceiling)")
+    if ours.cpu_us_per_event is not None:
+        report_beyond_engine(ours.cpu_us_per_event, alone, bare)
     for other in interpreted:
         print(f"{other.name} / bare consumer: {other.per_second / bare.per_second:.1%}")
     print(
         f"worker with 1 malformed message in {BAD_EVERY + 1} / clean: {bad.per_second / ours.per_second:.0%}"
     )
+
+
+def report_beyond_engine(worker_cpu_us: float, alone: Rate, bare: Rate) -> None:
+    """The worker's CPU an event beyond the engine's own arithmetic (the engine alone is one
+    busy process: its time an event is its CPU), and the pace that alone would allow: what
+    Kafka, faust, the changelogs, the cold store and housekeeping cost, whatever the engine."""
+    beyond_us = worker_cpu_us - 1e6 / alone.per_second
+    if beyond_us <= 0:
+        return
+    share = (1e6 / beyond_us) / bare.per_second
+    print(f"worker's CPU an event beyond the engine alone's: {beyond_us:.1f} µs", end="")
+    print(f" (with an engine that cost nothing: at most {share:.1%} of the bare consumer)")
 
 
 async def messages_by_topic(bootstrap: str, prefix: str) -> dict[str, int]:
