@@ -12,8 +12,10 @@ the worker does on its event loop: taking a snapshot (the timer, or a scrape ask
 fresh one) and rendering ``/metrics`` with the default ``[agents]`` settings, into the parts
 the worker writes. The baseline renders the same number of samples from plain labelled
 prometheus_client gauges, the library's own fast path. The event loop is blocked for as
-long as one of these runs. Run as a program, it runs with the worker's allocator (jemalloc
-where installed, ``stream/allocator.py``): the page's strings cost what they cost there.
+long as one of these runs (a scrape that takes a new snapshot gives the loop a turn before
+rendering it, ``Snapshots.metrics_page``: its longest block is the longer of the two). Run
+as a program, it runs with the worker's allocator (jemalloc where installed,
+``stream/allocator.py``): the page's strings cost what they cost there.
 """
 
 from __future__ import annotations

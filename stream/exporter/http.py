@@ -9,6 +9,7 @@ answers 401 without credentials and 404 for any path not in :data:`SERVED_PATHS`
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import replace
 from typing import Any, cast
@@ -127,19 +128,31 @@ class Snapshots:
         took = time.monotonic() - started
         self._agents_due = started + took / AGENT_LIST_CPU_SHARE
 
-    def metrics_page(self) -> list[bytes]:
+    async def metrics_page(self) -> list[bytes]:
         """The latest snapshot as Prometheus text, in parts (:func:`page_parts`); a new
-        snapshot first if it is older than a moment."""
+        snapshot first if it is older than a moment, and then the event loop's turn before the
+        rendering: each takes about 0.1 s at 500 queues and 5,000 agents, and done at once they
+        held every event up for both."""
+        before = self.latest
         latest = self.fresh()
         if latest is None:
             return []
-        if self._rendered is None:
-            started = time.monotonic()
-            self._rendered = page_parts(latest, self.page.text, self.timings.text())
-            took = time.monotonic() - started
+        if latest is not before:
+            await asyncio.sleep(0)
+        return self.rendered(latest)
+
+    def rendered(self, snapshot: Snapshot) -> list[bytes]:
+        """``snapshot``'s page in parts, rendered once while it is the latest."""
+        if snapshot is self.latest and self._rendered is not None:
+            return self._rendered
+        started = time.monotonic()
+        parts = page_parts(snapshot, self.page.text, self.timings.text())
+        took = time.monotonic() - started
+        self.timings.observe("render", took)
+        if snapshot is self.latest:  # a newer one may have been taken meanwhile
             self._cost_us += round(took * US)
-            self.timings.observe("render", took)
-        return self._rendered
+            self._rendered = parts
+        return parts
 
     def agents(self) -> bytes:
         """The latest agent list as JSON (``/api/v1/agents``)."""
@@ -171,9 +184,8 @@ def serve_pages(app: faust.App, snapshots: Snapshots, stale_after_seconds: float
     @app.page("/metrics")
     class Metrics(View):
         async def get(self, request: Request) -> web.StreamResponse:
-            return await write_parts(
-                cast(web.Request, request), snapshots.metrics_page(), METRICS_CONTENT_TYPE
-            )
+            parts = await snapshots.metrics_page()
+            return await write_parts(cast(web.Request, request), parts, METRICS_CONTENT_TYPE)
 
     @app.page("/api/v1/agents")
     class Agents(View):
