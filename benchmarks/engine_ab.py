@@ -20,14 +20,8 @@ import statistics
 import tempfile
 from pathlib import Path
 
+from benchmarks.compiled_engine import timed
 from benchmarks.replay_throughput import simulated_day
-from tools.compiled import in_tree
-
-
-def engine_seconds(tree: Path, day: Path, repeat: int) -> float:
-    """Best seconds of ``tree``'s engine over ``day``, in a process importing from ``tree``."""
-    args = ["-m", "benchmarks.compiled_engine", "--time-here", str(day), "--repeat", str(repeat)]
-    return float(in_tree(tree, *args, capture=True).decode())
 
 
 def report(found: dict[str, list[float]]) -> None:
@@ -51,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         day = simulated_day(Path(folder))
         for number in range(args.rounds):
             for name in ("this", "other") if number % 2 == 0 else ("other", "this"):
-                found[name].append(engine_seconds(trees[name], day, args.repeat))
+                found[name].append(timed(trees[name], day, args.repeat))
                 print(f"round {number + 1}: {name:5} {found[name][-1]:.3f} s", flush=True)
     report(found)
     return 0
