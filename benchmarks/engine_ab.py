@@ -22,6 +22,7 @@ from pathlib import Path
 
 from benchmarks.compiled_engine import timed
 from benchmarks.replay_throughput import simulated_day
+from benchmarks.worker_ab import in_round_order
 
 
 def report(found: dict[str, list[float]]) -> None:
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as folder:
         day = simulated_day(Path(folder))
         for number in range(args.rounds):
-            for name in ("this", "other") if number % 2 == 0 else ("other", "this"):
+            for name in in_round_order(("this", "other"), number):
                 found[name].append(timed(trees[name], day, args.repeat))
                 print(f"round {number + 1}: {name:5} {found[name][-1]:.3f} s", flush=True)
     report(found)

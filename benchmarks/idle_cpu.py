@@ -27,6 +27,7 @@ from pathlib import Path
 
 from benchmarks.kafka_relay import events_consumer
 from benchmarks.kafka_throughput import RUN, cpu_seconds, start_worker, stop
+from benchmarks.worker_ab import in_round_order
 from tools.kafka_local import REPO, LocalKafka, free_port
 
 SETTLE_SECONDS = 15.0
@@ -92,7 +93,7 @@ def measure(bootstrap: str, trees: list[Path], rounds: int, seconds: float) -> d
     shares: dict[str, list[float]] = {name: [] for name in ["bare consumer", *map(str, trees)]}
     for number in range(rounds):
         prefix = f"idle{number}-{uuid.uuid4().hex[:6]}."
-        for tree in trees if number % 2 == 0 else trees[::-1]:
+        for tree in in_round_order(trees, number):
             shares[str(tree)].append(idle_worker(bootstrap, prefix + tree.name + ".", tree, seconds))
             print(f"{tree}: {shares[str(tree)][-1]:.2%} of a core", flush=True)
         shares["bare consumer"].append(idle_bare_consumer(bootstrap, prefix + trees[0].name + ".", seconds))
