@@ -33,7 +33,7 @@ class EngineSnapshots(Snapshots):
         super().__init__(
             cast(Topology, None), engine.queue_step, engine.board, engine.stats, clock, StageTimings()
         )
-        self.log = log
+        self.log, self.fixed_clock = log, clock
 
     def _take(self) -> None:
         self.log.append("take")
@@ -43,11 +43,14 @@ class EngineSnapshots(Snapshots):
 
 
 @pytest.fixture
-def engine() -> Engine:
+def snapshots(log: list[str]) -> EngineSnapshots:
+    """A holder over one queued call, its first snapshot taken at ``NOW``."""
     engine = Engine(Settings())
     engine.apply(ev("call.queued", "2026-01-05T10:00:00Z", call_id="c1", queue="sales"))
     engine.flush()
-    return engine
+    made = EngineSnapshots(engine, FixedClock(NOW), log)
+    made.take()
+    return made
 
 
 @pytest.fixture
@@ -63,12 +66,9 @@ def log(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 async def test_the_loop_has_a_turn_between_a_fresh_snapshot_and_its_rendering(
-    engine: Engine, log: list[str]
+    snapshots: EngineSnapshots, log: list[str]
 ) -> None:
-    clock = FixedClock(NOW)
-    snapshots = EngineSnapshots(engine, clock, log)
-    snapshots.take()
-    clock.instant_us += FRESH_ON_SCRAPE_US + US  # the latest is stale: a scrape takes a new one
+    snapshots.fixed_clock.instant_us += FRESH_ON_SCRAPE_US + US  # stale: a scrape takes a new one
     waiting = asyncio.ensure_future(_note_turn(log))
     parts = await snapshots.metrics_page()
     await waiting
@@ -79,22 +79,17 @@ async def test_the_loop_has_a_turn_between_a_fresh_snapshot_and_its_rendering(
 
 
 async def test_a_page_is_rendered_once_while_its_snapshot_is_the_latest(
-    engine: Engine, log: list[str]
+    snapshots: EngineSnapshots, log: list[str]
 ) -> None:
-    snapshots = EngineSnapshots(engine, FixedClock(NOW), log)
-    snapshots.take()
     first = await snapshots.metrics_page()
     assert await snapshots.metrics_page() is first and log == ["take", "render"]
 
 
 async def test_a_page_rendered_after_a_newer_snapshot_is_not_kept_for_it(
-    engine: Engine, log: list[str]
+    snapshots: EngineSnapshots, log: list[str]
 ) -> None:
-    clock = FixedClock(NOW)
-    snapshots = EngineSnapshots(engine, clock, log)
-    snapshots.take()
     older = cast(Snapshot, snapshots.latest)
-    clock.instant_us += US
+    snapshots.fixed_clock.instant_us += US
     snapshots.take()  # while the older one was waiting for its rendering
     latest = cast(Snapshot, snapshots.latest)
     snapshots.rendered(older)
