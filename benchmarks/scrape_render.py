@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import itertools
 import random
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
@@ -37,13 +38,15 @@ from metrics.pipeline import PipelineStats
 from metrics.settings import QueueSettings, Settings
 from metrics.snapshot import Snapshot
 from metrics.steps.agent_board import AgentBoard
+from metrics.steps.clock import FixedClock
 from metrics.steps.queues import QueueStep
 from metrics.timeutil import US
 from metrics.visits import Handling, Visit
 from stream.allocator import allocator_in_use, start_with_allocator
 from stream.cli import tune_gc
-from stream.exporter.agent_page import AgentPage
+from stream.exporter.http import Snapshots
 from stream.exporter.text import page_parts, render_with
+from stream.stage_timings import StageTimings
 
 NOW = 1_767_614_400 * US  # 2026-01-05T12:00:00Z
 SETTINGS = Settings(defaults=QueueSettings(windows=("5m", "15m", "30m", "1h")))
@@ -138,24 +141,25 @@ def timings(work: Callable[[], object], repeat: int) -> list[float]:
     return found
 
 
-def refresh_stalls(page: AgentPage, at: int) -> tuple[float, float]:
-    """Seconds one agent-list refresh takes, and the longest the event loop waits meanwhile
-    (a ticker task measures the gaps between its turns)."""
+def with_stalls(work: Awaitable[object]) -> tuple[float, float]:
+    """Seconds ``work`` takes on the event loop, and the longest the loop waits meanwhile (a
+    ticker task measures the gaps between its turns)."""
 
     async def run() -> tuple[float, float]:
-        longest, done = 0.0, False
+        longest, done, last = 0.0, False, time.perf_counter()
 
-        async def ticker() -> None:
-            nonlocal longest
-            last = time.perf_counter()
-            while not done:
-                await asyncio.sleep(0)
+        async def ticker() -> None:  # its first turn comes after the work's first slice
+            nonlocal longest, last
+            while True:
                 moment = time.perf_counter()
                 longest, last = max(longest, moment - last), moment
+                if done:
+                    return
+                await asyncio.sleep(0)
 
         ticking = asyncio.create_task(ticker())
         started = time.perf_counter()
-        await page.refresh(at)
+        await work
         took, done = time.perf_counter() - started, True
         await ticking
         return took, longest
@@ -163,49 +167,122 @@ def refresh_stalls(page: AgentPage, at: int) -> tuple[float, float]:
     return asyncio.run(run())
 
 
-def main(argv: list[str] | None = None) -> int:
+class GcPauses:
+    """The garbage collector's pauses while installed, by generation (``gc.callbacks``): a
+    collection holds the event loop whatever the work slices, and one of the whole heap takes
+    about a microsecond an object tracked.
+
+    >>> with GcPauses() as pauses:
+    ...     _ = gc.collect(2)
+    >>> len(pauses.seconds[2])
+    1
+    """
+
+    def __init__(self) -> None:
+        self.seconds: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self._started = 0.0
+
+    def __enter__(self) -> GcPauses:
+        gc.callbacks.append(self._noted)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        gc.callbacks.remove(self._noted)
+
+    def _noted(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds[info["generation"]].append(time.perf_counter() - self._started)
+
+    def summary(self) -> str:
+        found = [
+            f"{len(paused)} of generation {gen} (longest {max(paused, default=0) * 1e3:.0f} ms)"
+            for gen, paused in self.seconds.items()
+        ]
+        return ", ".join(found)
+
+
+def measured_stalls(
+    work: Callable[[], Awaitable[object]], count: int
+) -> tuple[list[tuple[float, float]], GcPauses]:
+    """:func:`with_stalls` of ``count`` runs of ``work``, and the collector's pauses meanwhile."""
+    with GcPauses() as pauses:
+        found = [with_stalls(work()) for _ in range(count)]
+    return found, pauses
+
+
+def scrape(snapshots: Snapshots, clock: FixedClock) -> Awaitable[list[bytes]]:
+    """A scrape as the worker answers it, its latest snapshot a second old: a fresh snapshot
+    and its page, each in slices (``Snapshots.metrics_page``)."""
+    clock.instant_us += US
+    return snapshots.metrics_page()
+
+
+def print_table(rows: list[tuple[str, list[float]]]) -> None:
+    print(f"{'':44}{'median ms':>10}{'max ms':>9}")
+    for name, found in rows:
+        print(f"{name:44}{statistics.median(found) * 1e3:>10.1f}{max(found) * 1e3:>9.1f}")
+
+
+def parsed(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--queues", type=int, default=500)
     parser.add_argument("--agents", type=int, default=5000)
     parser.add_argument("--calls-per-queue", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=20)
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parsed(argv)
     if argv is None:  # run as a program: with the allocator the worker runs with (stream/allocator.py)
         start_with_allocator("auto")
     tune_gc()  # as the worker runs
     queues = build_queues(args.queues, args.calls_per_queue)
-    board = build_board(queues, args.agents)
-    page = AgentPage(board)
-    moments = iter(range(NOW, NOW + 10_000 * US, US))
-    refreshes = [refresh_stalls(page, next(moments)) for _ in range(max(3, args.repeat // 4))]
+    board, clock = build_board(queues, args.agents), FixedClock(NOW)
+    snapshots = Snapshots(None, queues, board, PipelineStats(), clock, StageTimings())
+    measure(snapshots, clock, args)
+    return 0
 
-    def snapshot() -> Snapshot:  # the timer's, or a scrape's when the latest is stale
-        at = next(moments)
+
+def measure(snapshots: Snapshots, clock: FixedClock, args: argparse.Namespace) -> None:
+    page, queues, runs = snapshots.page, snapshots.queues, max(3, args.repeat // 4)
+    refreshes, refresh_pauses = measured_stalls(lambda: page.refresh(clock.instant_us), runs)
+
+    def snapshot() -> Snapshot:  # the queues' part of a snapshot, all at once as replay takes it
+        clock.instant_us += US
+        at = clock.instant_us
         return Snapshot(at, queues.snapshot(at), PipelineStats().snapshot(), page.agents, "full", page.at_us)
 
     latest = snapshot()
     text = render_with(latest, page.text)
     samples = sum(1 for line in text.splitlines() if line and not line.startswith(b"#"))
-    baseline = baseline_registry(samples)
     snap = timings(snapshot, args.repeat)
     rendering = timings(lambda: page_parts(latest, page.text), args.repeat)  # what the worker serves
+    asyncio.run(snapshots.take())  # the timer's first
+    scrapes, scrape_pauses = measured_stalls(lambda: scrape(snapshots, clock), runs)
+    baseline = baseline_registry(samples)
     base = timings(lambda: generate_latest(baseline), args.repeat)
     scale = f"{args.queues} queues, 4 rolling windows + today, {args.agents:,} agents"
     print(f"{scale}: {samples:,} samples, {len(text) / 1e6:.1f} MB; allocator: {allocator_in_use()}")
-    print(f"{'':44}{'median ms':>10}{'max ms':>9}")
-    for name, found in (
-        ("snapshot of the queues (timer)", snap),
-        ("render /metrics", rendering),
-        ("agent list refresh (a timer, in slices)", [took for took, _ in refreshes]),
-        ("  longest event-loop wait during it", [stall for _, stall in refreshes]),
-        ("baseline: plain gauges, same samples", base),
-    ):
-        print(f"{name:44}{statistics.median(found) * 1e3:>10.1f}{max(found) * 1e3:>9.1f}")
-    ratio = statistics.median(rendering) / statistics.median(base)
-    print(f"render / baseline: {ratio:.2f}x   (target: render under 50 ms)")
-    longest = max(max(snap), max(rendering), *(stall for _, stall in refreshes))
+    print_table(
+        [
+            ("snapshot of the queues (at once)", snap),
+            ("render /metrics (at once)", rendering),
+            ("agent list refresh (a timer, in slices)", [took for took, _ in refreshes]),
+            ("  longest event-loop wait during it", [stall for _, stall in refreshes]),
+            ("scrape: fresh snapshot and page, in slices", [took for took, _ in scrapes]),
+            ("  longest event-loop wait during it", [stall for _, stall in scrapes]),
+            ("baseline: plain gauges, same samples", base),
+        ]
+    )
+    print(f"render / baseline: {statistics.median(rendering) / statistics.median(base):.2f}x", end="")
+    print("   (target: render under 50 ms)")
+    longest = max(stall for _, stall in [*refreshes, *scrapes])
     print(f"longest event-loop block: {longest * 1e3:.0f} ms   (target: under 100 ms)")
-    return 0
+    print(f"garbage collections during the agent list refreshes: {refresh_pauses.summary()}")
+    print(f"garbage collections during the scrapes: {scrape_pauses.summary()}")
 
 
 if __name__ == "__main__":

@@ -87,10 +87,16 @@ class StageTimings:
         """Whether queue updates were applied since the latest snapshot."""
         return self._unseen_since is not None
 
-    def snapshotted(self) -> None:
-        if self._unseen_since is not None:
-            self.observe("snapshot", time.monotonic() - self._unseen_since)
-            self._unseen_since = None
+    def snapshot_started(self) -> float | None:
+        """A snapshot begins: updates applied from now on wait for the next one. Returns the
+        instant the updates it shows began waiting (``None``: none did)."""
+        since, self._unseen_since = self._unseen_since, None
+        return since
+
+    def snapshotted(self, since: float | None) -> None:
+        """A snapshot that began with updates waiting ``since`` is there."""
+        if since is not None:
+            self.observe("snapshot", time.monotonic() - since)
 
     def text(self) -> bytes:
         out = [f"# HELP {NAME} {HELP}\n# TYPE {NAME} histogram\n"]

@@ -224,7 +224,7 @@ def _on_start_stop_and_revoke(app: faust.App, producer: DirectProducer) -> None:
 def _timers(app: faust.App, snapshots: Snapshots, snapshot_seconds: float) -> None:
     @app.timer(snapshot_seconds)  # type: ignore[untyped-decorator]
     async def take_snapshot() -> None:
-        snapshots.take()
+        await snapshots.take()
 
     @app.timer(snapshot_seconds)  # type: ignore[untyped-decorator]
     async def refresh_agents() -> None:

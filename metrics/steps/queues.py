@@ -6,12 +6,12 @@ quiet visits into its :class:`~metrics.storage.cold_visits.ColdVisits`. Usage::
 
     queues = QueueStep(settings)
     stored = queues.apply(update, partition=0)   # (key, visit or agent): for the worker's tables
-    queues.snapshot(now_us)
+    queues.snapshot(now_us)                      # or queues.each_snapshot(now_us), one at a time
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from metrics.agent_timeline import AgentTimeline
@@ -70,7 +70,17 @@ class QueueStep:
         return stored
 
     def snapshot(self, now_us: int) -> tuple[QueueSnapshot, ...]:
-        return tuple(self.states[q].snapshot(now_us) for q in sorted(self.states))
+        return tuple(self.each_snapshot(now_us))
+
+    def each_snapshot(self, now_us: int) -> Iterator[QueueSnapshot]:
+        """The queues' snapshots at ``now_us`` one at a time, by name (the worker gives its
+        event loop turns between them): a queue given up meanwhile is left out, one new
+        meanwhile waits for the next snapshot."""
+        states = self.states
+        for name in sorted(states):
+            state = states.get(name)
+            if state is not None:
+                yield state.snapshot(now_us)
 
     def keep_partitions(self, owned: set[int]) -> None:
         """Drop queues whose partition this worker no longer owns (no stale series)."""

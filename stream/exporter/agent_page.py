@@ -2,7 +2,7 @@
 
 Thousands of agents take longer to read and render than a scrape should wait or the event loop
 should stall, and their values move with the clock only (time in state). So a timer refreshes
-this page: a slice of agents at a time, the event loop free between slices, all read at one
+this page a slice of time at a time, the event loop free between slices, all read at one
 instant; a scrape sends the latest page as it is. Usage::
 
     page = AgentPage(board)
@@ -12,15 +12,16 @@ instant; a scrape sends the latest page as it is. Usage::
 
 from __future__ import annotations
 
-import asyncio
-
 from metrics.snapshot import AgentSnapshot
 from metrics.steps.agent_board import AgentBoard
 from stream.exporter.catalogue import Family, agent_families
+from stream.exporter.loop_turns import LoopTurns
 from stream.exporter.text import LabelText, Lines, agents_time, encoded, family_header, family_rows
 
-AGENTS_PER_SLICE = 250
-ROWS_PER_SLICE = 10_000
+# Agents read, and rows rendered, between looks at the clock (a millisecond or so of work):
+# the event loop gets a turn whenever a slice of time has passed (:mod:`loop_turns`).
+AGENTS_PER_STEP = 25
+ROWS_PER_STEP = 1_000
 
 
 class AgentPage:
@@ -34,27 +35,28 @@ class AgentPage:
 
     async def refresh(self, now_us: int) -> None:
         """Read every agent at ``now_us`` and render the families, a slice at a time."""
-        agents, families = await self._read(now_us)
+        turns = LoopTurns()
+        agents, families = await self._read(now_us, turns)
         out: Lines = []
         esc = LabelText()
         for family in families:
             family_header(out, family)
-            for start in range(0, len(family.rows), ROWS_PER_SLICE):
-                family_rows(out, family, family.rows[start : start + ROWS_PER_SLICE], esc)
-                await asyncio.sleep(0)
+            for start in range(0, len(family.rows), ROWS_PER_STEP):
+                family_rows(out, family, family.rows[start : start + ROWS_PER_STEP], esc)
+                await turns.give_if_due()
         agents_time(out, self.board.settings.agents.export, now_us)
         self.agents, self.text, self.at_us = agents, b"".join(encoded(out)), now_us
 
-    async def _read(self, now_us: int) -> tuple[tuple[AgentSnapshot, ...], list[Family]]:
+    async def _read(self, now_us: int, turns: LoopTurns) -> tuple[tuple[AgentSnapshot, ...], list[Family]]:
         board = self.board
         ledgers = [board.ledgers[agent] for agent in sorted(board.ledgers)]
         export = board.settings.agents.export
         agents: list[AgentSnapshot] = []
         families = agent_families((), export)  # each slice's rows are added to these, not copied
-        for start in range(0, len(ledgers), AGENTS_PER_SLICE):
-            chunk = tuple(ledger.snapshot(now_us) for ledger in ledgers[start : start + AGENTS_PER_SLICE])
+        for start in range(0, len(ledgers), AGENTS_PER_STEP):
+            chunk = tuple(ledger.snapshot(now_us) for ledger in ledgers[start : start + AGENTS_PER_STEP])
             agents += chunk
             for family, part in zip(families, agent_families(chunk, export), strict=True):
                 family.rows.extend(part.rows)
-            await asyncio.sleep(0)
+            await turns.give_if_due()
         return tuple(agents), families

@@ -19,7 +19,7 @@ from aiohttp import web
 from faust.web import Request, Response, View
 
 from metrics.pipeline import PipelineStats
-from metrics.snapshot import Snapshot
+from metrics.snapshot import PipelineSnapshot, QueueSnapshot, Snapshot
 from metrics.steps.agent_board import AgentBoard
 from metrics.steps.clock import LiveClock
 from metrics.steps.queues import QueueStep
@@ -28,8 +28,9 @@ from stream.basic_auth import BasicAuth
 from stream.deploy import Deployment
 from stream.exporter.agent_page import AgentPage
 from stream.exporter.agents_json import agents_document
+from stream.exporter.loop_turns import LoopTurns
 from stream.exporter.queues_json import queues_document
-from stream.exporter.text import page_parts
+from stream.exporter.text import page_sections
 from stream.exporter.wallboard_files import ROUTES, SECURITY_HEADERS, WallboardFiles
 from stream.faust_internals import consumer_lag
 from stream.http_guard import HttpGuard
@@ -74,11 +75,12 @@ def web_options(deployment: Deployment) -> dict[str, Any]:
 
 
 class Snapshots:
-    """Takes snapshots of the owned queues and the feed's health; keeps the latest, rendered once."""
+    """Takes snapshots of the owned queues and the feed's health; keeps the latest, rendered once.
+    Without a topology (a benchmark, a test) every queue and agent is owned and no lag known."""
 
     def __init__(
         self,
-        topology: Topology,
+        topology: Topology | None,
         queues: QueueStep,
         board: AgentBoard,
         stats: PipelineStats,
@@ -92,29 +94,43 @@ class Snapshots:
         self._agents_due = 0.0  # time.monotonic() of the next agent list
         self.latest: Snapshot | None = None
         self._rendered: list[bytes] | None = None  # the latest snapshot's page, in parts
+        self._taking = asyncio.Lock()  # one snapshot at a time
+        self._paging = asyncio.Lock()  # one page at a time
 
-    def take(self) -> None:
-        started = time.monotonic()
-        self._take()
-        took = time.monotonic() - started
+    async def take(self) -> None:
+        """A new snapshot, taken a queue at a time with turns of the event loop between."""
+        async with self._taking:
+            await self._take(LoopTurns())
+
+    async def _take(self, turns: LoopTurns) -> None:
+        began, moment = turns.worked_seconds(), self.clock.now_us()
+        waiting_since = self.timings.snapshot_started()
+        self._keep_owned()
+        pipeline = self._feed_health()
+        queues: list[QueueSnapshot] = []
+        for queue in self.queues.each_snapshot(moment):
+            queues.append(queue)
+            await turns.give_if_due()
+        self.timings.snapshotted(waiting_since)
+        page = self.page  # agents are read at their own instant, by refresh_agents
+        export = self.board.settings.agents.export
+        self.latest = Snapshot(moment, tuple(queues), pipeline, page.agents, export, page.at_us)
+        self._rendered = None
+        took = turns.worked_seconds() - began
         self._cost_us = round(took * US)
         self.timings.observe("snapshot_work", took)
 
-    def _take(self) -> None:
+    def _keep_owned(self) -> None:
+        """Forget the queues of partitions this worker no longer owns."""
         topology = self.topology
-        self.queues.keep_partitions(topology.owned_partitions(topology.queues))
-        moment = self.clock.now_us()
-        pipeline = replace(
-            self.stats.snapshot(), lag_by_topic=consumer_lag(topology.app, topology.consumed())
-        )
-        export = self.board.settings.agents.export
-        page = self.page  # agents are read at their own instant, by refresh_agents
-        queues = self.queues.snapshot(moment)
-        self.timings.snapshotted()
-        self.latest, self._rendered = (
-            Snapshot(moment, queues, pipeline, page.agents, export, page.at_us),
-            None,
-        )
+        if topology is not None:
+            self.queues.keep_partitions(topology.owned_partitions(topology.queues))
+
+    def _feed_health(self) -> PipelineSnapshot:
+        topology, health = self.topology, self.stats.snapshot()
+        if topology is None:
+            return health
+        return replace(health, lag_by_topic=consumer_lag(topology.app, topology.consumed()))
 
     async def refresh_agents(self) -> None:
         """The agent list anew (a timer's), when due: only owned agents, read in slices."""
@@ -122,32 +138,33 @@ class Snapshots:
             return
         started = time.monotonic()
         topology = self.topology
-        self.board.keep_partitions(topology.owned_partitions(topology.board))
+        if topology is not None:
+            self.board.keep_partitions(topology.owned_partitions(topology.board))
         await self.page.refresh(self.clock.now_us())
         self._rendered = None
         took = time.monotonic() - started
         self._agents_due = started + took / AGENT_LIST_CPU_SHARE
 
     async def metrics_page(self) -> list[bytes]:
-        """The latest snapshot as Prometheus text, in parts (:func:`page_parts`); a new
-        snapshot first if it is older than a moment, and then the event loop's turn before the
-        rendering: each takes about 0.1 s at 500 queues and 5,000 agents, and done at once they
-        held every event up for both."""
-        before = self.latest
-        latest = self.fresh()
-        if latest is None:
-            return []
-        if latest is not before:
-            await asyncio.sleep(0)
-        return self.rendered(latest)
+        """The latest snapshot as Prometheus text, in parts (:func:`page_parts`), a new
+        snapshot first if the latest is older than a moment. Both are made in slices with
+        turns of the event loop between: each takes about 0.1 s at 500 queues and 5,000
+        agents, and done at once they held every event up for as long."""
+        async with self._paging:  # a scrape arriving meanwhile gets the same page
+            turns = LoopTurns()
+            latest = await self.fresh(turns)
+            return [] if latest is None else await self.rendered(latest, turns)
 
-    def rendered(self, snapshot: Snapshot) -> list[bytes]:
+    async def rendered(self, snapshot: Snapshot, turns: LoopTurns | None = None) -> list[bytes]:
         """``snapshot``'s page in parts, rendered once while it is the latest."""
         if snapshot is self.latest and self._rendered is not None:
             return self._rendered
-        started = time.monotonic()
-        parts = page_parts(snapshot, self.page.text, self.timings.text())
-        took = time.monotonic() - started
+        turns = LoopTurns() if turns is None else turns
+        began, parts = turns.worked_seconds(), []
+        for section in page_sections(snapshot, self.page.text, self.timings.text()):
+            parts += section
+            await turns.give_if_due()
+        took = turns.worked_seconds() - began
         self.timings.observe("render", took)
         if snapshot is self.latest:  # a newer one may have been taken meanwhile
             self._cost_us += round(took * US)
@@ -159,21 +176,27 @@ class Snapshots:
         page = self.page
         return agents_document(page.agents, page.at_us)
 
-    def queues_json(self, stale_after_seconds: float) -> bytes | None:
+    async def queues_json(self, stale_after_seconds: float) -> bytes | None:
         """The latest queue snapshot as JSON (``/api/v1/queues``); ``None`` before the first."""
-        latest = self.fresh()
+        latest = await self.fresh()
         return None if latest is None else queues_document(latest, stale_after_seconds)
 
-    def fresh(self) -> Snapshot | None:
+    async def fresh(self, turns: LoopTurns | None = None) -> Snapshot | None:
         """The latest snapshot, taken anew if it is older than a moment (a shorter one when
-        queue updates wait for it): a scrape sees what was processed until now."""
-        latest = self.latest
-        if latest is not None:
-            age = self.clock.now_us() - latest.at_us
-            waited = max(FRESH_WHEN_UPDATED_US, round(self._cost_us / SNAPSHOT_CPU_SHARE))
-            if age > FRESH_ON_SCRAPE_US or (self.timings.updates_wait() and age > waited):
-                self.take()
+        queue updates wait for it): a scrape sees what was processed until now. One being
+        taken meanwhile (the timer's, another scrape's) is waited for, not taken again."""
+        async with self._taking:
+            if self._stale():
+                await self._take(LoopTurns() if turns is None else turns)
         return self.latest
+
+    def _stale(self) -> bool:
+        latest = self.latest
+        if latest is None:
+            return False
+        age = self.clock.now_us() - latest.at_us
+        waited = max(FRESH_WHEN_UPDATED_US, round(self._cost_us / SNAPSHOT_CPU_SHARE))
+        return age > FRESH_ON_SCRAPE_US or (self.timings.updates_wait() and age > waited)
 
 
 def serve_pages(app: faust.App, snapshots: Snapshots, stale_after_seconds: float) -> None:
@@ -225,7 +248,7 @@ def serve_wallboard(app: faust.App, snapshots: Snapshots, stale_after_seconds: f
     @app.page("/api/v1/queues")
     class Queues(View):
         async def get(self, request: Request) -> Response:
-            body = snapshots.queues_json(stale_after_seconds)
+            body = await snapshots.queues_json(stale_after_seconds)
             if body is None:
                 return self.json({"error": "no snapshot yet"}, status=503)
             return self.bytes(body, content_type="application/json")

@@ -9,7 +9,7 @@ import pytest
 from metrics.engine import Engine
 from metrics.settings import Settings
 from metrics.timeutil import US, parse_rfc3339_us
-from stream.exporter import agent_page
+from stream.exporter import agent_page, loop_turns
 from stream.exporter.agent_page import AgentPage
 from stream.exporter.text import agents_text
 from tests.helpers import ev
@@ -44,8 +44,9 @@ def test_the_page_is_what_replay_renders_at_its_instant() -> None:
 
 def test_the_event_loop_runs_between_slices(monkeypatch: pytest.MonkeyPatch) -> None:
     engine = engine_with(30)
-    monkeypatch.setattr(agent_page, "AGENTS_PER_SLICE", 4)
-    monkeypatch.setattr(agent_page, "ROWS_PER_SLICE", 10)
+    monkeypatch.setattr(agent_page, "AGENTS_PER_STEP", 4)
+    monkeypatch.setattr(agent_page, "ROWS_PER_STEP", 10)
+    monkeypatch.setattr(loop_turns, "SLICE_SECONDS", 0.0)  # a turn after every step
     page, turns = AgentPage(engine.board), 0
 
     async def run() -> None:
