@@ -11,7 +11,8 @@ observation per record would cost the hot path):
 - ``delivery``: from a batch's output handed to the producer to Kafka having all of it (its
   records are acknowledged then);
 - ``snapshot``: from the first queue update after a snapshot to the next snapshot;
-  ``snapshot_work`` and ``render``: taking one, and writing it as Prometheus text;
+  ``snapshot_work`` and ``render``: taking one, and writing it as Prometheus text (their own
+  work: they run in slices, and the other tasks' turns between are left out);
 - ``give_back_memory``: returning the C heap's free pages to the system (a timer's).
 
 Usage::

@@ -3,8 +3,8 @@
 faust's own pages are off (see :func:`web_options`); :class:`~stream.http_guard.HttpGuard`
 answers 401 without credentials and 404 for any path not in :data:`SERVED_PATHS`. Usage::
 
-    snapshots = Snapshots(topology, queues, board, stats, clock)
-    serve_pages(app, snapshots)
+    snapshots = Snapshots(topology, queues, board, stats, clock, timings)
+    serve_pages(app, snapshots, stale_after_seconds)
 """
 
 from __future__ import annotations
