@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import itertools
 import random
 import statistics
@@ -46,6 +45,7 @@ from stream.allocator import allocator_in_use, start_with_allocator
 from stream.cli import tune_gc
 from stream.exporter.http import Snapshots
 from stream.exporter.text import page_parts, render_with
+from stream.gc_pauses import GcPauses
 from stream.stage_timings import StageTimings
 
 NOW = 1_767_614_400 * US  # 2026-01-05T12:00:00Z
@@ -167,33 +167,23 @@ def with_stalls(work: Awaitable[object]) -> tuple[float, float]:
     return asyncio.run(run())
 
 
-class GcPauses:
-    """The garbage collector's pauses while installed, by generation (``gc.callbacks``): a
-    collection holds the event loop whatever the work slices, and one of the whole heap takes
-    about a microsecond an object tracked.
+class PauseTally:
+    """The garbage collector's pauses by generation (told by :class:`GcPauses`): a collection
+    holds the event loop whatever the work's slices.
 
-    >>> with GcPauses() as pauses:
+    >>> import gc
+    >>> tally = PauseTally()
+    >>> with GcPauses(tally.add):
     ...     _ = gc.collect(2)
-    >>> len(pauses.seconds[2])
+    >>> len(tally.seconds[2])
     1
     """
 
     def __init__(self) -> None:
         self.seconds: dict[int, list[float]] = {0: [], 1: [], 2: []}
-        self._started = 0.0
 
-    def __enter__(self) -> GcPauses:
-        gc.callbacks.append(self._noted)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        gc.callbacks.remove(self._noted)
-
-    def _noted(self, phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            self._started = time.perf_counter()
-        else:
-            self.seconds[info["generation"]].append(time.perf_counter() - self._started)
+    def add(self, generation: int, seconds: float) -> None:
+        self.seconds[generation].append(seconds)
 
     def summary(self) -> str:
         found = [
@@ -205,11 +195,12 @@ class GcPauses:
 
 def measured_stalls(
     work: Callable[[], Awaitable[object]], count: int
-) -> tuple[list[tuple[float, float]], GcPauses]:
+) -> tuple[list[tuple[float, float]], PauseTally]:
     """:func:`with_stalls` of ``count`` runs of ``work``, and the collector's pauses meanwhile."""
-    with GcPauses() as pauses:
+    tally = PauseTally()
+    with GcPauses(tally.add):
         found = [with_stalls(work()) for _ in range(count)]
-    return found, pauses
+    return found, tally
 
 
 def scrape(snapshots: Snapshots, clock: FixedClock) -> Awaitable[list[bytes]]:

@@ -13,7 +13,9 @@ observation per record would cost the hot path):
 - ``snapshot``: from the first queue update after a snapshot to the next snapshot;
   ``snapshot_work`` and ``render``: taking one, and writing it as Prometheus text (their own
   work: they run in slices, and the other tasks' turns between are left out);
-- ``give_back_memory``: returning the C heap's free pages to the system (a timer's).
+- ``give_back_memory``: returning the C heap's free pages to the system (a timer's);
+- ``gc_young``, ``gc_full``: a garbage collection of the young generations, of all objects
+  (:mod:`stream.gc_pauses`): everything waits for it.
 
 Usage::
 
@@ -54,7 +56,10 @@ STAGES = (
     "snapshot_work",
     "render",
     "give_back_memory",
+    "gc_young",
+    "gc_full",
 )
+FULL_COLLECTION = 2  # the generation a full collection collects
 
 
 class StageTimings:
@@ -74,6 +79,10 @@ class StageTimings:
         oldest = min((r.timestamp for r in records), default=None)
         if oldest is not None and oldest > 0:
             self.observe(stage, max(0.0, now - oldest / 1000))
+
+    def collected(self, generation: int, seconds: float) -> None:
+        """A garbage collection's pause (a :class:`~stream.gc_pauses.GcPauses` report)."""
+        self.observe("gc_full" if generation == FULL_COLLECTION else "gc_young", seconds)
 
     def delivered(self, handed_over: float, _: object) -> None:
         """A done-callback of a batch's delivery (``functools.partial`` with its start)."""

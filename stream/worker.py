@@ -51,6 +51,7 @@ from stream.deploy import Deployment
 from stream.direct_producer import DirectProducer
 from stream.exporter.http import Snapshots, serve_pages, web_options
 from stream.faust_internals import BatchTransport, forget_changelog_read_offsets, pack_on_recovery
+from stream.gc_pauses import GcPauses
 from stream.handlers import BoardHandler, CallerHandler, EntityHandler, Outputs, QueueHandler
 from stream.heap import give_back_free_memory
 from stream.housekeeping import BoardHousekeeping, EntityHousekeeping, KeyIndex, QueueHousekeeping
@@ -121,6 +122,7 @@ def _wire(app: faust.App, topology: Topology, deployment: Deployment, settings: 
     board = AgentBoard(settings, ColdAgentCalls(SqliteCold(database, "agent_calls"), settings))
     producer = DirectProducer(deployment.librdkafka_config(), stats)
     timings = StageTimings()
+    GcPauses(timings.collected).start()  # for the process's life, as the worker's
     outputs = Outputs.of(topology, producer, clock, timings)
     # first: this replaces the tables' stores, which the handlers then read
     pack_on_recovery(topology.calls_table, cold_calls.store, cold_calls.expiry)
