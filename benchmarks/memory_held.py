@@ -12,7 +12,8 @@ which accepts the whole history and lets nothing go. It is given ``hours`` of tr
 500 queues and 5,000 agents at a million calls a day (8 hours: about 333,000 calls): the
 state of a steady state, without the churn of letting state go (``make soak-memory``
 checks that over hours). Its resident memory is measured after processing and after a
-restart, against a worker holding nothing, in the same run.
+restart, against a worker holding nothing, in the same run; with the garbage collector's
+pauses meanwhile (a full collection takes about a microsecond an object held).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from subprocess import Popen
 from benchmarks.kafka_throughput import RUN, publish, start_worker, stop
 from benchmarks.memory_soak import rss_mb
 from benchmarks.recovery import history, wait_for
+from benchmarks.scrape import stage_pauses
 from metrics.contract.events import Event
 from stream.housekeeping import EVERY_SECONDS
 from stream.worker import GIVE_BACK_MEMORY_SECONDS
@@ -65,7 +67,17 @@ def held(
     settle(bootstrap, port, events)
     rss = rss_mb(child.pid)
     print(f"  caught up in {took:.0f} s; resident {rss:.0f} MB, peak {peak_mb(child.pid):.0f} MB", flush=True)
+    print(f"  garbage collections meanwhile: {collections(port)}", flush=True)
     return rss
+
+
+def collections(port: int) -> str:
+    """The worker's collector pauses so far, young and full: each holds its event loop."""
+    found = []
+    for stage in ("gc_young", "gc_full"):
+        count, total, longest = stage_pauses(port, stage)
+        found.append(f"{stage} {count:,} ({total:.1f} s in all, the longest at most {longest} s)")
+    return "; ".join(found)
 
 
 def peak_mb(pid: int) -> float:
