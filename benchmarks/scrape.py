@@ -31,7 +31,8 @@ def stage_pauses(port: int, stage: str) -> tuple[int, float, str]:
     """One stage of a worker's ``callcenter_pipeline_stage_seconds``: how many were observed,
     their seconds in all, and the bound of the lowest bucket holding them all (the longest
     took no longer than that)."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=60) as response:  # a worker catching up is slow to answer
+    url = f"http://127.0.0.1:{port}/metrics"
+    with urllib.request.urlopen(url, timeout=60) as response:  # a worker catching up answers slowly
         text = response.read().decode()
     label, buckets, count, total = f'stage="{stage}"', [], 0, 0.0
     for line in text.splitlines():
