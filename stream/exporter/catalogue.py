@@ -260,13 +260,16 @@ def _by(label: str, values: dict[str, int]) -> Samples:
     return [({label: key}, values[key]) for key in sorted(values)]
 
 
+Row = tuple[tuple[str, ...], float]  # a sample's label values, and its value
+
+
 class Family(NamedTuple):
     """A gauge family with its label names in the order written, and its rows."""
 
     name: str
     help: str
     labels: tuple[str, ...]
-    rows: list[tuple[tuple[str, ...], float]]
+    rows: list[Row]
 
 
 def agent_families(agents: tuple[AgentSnapshot, ...], export: str) -> list[Family]:

@@ -38,6 +38,7 @@ from stream.exporter.catalogue import (
     TOTALS,
     WAIT_HISTOGRAM,
     Family,
+    Row,
     agent_families,
     flow_out_reasons_seen,
     has_callers,
@@ -355,9 +356,7 @@ def family_header(out: Lines, family: Family) -> None:
     _header(out, family.name, "gauge", family.help)
 
 
-def family_rows(
-    out: Lines, family: Family, rows: list[tuple[tuple[str, ...], float]], esc: LabelText
-) -> None:
+def family_rows(out: Lines, family: Family, rows: list[Row], esc: LabelText) -> None:
     """Rows of a family of one to three labels."""
     head = f'{family.name}{{{family.labels[0]}="'
     more = [f'",{key}="' for key in family.labels[1:]]
