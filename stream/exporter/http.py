@@ -160,13 +160,14 @@ class Snapshots:
         if snapshot is self.latest and self._rendered is not None:
             return self._rendered
         turns = LoopTurns() if turns is None else turns
-        began, parts = turns.worked_seconds(), []
-        for section in page_sections(snapshot, self.page.text, self.timings.text()):
+        began, parts, agent_part = turns.worked_seconds(), [], self.page.text
+        for section in page_sections(snapshot, agent_part, self.timings.text()):
             parts += section
             await turns.give_if_due()
         took = turns.worked_seconds() - began
         self.timings.observe("render", took)
-        if snapshot is self.latest:  # a newer one may have been taken meanwhile
+        # a newer snapshot, or a newer agent list, may have come meanwhile: not kept for them
+        if snapshot is self.latest and agent_part is self.page.text:
             self._cost_us += round(took * US)
             self._rendered = parts
         return parts

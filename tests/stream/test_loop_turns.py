@@ -36,8 +36,9 @@ async def _work_beside(hold_seconds: float, slice_seconds: float, milliseconds: 
 
 async def test_idle_others_get_a_turn_every_slice() -> None:
     turns = await _work_beside(0.0, 0.005, 100)
-    assert 8 <= turns.turns <= 20  # 100 ms of work in slices of 5 ms
-    assert 0.1 <= turns.worked_seconds() < 0.3  # the others' turns are not counted as the work's
+    worked = turns.worked_seconds()
+    assert 0.1 <= worked < 0.5  # the others' turns are not counted as the work's
+    assert worked / 0.02 <= turns.turns <= worked / 0.005 + 1  # slices of 5 ms (a step may run over)
 
 
 async def test_busy_others_leave_the_work_half_of_the_time() -> None:
