@@ -7,14 +7,14 @@ Usage (``make bench`` runs it)::
 Builds the worker's queue step and agent board in memory (each agent serves three queues;
 each queue has a few hundred calls in its windows, a third of them with a survey and all with
 a caller (repeat calls on); each agent has the changes a million
-calls a day leave in its history and eight hours of its calls), then times the two things
-the worker does on its event loop: taking a snapshot (the timer, or a scrape asking for a
-fresh one) and rendering ``/metrics`` with the default ``[agents]`` settings, into the parts
-the worker writes. The baseline renders the same number of samples from plain labelled
-prometheus_client gauges, the library's own fast path. The event loop is blocked for as
-long as one of these runs (a scrape that takes a new snapshot gives the loop a turn before
-rendering it, ``Snapshots.metrics_page``: its longest block is the longer of the two). Run
-as a program, it runs with the worker's allocator (jemalloc where installed,
+calls a day leave in its history and eight hours of its calls), then times the work the
+worker does on its event loop: a snapshot of the queues and the ``/metrics`` page (default
+``[agents]`` settings, in the parts the worker writes), each at once; then as the worker does
+them, in slices (the agent list's refresh, and a scrape through ``Snapshots.metrics_page``
+taking a fresh snapshot and its page), with a ticker task measuring the longest the loop
+waits meanwhile, and the garbage collector's pauses by generation. The baseline renders the
+same number of samples from plain labelled prometheus_client gauges, the library's own fast
+path. Run as a program, it runs with the worker's allocator (jemalloc where installed,
 ``stream/allocator.py``): the page's strings cost what they cost there.
 """
 
