@@ -24,16 +24,14 @@ import argparse
 import asyncio
 import bisect
 import time
-import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
-from prometheus_client.parser import text_string_to_metric_families
 
 from benchmarks.kafka_throughput import PREFIX, RUN, cpu_seconds, start_worker, stop
-from benchmarks.scrape import metric_sums
+from benchmarks.scrape import metric_sums, stage_summary
 from metrics.contract.events import Event
 from stream.deploy import Deployment
 from stream.kafka_out import EventProducer
@@ -127,37 +125,6 @@ async def measure(
     await asyncio.wait_for(consumer, 60)
     await poller
     return bare, worker
-
-
-def stage_summary(port: int) -> list[str]:
-    """Where the worker's batches waited: each stage's mean, 99th percentile and maximum (the
-    upper bound of the bucket each falls in) from ``callcenter_pipeline_stage_seconds``."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
-        text = response.read().decode()
-    buckets: dict[str, list[tuple[float, float]]] = {}
-    sums: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        if family.name != "callcenter_pipeline_stage_seconds":
-            continue
-        for sample in family.samples:
-            stage = sample.labels["stage"]
-            if sample.name.endswith("_bucket"):
-                buckets.setdefault(stage, []).append((float(sample.labels["le"]), sample.value))
-            elif sample.name.endswith("_sum"):
-                sums[stage] = sample.value
-    return [
-        _stage_line(stage, sorted(found), sums[stage]) for stage, found in buckets.items() if found[-1][1]
-    ]
-
-
-def _stage_line(stage: str, buckets: list[tuple[float, float]], total: float) -> str:
-    count = buckets[-1][1]
-    p99, most = (next(bound for bound, running in buckets if running >= share * count) for share in (0.99, 1))
-    # a stall holds one batch: its events are many, but it is below the batches' p99
-    return (
-        f"  {stage:14}{count:>9,.0f} batches  mean {total / count * 1e3:7.1f} ms"
-        f"  p99 <= {p99 * 1e3:6.0f} ms  max <= {most * 1e3:6.0f} ms"
-    )
 
 
 @dataclass

@@ -29,7 +29,7 @@ from subprocess import Popen
 from benchmarks.kafka_throughput import RUN, publish, start_worker, stop
 from benchmarks.memory_soak import rss_mb
 from benchmarks.recovery import history, wait_for
-from benchmarks.scrape import stage_pauses
+from benchmarks.scrape import stage_summary
 from metrics.contract.events import Event
 from stream.housekeeping import EVERY_SECONDS
 from stream.worker import GIVE_BACK_MEMORY_SECONDS
@@ -67,17 +67,9 @@ def held(
     settle(bootstrap, port, events)
     rss = rss_mb(child.pid)
     print(f"  caught up in {took:.0f} s; resident {rss:.0f} MB, peak {peak_mb(child.pid):.0f} MB", flush=True)
-    print(f"  garbage collections meanwhile: {collections(port)}", flush=True)
+    print("  garbage collections meanwhile (each holds the event loop):", flush=True)
+    print(*stage_summary(port, ("gc_young", "gc_full")) or ["  none"], sep="\n", flush=True)
     return rss
-
-
-def collections(port: int) -> str:
-    """The worker's collector pauses so far, young and full: each holds its event loop."""
-    found = []
-    for stage in ("gc_young", "gc_full"):
-        count, total, longest = stage_pauses(port, stage)
-        found.append(f"{stage} {count:,} ({total:.1f} s in all, the longest at most {longest} s)")
-    return "; ".join(found)
 
 
 def peak_mb(pid: int) -> float:

@@ -20,12 +20,12 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from benchmarks.scrape import page_text
 from tools.kafka_local import REPO, LocalKafka, free_port
 from tools.processes import stop_all
 
@@ -64,8 +64,7 @@ def rss_mb(pid: int) -> float:
 
 def scrape_totals(port: int) -> tuple[float, float]:
     """Events accepted so far, and consumer lag, from the worker's /metrics."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        text = response.read().decode()
+    text = page_text(port, 5)
     events = lag = 0.0
     for family in text_string_to_metric_families(text):
         for sample in family.samples:

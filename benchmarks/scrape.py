@@ -1,10 +1,18 @@
-"""Reading a worker's /metrics in benchmarks: sums of samples by metric name."""
+"""Reading a worker's /metrics in benchmarks: sums of samples by metric name, and stages of
+its pipeline histogram."""
 
 from __future__ import annotations
 
 import urllib.request
 
+from prometheus_client.parser import text_string_to_metric_families
+
 STAGE_SECONDS = "callcenter_pipeline_stage_seconds"
+
+
+def page_text(port: int, timeout: float) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout) as response:
+        return str(response.read().decode())
 
 
 def metric_sums(port: int, names: tuple[str, ...]) -> dict[str, float]:
@@ -14,8 +22,7 @@ def metric_sums(port: int, names: tuple[str, ...]) -> dict[str, float]:
     a second of the benchmark's CPU, which the worker being measured would then lack.
     """
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-            text = response.read().decode()
+        text = page_text(port, 5)
     except OSError:
         return {}
     sums: dict[str, float] = {}
@@ -27,23 +34,33 @@ def metric_sums(port: int, names: tuple[str, ...]) -> dict[str, float]:
     return sums
 
 
-def stage_pauses(port: int, stage: str) -> tuple[int, float, str]:
-    """One stage of a worker's ``callcenter_pipeline_stage_seconds``: how many were observed,
-    their seconds in all, and the bound of the lowest bucket holding them all (the longest
-    took no longer than that)."""
-    url = f"http://127.0.0.1:{port}/metrics"
-    with urllib.request.urlopen(url, timeout=60) as response:  # a worker catching up answers slowly
-        text = response.read().decode()
-    label, buckets, count, total = f'stage="{stage}"', [], 0, 0.0
-    for line in text.splitlines():
-        if not line.startswith(STAGE_SECONDS) or label not in line:
+def stage_summary(port: int, stages: tuple[str, ...] | None = None) -> list[str]:
+    """Where the worker's batches waited, and its collector's pauses: each stage's mean, 99th
+    percentile and maximum (the upper bound of the bucket each falls in) from
+    ``callcenter_pipeline_stage_seconds``; only ``stages`` when given, only stages observed."""
+    buckets: dict[str, list[tuple[float, float]]] = {}
+    sums: dict[str, float] = {}
+    for family in text_string_to_metric_families(page_text(port, 10)):
+        if family.name != STAGE_SECONDS:
             continue
-        value = float(line.rsplit(" ", 1)[1])
-        if line.startswith(f"{STAGE_SECONDS}_bucket"):
-            buckets.append((line.split('le="', 1)[1].split('"', 1)[0], value))
-        elif line.startswith(f"{STAGE_SECONDS}_count"):
-            count = int(value)
-        else:
-            total = value
-    longest = next((le for le, cumulative in buckets if cumulative >= count), "+Inf")
-    return count, total, longest
+        for sample in family.samples:
+            stage = sample.labels["stage"]
+            if stages is not None and stage not in stages:
+                continue
+            if sample.name.endswith("_bucket"):
+                buckets.setdefault(stage, []).append((float(sample.labels["le"]), sample.value))
+            elif sample.name.endswith("_sum"):
+                sums[stage] = sample.value
+    return [
+        _stage_line(stage, sorted(found), sums[stage]) for stage, found in buckets.items() if found[-1][1]
+    ]
+
+
+def _stage_line(stage: str, buckets: list[tuple[float, float]], total: float) -> str:
+    count, unit = buckets[-1][1], "collections" if stage.startswith("gc_") else "batches"
+    p99, most = (next(bound for bound, running in buckets if running >= share * count) for share in (0.99, 1))
+    # a stall holds one batch: its events are many, but it is below the batches' p99
+    return (
+        f"  {stage:14}{count:>9,.0f} {unit}  mean {total / count * 1e3:7.1f} ms"
+        f"  p99 <= {p99 * 1e3:6.0f} ms  max <= {most * 1e3:6.0f} ms"
+    )
