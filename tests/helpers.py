@@ -6,6 +6,8 @@ import itertools
 
 from metrics import rules
 from metrics.contract.events import Event
+from metrics.engine import Engine
+from metrics.settings import Settings
 from metrics.snapshot import Snapshot
 from metrics.timeutil import US, parse_rfc3339_us
 
@@ -54,6 +56,15 @@ _ids = itertools.count()
 def ev(kind: str, at: str, **fields: object) -> Event:
     """An event at an RFC 3339 time, with a fresh id: ``ev("call.queued", "...Z", call_id=...)``."""
     return Event(f"k{next(_ids)}", kind, parse_rfc3339_us(at), "test", **fields)  # type: ignore[arg-type]
+
+
+def engine_with_calls_waiting(*queues: str) -> Engine:
+    """An engine with one call queued at 10:00 on 2026-01-05 in each of ``queues``."""
+    engine = Engine(Settings())
+    for queue in queues:
+        engine.apply(ev("call.queued", "2026-01-05T10:00:00Z", call_id=f"c-{queue}", queue=queue))
+    engine.flush()
+    return engine
 
 
 def differences(got: dict[str, dict[str, object]], want: dict[str, dict[str, object]]) -> list[str]:

@@ -46,7 +46,7 @@ def test_the_event_loop_runs_between_slices(monkeypatch: pytest.MonkeyPatch) -> 
     engine = engine_with(30)
     monkeypatch.setattr(agent_page, "AGENTS_PER_STEP", 4)
     monkeypatch.setattr(agent_page, "ROWS_PER_STEP", 10)
-    monkeypatch.setattr(loop_turns, "SLICE_SECONDS", 0.0)  # a turn after every step
+    monkeypatch.setattr(loop_turns, "SLICE_SECONDS", 0.0)  # a turn after most steps
     page, turns = AgentPage(engine.board), 0
 
     async def run() -> None:

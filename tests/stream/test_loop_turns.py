@@ -15,14 +15,11 @@ async def _work(turns: LoopTurns, milliseconds: int) -> None:
         await turns.give_if_due()
 
 
-async def _other_task(hold_seconds: float, done: asyncio.Event) -> int:
-    """Another task holding the loop ``hold_seconds`` at each of its turns; its turn count."""
-    turns = 0
+async def _other_task(hold_seconds: float, done: asyncio.Event) -> None:
+    """Another task holding the loop ``hold_seconds`` at each of its turns."""
     while not done.is_set():
         time.sleep(hold_seconds)
-        turns += 1
         await asyncio.sleep(0)
-    return turns
 
 
 async def _work_beside(hold_seconds: float, slice_seconds: float, milliseconds: int) -> LoopTurns:

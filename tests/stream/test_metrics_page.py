@@ -11,7 +11,6 @@ from typing import Any, cast
 import pytest
 
 from metrics.engine import Engine
-from metrics.settings import Settings
 from metrics.snapshot import Snapshot
 from metrics.steps.clock import FixedClock
 from metrics.timeutil import US, parse_rfc3339_us
@@ -21,7 +20,7 @@ from stream.exporter.loop_turns import LoopTurns
 from stream.exporter.text import page_sections as page_sections_of
 from stream.exporter.text import render_with
 from stream.stage_timings import StageTimings
-from tests.helpers import ev
+from tests.helpers import engine_with_calls_waiting
 
 NOW = parse_rfc3339_us("2026-01-05T10:30:00Z")
 QUEUES = ("billing", "sales", "support")
@@ -43,11 +42,7 @@ class EngineSnapshots(Snapshots):
 @pytest.fixture
 def snapshots(log: list[str]) -> EngineSnapshots:
     """A holder over a queued call in each of three queues, its first snapshot taken at ``NOW``."""
-    engine = Engine(Settings())
-    for queue in QUEUES:
-        engine.apply(ev("call.queued", "2026-01-05T10:00:00Z", call_id=f"c-{queue}", queue=queue))
-    engine.flush()
-    made = EngineSnapshots(engine, FixedClock(NOW), log)
+    made = EngineSnapshots(engine_with_calls_waiting(*QUEUES), FixedClock(NOW), log)
     asyncio.run(made.take())
     return made
 

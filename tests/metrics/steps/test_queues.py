@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-from metrics.engine import Engine
 from metrics.settings import Settings
 from metrics.steps.queues import QueueStep
 from metrics.timeutil import parse_rfc3339_us
-from tests.helpers import ev
+from tests.helpers import engine_with_calls_waiting
 
 NOW = parse_rfc3339_us("2026-01-05T10:30:00Z")
 
 
-def step_with(*queues: str) -> QueueStep:
-    engine = Engine(Settings())
-    for queue in queues:
-        engine.apply(ev("call.queued", "2026-01-05T10:00:00Z", call_id=f"c-{queue}", queue=queue))
-    engine.flush()
-    return engine.queue_step
-
-
 def test_one_at_a_time_they_are_the_snapshot_by_name() -> None:
-    step = step_with("sales", "billing", "support")
+    step = engine_with_calls_waiting("sales", "billing", "support").queue_step
     each = list(step.each_snapshot(NOW))
     assert [q.queue for q in each] == ["billing", "sales", "support"]
     assert tuple(each) == step.snapshot(NOW)
