@@ -104,6 +104,7 @@ bench: venv kafka-jars compiler allocator $(QUIX_VENV)/.installed
 	$(BIN)/python -m benchmarks.latency --tree $(COMPILED)
 	$(BIN)/python -m benchmarks.idle_cpu --tree $(COMPILED)
 	$(BIN)/python -m benchmarks.recovery --tree $(COMPILED)
+	$(BIN)/python -m benchmarks.catchup_scrapes --tree $(COMPILED)
 	$(BIN)/python -m benchmarks.state_size
 	$(BIN)/python -m benchmarks.memory_held --tree $(COMPILED)
 

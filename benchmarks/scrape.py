@@ -25,6 +25,11 @@ def metric_sums(port: int, names: tuple[str, ...]) -> dict[str, float]:
         text = page_text(port, 5)
     except OSError:
         return {}
+    return sums_in(text, names)
+
+
+def sums_in(text: str, names: tuple[str, ...]) -> dict[str, float]:
+    """The sum over all label sets of each named sample on a page already fetched."""
     sums: dict[str, float] = {}
     wanted = set(names)
     for line in text.splitlines():
