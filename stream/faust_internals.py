@@ -11,7 +11,8 @@ faust's consumer delivers each fetched message on its own: two tasks raced with
 ``wait_first``, the conductor's lock and decoding, an event object, a channel queue and the
 stream iterator, tens of microseconds each; py-spy put about two thirds of the worker's time
 there. This consumer takes the records aiokafka fetched and hands those of a topic with a
-handler to it in one call. The handler returns once its output is handed to the producer,
+handler to it in one call, or in pieces with loop turns between when the call would hold the
+loop too long for the HTTP side (:mod:`stream.requests_waiting`). The handler returns once its output is handed to the producer,
 with an awaitable that is done when Kafka has all of it; the batch's offsets are
 acknowledged then, oldest batch first, while the next batches are handled (up to
 ``MAX_IN_FLIGHT``), and faust's own bookkeeping commits them as usual.
@@ -53,6 +54,7 @@ from faust.types.tuples import ack_lock
 from mode.utils.futures import notify
 
 from metrics.storage.cold import ColdStore
+from stream.requests_waiting import REQUEST_TURNS, RequestsWaiting
 
 Records = Sequence[ConsumerRecord[bytes, bytes]]
 BatchHandler = Callable[[Records], Awaitable[Awaitable[None]]]
@@ -104,14 +106,31 @@ class BatchConsumer(faust_aiokafka.Consumer):
             handler = handlers.get(topic)
             if handler is None:
                 await self._one_at_a_time(mine, generation)
-            elif mine:
-                spans = self._take(mine)
-                sent = await handler([record for _, batch in mine for record in batch])
-                self._in_flight.append((asyncio.ensure_future(sent), spans))
+            else:
+                await self._hand_over(topic, handler, mine, generation)
             await self._add_to_settled(keep=MAX_IN_FLIGHT)
             if self._commit_every is not None and self._n_acked >= self._commit_every:
                 self._n_acked = 0
                 await self.commit()
+
+    async def _hand_over(
+        self, topic: str, handler: BatchHandler, batches: list[tuple[TP, Records]], generation: int
+    ) -> None:
+        """The batches to ``handler``: whole, or in pieces with a loop turn between while HTTP
+        requests are being answered (:mod:`stream.requests_waiting`)."""
+        waiting = cast(BatchTransport, self.transport).requests
+        while batches:
+            if not self._unchanged_since(generation):
+                await self._fetch_again(batches)
+                return
+            piece, batches = split_off(batches, waiting.records_per_piece(topic))
+            spans, records, started = self._take(piece), [r for _, b in piece for r in b], time.monotonic()
+            sent = await handler(records)
+            waiting.handled(topic, len(records), time.monotonic() - started)
+            self._in_flight.append((asyncio.ensure_future(sent), spans))
+            await self._add_to_settled(keep=MAX_IN_FLIGHT)
+            for _ in range(REQUEST_TURNS):  # a request arrived meanwhile is started
+                await asyncio.sleep(0)
 
     def _unread_by_topic(self, records: Mapping[TP, Records]) -> dict[str, list[tuple[TP, Records]]]:
         by_topic: dict[str, list[tuple[TP, Records]]] = defaultdict(list)
@@ -250,6 +269,23 @@ def _continue(coroutine: Coroutine[Any, Any, Any], pending: Any) -> Generator[An
             return stop.value
 
 
+def split_off(
+    batches: list[tuple[TP, Records]], limit: int | None
+) -> tuple[list[tuple[TP, Records]], list[tuple[TP, Records]]]:
+    """The first ``limit`` records of ``batches`` (all of them for ``None``), and the rest."""
+    if limit is None:
+        return batches, []
+    piece: list[tuple[TP, Records]] = []
+    for number, (tp, batch) in enumerate(batches):
+        if len(batch) >= limit:
+            piece.append((tp, batch[:limit]))
+            rest = [(tp, batch[limit:])] if len(batch) > limit else []
+            return piece, rest + batches[number + 1 :]
+        piece.append((tp, batch))
+        limit -= len(batch)
+    return piece, []
+
+
 class PromptFetchThread(faust_aiokafka.AIOKafkaConsumerThread):
     """faust's consumer thread, whose aiokafka consumer waits at most :data:`FETCH_MAX_WAIT_MS`
     for a fetch."""
@@ -268,6 +304,7 @@ class BatchTransport(faust_aiokafka.Transport):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.handlers: dict[str, BatchHandler] = {}
+        self.requests = RequestsWaiting()  # the worker gives its pages' middleware this one
 
 
 Expiry = Callable[[str, bytes], int]

@@ -58,6 +58,7 @@ from stream.housekeeping import BoardHousekeeping, EntityHousekeeping, KeyIndex,
 from stream.kafka_out import ensure_topics
 from stream.problems import RuntimeProblem, UsageProblem
 from stream.recovery import Recovery
+from stream.requests_waiting import RequestsWaiting
 from stream.stage_timings import StageTimings
 from stream.state_codecs import register_codecs
 from stream.topology import INTERNAL_TOPICS, Topology
@@ -68,15 +69,17 @@ GIVE_BACK_MEMORY_SECONDS = 10.0  # see stream/heap.py; each time takes a few mil
 def create_app(deployment: Deployment, settings: Settings) -> faust.App:
     """Build the faust app with its topics, tables, handlers, timers and pages."""
     register_codecs()
-    app = faust.App(deployment.app_id, **_app_options(deployment))
+    requests = RequestsWaiting()
+    app = faust.App(deployment.app_id, **_app_options(deployment, requests))
     # Each step takes what the consumer fetched as one batch: a call's or agent's state is
     # stored once per batch, and each queue gets one message per batch.
     app.transport = BatchTransport(app.conf.broker_consumer, app)
+    app.transport.requests = requests  # batches in pieces while the pages answer
     _wire(app, Topology.build(app, deployment), deployment, settings)
     return app
 
 
-def _app_options(deployment: Deployment) -> dict[str, Any]:
+def _app_options(deployment: Deployment, requests: RequestsWaiting) -> dict[str, Any]:
     return {
         "broker": [f"kafka://{server}" for server in deployment.kafka_servers.split(",")],
         "broker_credentials": _credentials(deployment),
@@ -93,7 +96,7 @@ def _app_options(deployment: Deployment) -> dict[str, Any]:
         "broker_session_timeout": deployment.kafka_session_timeout_seconds,
         "broker_heartbeat_interval": min(3.0, deployment.kafka_session_timeout_seconds / 4),
         "table_standby_replicas": 0,
-        **web_options(deployment),
+        **web_options(deployment, requests),
     }
 
 

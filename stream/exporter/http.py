@@ -34,6 +34,7 @@ from stream.exporter.text import page_sections
 from stream.exporter.wallboard_files import ROUTES, SECURITY_HEADERS, WallboardFiles
 from stream.faust_internals import consumer_lag
 from stream.http_guard import HttpGuard
+from stream.requests_waiting import RequestsWaiting
 from stream.stage_timings import StageTimings
 from stream.topology import Topology
 
@@ -57,8 +58,9 @@ SNAPSHOT_CPU_SHARE = 0.25
 AGENT_LIST_CPU_SHARE = 0.1
 
 
-def web_options(deployment: Deployment) -> dict[str, Any]:
-    """faust app settings: its own pages (router, tables, statistics, graph) off, the guard on."""
+def web_options(deployment: Deployment, requests: RequestsWaiting) -> dict[str, Any]:
+    """faust app settings: its own pages (router, tables, statistics, graph) off, the guard on,
+    and ``requests`` counting the requests being answered."""
     auth = (
         BasicAuth(deployment.metrics_username, deployment.metrics_password)
         if deployment.metrics_username
@@ -70,7 +72,10 @@ def web_options(deployment: Deployment) -> dict[str, Any]:
         "web_stats_enabled": False,
         "web_graph_enabled": False,
         "web_metrics_enabled": False,
-        "web_application_options": {"middlewares": [HttpGuard(SERVED_PATHS, auth).middleware]},
+        # the guard first: only requests it lets through count as waiting
+        "web_application_options": {
+            "middlewares": [HttpGuard(SERVED_PATHS, auth).middleware, requests.middleware]
+        },
     }
 
 

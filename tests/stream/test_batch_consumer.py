@@ -5,8 +5,9 @@ applying changelog records. The whole consumer runs in every integration test.""
 from __future__ import annotations
 
 import asyncio
+import itertools
+import time
 import uuid
-from collections import defaultdict
 from types import SimpleNamespace
 from typing import Any
 
@@ -14,7 +15,6 @@ import faust
 import pytest
 from faust.transport.consumer import Consumer
 from faust.types import TP
-from intervaltree import IntervalTree
 
 from metrics.settled import Settled
 from stream.faust_internals import (
@@ -24,23 +24,11 @@ from stream.faust_internals import (
     PromptFetchThread,
     _resume,
     apply_changelog,
+    split_off,
 )
+from stream.requests_waiting import RequestsWaiting
 from stream.state_codecs import encode_state, register_codecs
-
-PARTITION = TP("callcenter.calls", 0)
-
-
-def offsets_consumer(read: int | None = None, committed: int | None = None) -> Any:
-    """The attributes of faust's consumer that reading, acknowledging and committing use."""
-    return SimpleNamespace(
-        _read_offset={PARTITION: read},
-        _committed_offset={PARTITION: committed},
-        _acked=defaultdict(list),
-        _acked_index=defaultdict(set),
-        _gap=defaultdict(IntervalTree),
-        _n_acked=0,
-        app=SimpleNamespace(monitor=SimpleNamespace(stream_inbound_time={})),
-    )
+from tests.stream.consumers import PARTITION, hand_over_consumer, offsets_consumer, records_at
 
 
 def handle(consumer: Any, *offsets: int) -> int | None:
@@ -149,3 +137,92 @@ async def test_the_worker_consumer_waits_for_a_fetch_at_most_the_prompt_bound() 
     consumer = thread._create_worker_consumer(app.transport)
     await consumer.stop()  # never started: only closes it
     assert consumer._fetch_max_wait_ms == FETCH_MAX_WAIT_MS <= 250  # faust alone asks for 1,500
+
+
+def offsets_of(batches: list[tuple[TP, list[Any]]]) -> list[tuple[int, list[int]]]:
+    return [(tp.partition, [record.offset for record in batch]) for tp, batch in batches]
+
+
+OTHER = TP("callcenter.calls", 1)
+
+
+def test_split_off_takes_whole_batches_without_a_limit() -> None:
+    batches = [(PARTITION, records_at(0, 1)), (OTHER, records_at(5))]
+    assert split_off(batches, None) == (batches, [])
+
+
+def test_split_off_takes_the_first_records_across_partitions() -> None:
+    batches = [(PARTITION, records_at(0, 1)), (OTHER, records_at(5, 6, 7))]
+    piece, rest = split_off(batches, 3)
+    assert offsets_of(piece) == [(0, [0, 1]), (1, [5])]
+    assert offsets_of(rest) == [(1, [6, 7])]
+    piece, rest = split_off(batches, 2)
+    assert offsets_of(piece) == [(0, [0, 1])] and offsets_of(rest) == [(1, [5, 6, 7])]
+    assert split_off(batches, 9) == (batches, [])
+
+
+async def test_while_a_request_is_answered_a_batch_goes_over_in_pieces_with_turns_between() -> None:
+    waiting = RequestsWaiting(piece_seconds=0.01)
+    waiting.handled(PARTITION.topic, records=100, seconds=0.01)  # 100 µs a record: pieces of 100
+    consumer, handed, turns = hand_over_consumer(waiting), [], [0]
+
+    async def handler(records: list[Any]) -> Any:
+        handed.append((len(records), turns[0]))
+        time.sleep(0.0001 * len(records))  # the consumer times it: its next pieces' measure
+        return asyncio.sleep(0)
+
+    async def other_task(done: asyncio.Event) -> None:
+        while not done.is_set():
+            turns[0] += 1
+            await asyncio.sleep(0)
+
+    waiting.answering, done = 1, asyncio.Event()
+    other = asyncio.ensure_future(other_task(done))
+    try:
+        batches = [(PARTITION, records_at(*range(250)))]
+        await BatchConsumer._hand_over(consumer, PARTITION.topic, handler, batches, 0)
+    finally:
+        done.set()
+        await other
+    sizes = [size for size, _ in handed]
+    assert sizes[0] == 100 and max(sizes) <= 100 and sum(sizes) == 250  # slower: smaller pieces
+    assert [turn for _, turn in handed] == sorted({turn for _, turn in handed})  # a turn between each
+    assert consumer._read_offset[PARTITION] == 249
+    spans = [span for _, piece in consumer._in_flight for span in piece]
+    assert spans[0] == (PARTITION, 0, 99) and spans[-1][2] == 249
+    assert all(later[1] == earlier[2] + 1 for earlier, later in itertools.pairwise(spans))
+
+
+async def test_without_requests_a_batch_goes_over_in_pieces_of_the_busy_time() -> None:
+    waiting = RequestsWaiting(busy_piece_seconds=0.01)
+    waiting.handled(PARTITION.topic, records=100, seconds=0.1)  # a millisecond a record
+    consumer, handed = hand_over_consumer(waiting), []
+
+    async def handler(records: list[Any]) -> Any:
+        handed.append(len(records))
+        return asyncio.sleep(0)
+
+    await BatchConsumer._hand_over(
+        consumer, PARTITION.topic, handler, [(PARTITION, records_at(*range(30)))], 0
+    )
+    assert handed[0] == 10 and sum(handed) == 30  # then larger: these records took no time
+
+
+async def test_a_rebalance_between_pieces_leaves_the_rest_to_be_fetched_again() -> None:
+    waiting = RequestsWaiting(busy_piece_seconds=0.01)
+    waiting.handled(PARTITION.topic, records=100, seconds=0.1)
+    consumer, handed, again = hand_over_consumer(waiting), [], []
+
+    async def handler(records: list[Any]) -> Any:
+        handed.append(len(records))
+        consumer.app.consumer_generation_id += 1  # a rebalance began meanwhile
+        return asyncio.sleep(0)
+
+    async def fetch_again(batches: list[tuple[TP, list[Any]]]) -> None:
+        again.extend(offsets_of(batches))
+
+    consumer._fetch_again = fetch_again
+    await BatchConsumer._hand_over(
+        consumer, PARTITION.topic, handler, [(PARTITION, records_at(*range(30)))], 0
+    )
+    assert handed == [10] and again == [(0, list(range(10, 30)))]
