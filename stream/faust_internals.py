@@ -11,11 +11,12 @@ faust's consumer delivers each fetched message on its own: two tasks raced with
 ``wait_first``, the conductor's lock and decoding, an event object, a channel queue and the
 stream iterator, tens of microseconds each; py-spy put about two thirds of the worker's time
 there. This consumer takes the records aiokafka fetched and hands those of a topic with a
-handler to it in one call, or in pieces with loop turns between when the call would hold the
-loop too long for the HTTP side (:mod:`stream.requests_waiting`). The handler returns once its output is handed to the producer,
-with an awaitable that is done when Kafka has all of it; the batch's offsets are
-acknowledged then, oldest batch first, while the next batches are handled (up to
-``MAX_IN_FLIGHT``), and faust's own bookkeeping commits them as usual.
+handler to it in one call, or in pieces with loop turns between where one call would hold
+the loop too long for the HTTP side (:mod:`stream.requests_waiting`). The handler returns
+once its output is handed to the producer, with an awaitable that is done when Kafka has
+all of it; the batch's offsets are acknowledged then, oldest batch first, while the next
+batches are handled (up to ``MAX_IN_FLIGHT``), and faust's own bookkeeping commits them as
+usual.
 
 Topics without a handler are table changelogs, read by faust's recovery. While a changelog
 partition is being recovered, all but the last record of each fetch are applied to the
@@ -116,8 +117,8 @@ class BatchConsumer(faust_aiokafka.Consumer):
     async def _hand_over(
         self, topic: str, handler: BatchHandler, batches: list[tuple[TP, Records]], generation: int
     ) -> None:
-        """The batches to ``handler``: whole, or in pieces with a loop turn between while HTTP
-        requests are being answered (:mod:`stream.requests_waiting`)."""
+        """The batches to ``handler`` in pieces of the size :mod:`stream.requests_waiting` says
+        (whole, until the topic's time a record is known), with loop turns after each."""
         waiting = cast(BatchTransport, self.transport).requests
         while batches:
             if not self._unchanged_since(generation):
