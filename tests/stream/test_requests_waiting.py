@@ -64,12 +64,8 @@ async def serving(
     options = web_options(Deployment(metrics_username="prometheus", metrics_password="s3cret"), waiting)
     app = web.Application(**options["web_application_options"])
     app.router.add_get("/metrics", page)
-    client = TestClient(TestServer(app))
-    await client.start_server()
-    try:
+    async with TestClient(TestServer(app)) as client:
         yield client
-    finally:
-        await client.close()
 
 
 async def test_a_request_counts_while_it_is_answered_even_when_it_fails() -> None:
