@@ -1,6 +1,7 @@
 """The batch consumer's pieces that run without a broker: acknowledging offsets in ranges
 (checked against faust's own commit arithmetic), finishing a delivery that had to wait,
-applying changelog records. The whole consumer runs in every integration test."""
+applying changelog records, handing a batch over in pieces. The whole consumer runs in every
+integration test."""
 
 from __future__ import annotations
 
