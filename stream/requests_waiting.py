@@ -21,11 +21,10 @@ catch-up goes slower; live traffic's batches are far smaller than a piece. Usage
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from aiohttp import web
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+from stream.http_guard import Handler
+
 PIECE_SECONDS = 0.05  # a piece's time while a request is being answered
 # ... and while none is: the longest a new request waits before it is (a piece's time costs
 # the more the shorter it is: a queue's message and a call's state are written once a piece)
