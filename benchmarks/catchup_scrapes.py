@@ -17,23 +17,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gzip
 import statistics
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from subprocess import Popen
 
-from benchmarks.kafka_throughput import COUNTED, RUN, new_app_id, publish, start_worker, stop
+from benchmarks.kafka_throughput import COUNTED, RUN, events_seen, new_app_id, publish, start_worker, stop
 from benchmarks.recovery import history
-from benchmarks.scrape import stage_summary, sums_in
+from benchmarks.scrape import page_text, stage_summary, sums_in
 from tools.kafka_local import REPO, LocalKafka, free_port
 
 INTERVAL_SECONDS = 5.0  # prometheus/prometheus.yml's scrape_interval; its timeout is at most that
 AT_REST = 4  # scrapes once caught up
 LAG = "callcenter_consumer_lag_messages"
-PROMETHEUS_HEADERS = {"Accept-Encoding": "gzip"}  # as Prometheus asks for the page
 
 
 @dataclass
@@ -65,11 +62,7 @@ def scrape(port: int) -> tuple[float | None, str]:
     """One scrape as Prometheus makes it: its seconds and page, or ``None`` when it failed."""
     started = time.monotonic()
     try:
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/metrics", headers=PROMETHEUS_HEADERS)
-        with urllib.request.urlopen(request, timeout=INTERVAL_SECONDS) as reply:
-            body = reply.read()
-            gzipped = reply.headers.get("Content-Encoding") == "gzip"
-            text = (gzip.decompress(body) if gzipped else body).decode()
+        text = page_text(port, INTERVAL_SECONDS)
     except OSError:
         return None, ""
     took = time.monotonic() - started
@@ -78,7 +71,7 @@ def scrape(port: int) -> tuple[float | None, str]:
 
 def caught_up(text: str, expected: int) -> bool:
     sums = sums_in(text, (*COUNTED, LAG))
-    return sum(sums.get(name, 0.0) for name in COUNTED) >= expected and sums.get(LAG, 1.0) == 0
+    return events_seen(sums) >= expected and sums.get(LAG, 1.0) == 0
 
 
 def watch(child: Popen[bytes], port: int, expected: int) -> Scrapes:

@@ -281,6 +281,12 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def events_seen(sums: dict[str, float]) -> float:
+    """Events the worker has taken, by ``metric_sums`` of :data:`COUNTED`: counted, rejected
+    or ignored."""
+    return sum(sums.get(counted, 0.0) for counted in COUNTED)
+
+
 def watch_worker(child: subprocess.Popen[bytes], port: int, expected: int, name: str) -> Rate:
     first: tuple[float, float, float] | None = None
     deadline = time.monotonic() + 1800
@@ -288,7 +294,7 @@ def watch_worker(child: subprocess.Popen[bytes], port: int, expected: int, name:
         if child.poll() is not None:
             raise SystemExit(f"the worker stopped; see {RUN / 'worker.log'}")
         sums = metric_sums(port, (*COUNTED, "callcenter_consumer_lag_messages"))
-        seen = sum(sums.get(counted, 0.0) for counted in COUNTED)
+        seen = events_seen(sums)
         lag = sums.get("callcenter_consumer_lag_messages", 0.0)
         if seen and first is None:
             first = (time.monotonic(), seen, cpu_seconds(child.pid))
