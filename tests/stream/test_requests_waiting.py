@@ -4,8 +4,8 @@ batches the consumer hands over meanwhile."""
 from __future__ import annotations
 
 import asyncio
+import http.client
 import time
-import urllib.request
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -103,16 +103,21 @@ async def test_a_request_arriving_during_a_batch_is_started_after_the_piece_runn
         started_at.append(len(pieces))
         return web.Response(text="ok")
 
-    def client(url: str) -> bytes:
+    def client(port: int) -> bytes:
         time.sleep(0.1)  # a few pieces in
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.connect()  # the kernel accepts it; the worker's loop has yet to see it
         sent_at.append(len(pieces))
-        with urllib.request.urlopen(url, timeout=10) as reply:
-            return bytes(reply.read())
+        connection.request("GET", "/metrics")
+        try:
+            return connection.getresponse().read()
+        finally:
+            connection.close()
 
     app = web.Application(middlewares=[waiting.middleware])
     app.router.add_get("/metrics", page)
     async with TestServer(app) as server:
-        reply = asyncio.get_running_loop().run_in_executor(None, client, str(server.make_url("/metrics")))
+        reply = asyncio.get_running_loop().run_in_executor(None, client, server.port)
         batches = [(PARTITION, records_at(*range(800)))]
         await BatchConsumer._hand_over(consumer, PARTITION.topic, handler, batches, 0)
         assert await reply == b"ok"
